@@ -46,6 +46,15 @@ pub trait ClientChannel: Send + Sync {
     fn request(&self, method: String, params: Value) -> BoxFuture<Result<Value, String>>;
 }
 
+/// Which client features the caller declared, so a tool asks only for what the
+/// client can answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientCaps {
+    pub sampling: bool,
+    pub elicitation: bool,
+    pub roots: bool,
+}
+
 /// The answers a stateless client sent back after an input-required result.
 #[derive(Debug, Clone, Default)]
 pub struct InputState {
@@ -69,6 +78,10 @@ pub struct CallContext {
     pub tenant: Option<String>,
     pub client_addr: Option<SocketAddr>,
     pub era: ProtocolEra,
+    /// What the client said it supports.
+    pub client_caps: ClientCaps,
+    /// The client's progress token, when it asked for progress reports.
+    pub progress_token: Option<String>,
     /// When the call must be finished by.
     pub deadline: Option<Instant>,
     /// Cancelled when the client cancels the request or the server shuts down.
@@ -88,6 +101,8 @@ impl CallContext {
             tenant: None,
             client_addr: None,
             era: ProtocolEra::InProcess,
+            client_caps: ClientCaps::default(),
+            progress_token: None,
             deadline: None,
             cancel: CancellationToken::new(),
             channel: None,

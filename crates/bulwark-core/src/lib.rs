@@ -15,7 +15,7 @@ mod severity;
 mod tool;
 
 pub use content::{Content, ResourceBody, ToolOutput};
-pub use context::{CallContext, ClientChannel, InputState, LogLevel, ProtocolEra};
+pub use context::{CallContext, ClientCaps, ClientChannel, InputState, LogLevel, ProtocolEra};
 pub use profile::{
     ProfileDef, ProfileError, ProfileFile, ProfileSet, ALL_PROFILE, CORE_PROFILE,
 };

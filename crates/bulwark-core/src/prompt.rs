@@ -21,6 +21,9 @@ pub struct PromptMessage {
 pub struct PromptOutput {
     pub description: Option<String>,
     pub messages: Vec<PromptMessage>,
+    /// Set when the prompt needs client input first (MCP 2026-07-28); same
+    /// meaning as [`crate::ToolOutput::InputRequired`]: requests by key, and state.
+    pub input_required: Option<(serde_json::Map<String, serde_json::Value>, Option<String>)>,
 }
 
 /// Renders a prompt from its arguments.

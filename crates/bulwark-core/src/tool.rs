@@ -28,6 +28,9 @@ pub enum ToolError {
     UnknownTool { name: String, profile: String },
     #[error("{0}")]
     Failed(String),
+    /// The client lacks a capability the tool needs (MCP error -32021).
+    #[error("this tool needs the client capability `{0}`; use a client that declares it")]
+    MissingCapability(String),
     #[error("the call was cancelled")]
     Cancelled,
     #[error("the call did not finish within {0} seconds; narrow the request or raise `server.call_timeout_secs`")]

@@ -1,1 +1,219 @@
-fn main() {}
+//! The `bulwark` binary: command line and wiring only.
+
+mod cli;
+mod config;
+mod listing;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+use bulwark_core::{ProfileFile, Registry};
+use bulwark_server::{Bulwark, HttpOptions, HttpServer, PipelineOptions};
+use clap::Parser;
+
+use cli::{Cli, Command, ConfigCommand, ProfilesCommand, ServeArgs, ToolsCommand};
+use config::{Config, LogFormat, Mode};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let mut overrides: Vec<(&str, figment::value::Value)> = Vec::new();
+    if let Some(dir) = &cli.data_dir {
+        overrides.push(("data_dir", dir.display().to_string().into()));
+    }
+    if let Command::Serve(args) = &cli.command {
+        if let Some(profile) = &args.profile {
+            overrides.push(("server.profile", profile.clone().into()));
+        }
+        if let Some(http) = &args.http {
+            overrides.push(("server.mode", "http".into()));
+            if let Some(addr) = cli::http_addr(http).map_err(|e| anyhow!(e))? {
+                overrides.push(("http.listen", addr.to_string().into()));
+            }
+        }
+        if args.stdio {
+            overrides.push(("server.mode", "stdio".into()));
+        }
+    }
+    let config_file = match &cli.command {
+        Command::Config(ConfigCommand::Check { file: Some(file) }) => Some(file.clone()),
+        _ => cli.config.clone(),
+    };
+    let loaded = config::load(config_file.as_deref(), &config::ProcessEnv, config::bulwark_env(), &overrides)?;
+    let config = loaded.config;
+
+    match cli.command {
+        Command::Serve(args) => serve(config, args),
+        Command::Tools(ToolsCommand::List { profile, json, markdown }) => {
+            let registry = build_registry(&config)?;
+            let profile = registry.profile(&profile)?;
+            let text = if json {
+                listing::tools_json(&profile)
+            } else if markdown {
+                listing::markdown(&registry)
+            } else {
+                listing::tools_text(&profile)
+            };
+            print!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tools(ToolsCommand::Call { name, args, profile }) => call(&config, &profile, &name, &args),
+        Command::Profiles(ProfilesCommand::List { json }) => {
+            let registry = build_registry(&config)?;
+            print!("{}", listing::profiles(&registry, json));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config(ConfigCommand::Check { .. }) => {
+            let registry = build_registry(&config)?;
+            registry.profile(&config.server.profile)?;
+            let source = config_file
+                .map(|f| f.display().to_string())
+                .unwrap_or_else(|| "embedded defaults".into());
+            println!(
+                "ok: {source} is valid ({} profiles, {} tools; serves `{}` over {})",
+                registry.profile_names().len(),
+                registry.tools().count(),
+                config.server.profile,
+                match config.server.mode {
+                    Mode::Stdio => "stdio".to_string(),
+                    Mode::Http => format!("http on {}", config.http.listen),
+                }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config(ConfigCommand::Show) => {
+            let mut shown = config.clone();
+            shown.data_dir = Some(config::data_dir(&config));
+            print!("{}", toml::to_string_pretty(&shown).context("cannot render the configuration")?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Every declaration from every domain crate, with the configured profiles file.
+pub fn build_registry(config: &Config) -> Result<Registry> {
+    let file = match &config.profiles_file {
+        Some(path) => Some(ProfileFile::load(path)?),
+        None => None,
+    };
+    let mut builder = Registry::builder();
+    bulwark_dfir::register(&mut builder);
+    bulwark_conformance::register(&mut builder);
+    Ok(builder.build(file.as_ref())?)
+}
+
+fn pipeline_options(config: &Config) -> PipelineOptions {
+    PipelineOptions {
+        call_timeout: Duration::from_secs(config.server.call_timeout_secs),
+        max_result_bytes: config.server.max_result_bytes,
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn call(config: &Config, profile: &str, name: &str, args: &str) -> Result<ExitCode> {
+    let args: serde_json::Value = serde_json::from_str(args)
+        .map_err(|e| anyhow!("--args is not valid JSON ({e}); pass an object such as '{{\"sid\": \"local\"}}'"))?;
+    let serde_json::Value::Object(args) = args else {
+        return Err(anyhow!("--args must be a JSON object such as '{{\"sid\": \"local\"}}', not {args}"));
+    };
+    let registry = build_registry(config)?;
+    let bulwark = Bulwark::new(registry, pipeline_options(config));
+    let output = runtime()?.block_on(bulwark.call(profile, name, args));
+    let output = output.map_err(|e| anyhow!("{e}"))?;
+    println!("{}", serde_json::to_string_pretty(&bulwark_server::output_json(&output))?);
+    Ok(if output.is_error() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn init_logging(config: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // stdout belongs to MCP in stdio mode: logs only ever go to stderr.
+    match config.log.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.with_ansi(false).init(),
+    }
+}
+
+fn serve(config: Config, _args: ServeArgs) -> Result<ExitCode> {
+    init_logging(&config);
+    let data_dir = config::data_dir(&config);
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("cannot create the data directory {}; choose another with --data-dir", data_dir.display()))?;
+    let registry = build_registry(&config)?;
+    registry.profile(&config.server.profile)?;
+    let bulwark = Bulwark::new(registry, pipeline_options(&config));
+    let rt = runtime()?;
+    match config.server.mode {
+        Mode::Stdio => {
+            tracing::info!(profile = %config.server.profile, data_dir = %data_dir.display(), "serving MCP on stdio");
+            rt.block_on(bulwark.serve_stdio(&config.server.profile)).map_err(|e| anyhow!(e))?;
+        }
+        Mode::Http => {
+            let options = HttpOptions {
+                default_profile: config.server.profile.clone(),
+                allowed_hosts: config.http.allowed_hosts.clone(),
+                allowed_origins: config.http.allowed_origins.clone(),
+                max_body_bytes: config.http.max_body_bytes,
+                max_sessions: config.http.max_sessions,
+                session_idle: Duration::from_secs(config.http.session_idle_secs),
+                shutdown_grace: Duration::from_secs(config.http.shutdown_grace_secs),
+            };
+            let server = HttpServer::new(&bulwark, &options)?;
+            rt.block_on(async {
+                let listener = tokio::net::TcpListener::bind(config.http.listen).await.with_context(|| {
+                    format!("cannot listen on {}; pick a free address with --http HOST:PORT", config.http.listen)
+                })?;
+                let local = listener.local_addr()?;
+                tracing::info!(
+                    address = %local,
+                    profile = %config.server.profile,
+                    data_dir = %data_dir.display(),
+                    "serving MCP over Streamable HTTP at http://{local}/mcp"
+                );
+                // Scripts that ask for port 0 read the real address from here.
+                eprintln!("bulwark listening on http://{local}/mcp");
+                server.serve(listener, shutdown_signal()).await?;
+                tracing::info!("stopped");
+                anyhow::Ok(())
+            })?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,212 @@
+//! Streamable HTTP: one endpoint per profile, both protocol eras on each.
+//!
+//! Routes: `/mcp` and `/mcp/v1` serve the default profile; `/mcp/{profile}` and
+//! `/mcp/v1/{profile}` serve a named one (the `/v1` forms are the paths existing
+//! LimaCharlie deployments use). `/health` is liveness, `/ready` readiness.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Json};
+use axum::routing::get;
+use rmcp::transport::streamable_http_server::session::local::{LocalSessionManager, SessionConfig};
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::Bulwark;
+use crate::sessions::BoundedSessions;
+
+/// Settings of the HTTP transport.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// The profile served at `/mcp` and `/mcp/v1`.
+    pub default_profile: String,
+    /// Accepted `Host` header values (DNS-rebinding protection); hostnames or
+    /// `host:port`. Empty means any host.
+    pub allowed_hosts: Vec<String>,
+    /// Accepted browser `Origin`s (`scheme://host[:port|:*]`). Requests without
+    /// an `Origin` header are always accepted.
+    pub allowed_origins: Vec<String>,
+    pub max_body_bytes: usize,
+    pub max_sessions: usize,
+    /// A session unused this long is closed.
+    pub session_idle: Duration,
+    /// How long shutdown waits for in-flight calls.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions {
+            default_profile: "all".into(),
+            allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "::1".into(), "[::1]".into()],
+            allowed_origins: vec![
+                "http://localhost:*".into(),
+                "https://localhost:*".into(),
+                "http://127.0.0.1:*".into(),
+                "https://127.0.0.1:*".into(),
+                "http://[::1]:*".into(),
+                "https://[::1]:*".into(),
+            ],
+            max_body_bytes: 4 * 1024 * 1024,
+            max_sessions: 1024,
+            session_idle: Duration::from_secs(300),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Shared state of the HTTP routes outside MCP.
+#[derive(Clone)]
+struct HttpState {
+    ready: Arc<AtomicBool>,
+    profiles: Arc<Vec<String>>,
+    sessions: Arc<Vec<Arc<BoundedSessions>>>,
+}
+
+/// A running HTTP server's handle.
+pub struct HttpServer {
+    router: Router,
+    ready: Arc<AtomicBool>,
+    mcp_shutdown: CancellationToken,
+    bulwark: Bulwark,
+    grace: Duration,
+}
+
+impl HttpServer {
+    pub fn new(bulwark: &Bulwark, options: &HttpOptions) -> Result<Self, bulwark_core::RegistryError> {
+        // Fail early, with the list of valid names, if the default is unknown.
+        bulwark.registry().profile(&options.default_profile)?;
+        let mcp_shutdown = CancellationToken::new();
+        let ready = Arc::new(AtomicBool::new(false));
+        let mut config = StreamableHttpServerConfig::default()
+            .with_allowed_hosts(options.allowed_hosts.clone())
+            .with_allowed_origins(options.allowed_origins.clone())
+            .with_max_request_body_bytes(options.max_body_bytes)
+            .with_cancellation_token(mcp_shutdown.clone());
+        if options.allowed_hosts.is_empty() {
+            config = config.disable_allowed_hosts();
+        }
+        if !options.allowed_origins.is_empty() {
+            config = config.enforce_origin_validation();
+        }
+
+        let mut router = Router::new();
+        let mut all_sessions = Vec::new();
+        let profiles = bulwark.registry().profile_names();
+        for name in &profiles {
+            let mut session_config = SessionConfig::default();
+            session_config.keep_alive = Some(options.session_idle);
+            let mut local = LocalSessionManager::default();
+            local.session_config = session_config;
+            let sessions = Arc::new(BoundedSessions::new(local, options.max_sessions));
+            all_sessions.push(sessions.clone());
+            let handler = bulwark.handler(name)?;
+            let service = StreamableHttpService::new(move || Ok(handler.clone()), sessions, config.clone());
+            router = router
+                .route_service(&format!("/mcp/{name}"), service.clone())
+                .route_service(&format!("/mcp/v1/{name}"), service.clone());
+            if *name == options.default_profile {
+                router = router
+                    .route_service("/mcp", service.clone())
+                    .route_service("/mcp/v1", service);
+            }
+        }
+        let state = HttpState {
+            ready: ready.clone(),
+            profiles: Arc::new(profiles),
+            sessions: Arc::new(all_sessions),
+        };
+        let router = router
+            .route("/mcp/{profile}", axum::routing::any(unknown_profile))
+            .route("/mcp/v1/{profile}", axum::routing::any(unknown_profile))
+            .route("/health", get(health))
+            .route("/ready", get(ready_check))
+            .with_state(state);
+        Ok(HttpServer {
+            router,
+            ready,
+            mcp_shutdown,
+            bulwark: bulwark.clone(),
+            grace: options.shutdown_grace,
+        })
+    }
+
+    pub fn router(&self) -> Router {
+        self.router.clone()
+    }
+
+    /// Serve until `shutdown` resolves, then stop taking new connections, let
+    /// in-flight calls finish within the grace period, and close every session.
+    pub async fn serve(self, listener: TcpListener, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let ready = self.ready.clone();
+        let mcp_shutdown = self.mcp_shutdown.clone();
+        let in_flight = self.bulwark.pipeline().in_flight().clone();
+        let grace = self.grace;
+        let stopping = CancellationToken::new();
+        let stopping_signal = stopping.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            ready.store(false, Ordering::Release);
+            tracing::info!(in_flight = in_flight.count(), "shutting down: no new connections; waiting for running calls");
+            stopping_signal.cancel();
+            if tokio::time::timeout(grace, in_flight.drained()).await.is_err() {
+                tracing::warn!(in_flight = in_flight.count(), "grace period over; abandoning running calls");
+            }
+            // Ends standalone SSE streams and sessions so connections can close.
+            mcp_shutdown.cancel();
+        });
+        self.ready.store(true, Ordering::Release);
+        let serve = axum::serve(listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(stopping.clone().cancelled_owned());
+        let hard_stop = async move {
+            stopping.cancelled().await;
+            tokio::time::sleep(grace + Duration::from_secs(2)).await;
+        };
+        tokio::select! {
+            result = serve => result,
+            _ = hard_stop => {
+                tracing::warn!("connections still open after the grace period; exiting anyway");
+                Ok(())
+            }
+        }
+    }
+}
+
+async fn unknown_profile(State(state): State<HttpState>, Path(profile): Path<String>) -> impl IntoResponse {
+    let valid = state.profiles.join(", ");
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({
+            "error": "unknown_profile",
+            "message": format!("no profile `{profile}`; valid profiles: {valid}"),
+            "profiles": *state.profiles,
+        })),
+    )
+}
+
+async fn health() -> impl IntoResponse {
+    Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+}
+
+async fn ready_check(State(state): State<HttpState>) -> impl IntoResponse {
+    let mut sessions = 0;
+    for manager in state.sessions.iter() {
+        sessions += manager.count().await;
+    }
+    if state.ready.load(Ordering::Acquire) {
+        (StatusCode::OK, Json(json!({ "status": "ready", "sessions": sessions })))
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "stopping", "sessions": sessions })),
+        )
+    }
+}

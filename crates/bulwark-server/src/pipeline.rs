@@ -1,0 +1,428 @@
+//! The one call pipeline every transport runs: each step is a tower layer.
+//!
+//! ```text
+//! in-flight tracking → audit → deadline → result shaping → tool handler
+//! ```
+//!
+//! stdio, Streamable HTTP and `bulwark tools call` all build their calls into a
+//! [`CallRequest`] and send it through [`Pipeline`]. Authentication,
+//! authorization and rate limiting slot in as further layers in front.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bulwark_core::{CallContext, Content, JsonObject, ToolDef, ToolError, ToolOutput};
+use tokio::sync::Notify;
+use tower::util::BoxCloneSyncService;
+use tower::{Layer, Service, ServiceBuilder, ServiceExt};
+
+/// One tool call on its way through the pipeline.
+pub struct CallRequest {
+    pub ctx: CallContext,
+    pub tool: ToolDef,
+    pub args: JsonObject,
+}
+
+type BoxFut = Pin<Box<dyn Future<Output = Result<ToolOutput, ToolError>> + Send>>;
+
+/// Settings of the pipeline's own layers.
+#[derive(Debug, Clone)]
+pub struct PipelineOptions {
+    /// Longest a call may run before it is abandoned with an error.
+    pub call_timeout: Duration,
+    /// Text content beyond this many bytes is cut, with a note saying so.
+    pub max_result_bytes: usize,
+}
+
+impl Default for PipelineOptions {
+    fn default() -> Self {
+        PipelineOptions {
+            call_timeout: Duration::from_secs(120),
+            max_result_bytes: 8 * 1024 * 1024,
+        }
+    }
+}
+
+/// The assembled call pipeline. Cheap to clone; clones share in-flight tracking.
+#[derive(Clone)]
+pub struct Pipeline {
+    service: BoxCloneSyncService<CallRequest, ToolOutput, ToolError>,
+    in_flight: InFlight,
+}
+
+impl Pipeline {
+    pub fn new(options: PipelineOptions) -> Self {
+        let in_flight = InFlight::default();
+        let service = ServiceBuilder::new()
+            .layer(InFlightLayer(in_flight.clone()))
+            .layer(AuditLayer)
+            .layer(DeadlineLayer(options.call_timeout))
+            .layer(ShapeLayer(options.max_result_bytes))
+            .service(HandlerService);
+        Pipeline {
+            service: BoxCloneSyncService::new(service),
+            in_flight,
+        }
+    }
+
+    /// Run one call to completion. Tool failures become `isError` results, so
+    /// the caller always gets a result to show; only a missing client
+    /// capability stays an error, because MCP makes it a protocol error.
+    pub async fn call(&self, request: CallRequest) -> Result<ToolOutput, ToolError> {
+        match self.service.clone().oneshot(request).await {
+            Ok(output) => Ok(output),
+            Err(err @ ToolError::MissingCapability(_)) => Err(err),
+            Err(err) => Ok(ToolOutput::error(err.to_string())),
+        }
+    }
+
+    /// Calls running right now.
+    pub fn in_flight(&self) -> &InFlight {
+        &self.in_flight
+    }
+}
+
+/// Counts calls in progress so shutdown can wait for them.
+#[derive(Clone, Default)]
+pub struct InFlight(Arc<(AtomicUsize, Notify)>);
+
+impl InFlight {
+    pub fn count(&self) -> usize {
+        self.0.0.load(Ordering::Acquire)
+    }
+
+    /// Wait until no call is running (or return at once if none is).
+    pub async fn drained(&self) {
+        loop {
+            let notified = self.0.1.notified();
+            if self.count() == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    fn enter(&self) -> InFlightGuard {
+        self.0.0.fetch_add(1, Ordering::AcqRel);
+        InFlightGuard(self.clone())
+    }
+}
+
+struct InFlightGuard(InFlight);
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        if self.0.0.0.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.0.1.notify_waiters();
+        }
+    }
+}
+
+#[derive(Clone)]
+struct InFlightLayer(InFlight);
+
+impl<S> Layer<S> for InFlightLayer {
+    type Service = InFlightService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        InFlightService {
+            inner,
+            in_flight: self.0.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct InFlightService<S> {
+    inner: S,
+    in_flight: InFlight,
+}
+
+impl<S> Service<CallRequest> for InFlightService<S>
+where
+    S: Service<CallRequest, Response = ToolOutput, Error = ToolError>,
+    S::Future: Send + 'static,
+{
+    type Response = ToolOutput;
+    type Error = ToolError;
+    type Future = BoxFut;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ToolError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: CallRequest) -> BoxFut {
+        let guard = self.in_flight.enter();
+        let fut = self.inner.call(request);
+        Box::pin(async move {
+            let result = fut.await;
+            drop(guard);
+            result
+        })
+    }
+}
+
+/// Records every call with its severity, outcome and duration. Arguments and
+/// results are never logged: they may hold secrets or evidence.
+#[derive(Clone)]
+struct AuditLayer;
+
+impl<S> Layer<S> for AuditLayer {
+    type Service = AuditService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        AuditService { inner }
+    }
+}
+
+#[derive(Clone)]
+struct AuditService<S> {
+    inner: S,
+}
+
+impl<S> Service<CallRequest> for AuditService<S>
+where
+    S: Service<CallRequest, Response = ToolOutput, Error = ToolError>,
+    S::Future: Send + 'static,
+{
+    type Response = ToolOutput;
+    type Error = ToolError;
+    type Future = BoxFut;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ToolError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: CallRequest) -> BoxFut {
+        let tool = request.tool.name.clone();
+        let severity = request.tool.severity;
+        let request_id = request.ctx.request_id.clone();
+        let profile = request.ctx.profile.clone();
+        let principal = request.ctx.principal.clone();
+        let started = Instant::now();
+        let fut = self.inner.call(request);
+        Box::pin(async move {
+            let result = fut.await;
+            let status = match &result {
+                Ok(ToolOutput::Done { is_error: true, .. }) | Err(_) => "error",
+                Ok(ToolOutput::InputRequired { .. }) => "input_required",
+                Ok(_) => "ok",
+            };
+            tracing::info!(
+                target: "bulwark::audit",
+                tool = %tool,
+                severity = %severity,
+                status,
+                request_id = %request_id,
+                profile = %profile,
+                principal = principal.as_deref().unwrap_or("-"),
+                duration_ms = started.elapsed().as_millis() as u64,
+                "tool call"
+            );
+            result
+        })
+    }
+}
+
+/// Bounds a call by the server's timeout and the context's own deadline, and
+/// stops it when the client cancels.
+#[derive(Clone)]
+struct DeadlineLayer(Duration);
+
+impl<S> Layer<S> for DeadlineLayer {
+    type Service = DeadlineService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        DeadlineService {
+            inner,
+            timeout: self.0,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct DeadlineService<S> {
+    inner: S,
+    timeout: Duration,
+}
+
+impl<S> Service<CallRequest> for DeadlineService<S>
+where
+    S: Service<CallRequest, Response = ToolOutput, Error = ToolError>,
+    S::Future: Send + 'static,
+{
+    type Response = ToolOutput;
+    type Error = ToolError;
+    type Future = BoxFut;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ToolError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: CallRequest) -> BoxFut {
+        let mut budget = self.timeout;
+        if let Some(deadline) = request.ctx.deadline {
+            budget = budget.min(deadline.saturating_duration_since(Instant::now()));
+        }
+        let cancel = request.ctx.cancel.clone();
+        let fut = self.inner.call(request);
+        Box::pin(async move {
+            tokio::select! {
+                result = tokio::time::timeout(budget, fut) => {
+                    result.unwrap_or(Err(ToolError::TimedOut(budget.as_secs().max(1))))
+                }
+                _ = cancel.cancelled() => Err(ToolError::Cancelled),
+            }
+        })
+    }
+}
+
+/// Keeps results within what a client can take: oversized text is cut at a
+/// character boundary with a note that says how much was dropped.
+#[derive(Clone)]
+struct ShapeLayer(usize);
+
+impl<S> Layer<S> for ShapeLayer {
+    type Service = ShapeService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        ShapeService {
+            inner,
+            max_bytes: self.0,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct ShapeService<S> {
+    inner: S,
+    max_bytes: usize,
+}
+
+impl<S> Service<CallRequest> for ShapeService<S>
+where
+    S: Service<CallRequest, Response = ToolOutput, Error = ToolError>,
+    S::Future: Send + 'static,
+{
+    type Response = ToolOutput;
+    type Error = ToolError;
+    type Future = BoxFut;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ToolError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: CallRequest) -> BoxFut {
+        let max = self.max_bytes;
+        let fut = self.inner.call(request);
+        Box::pin(async move {
+            let mut output = fut.await?;
+            if let ToolOutput::Done { content, .. } = &mut output {
+                for block in content.iter_mut() {
+                    if let Content::Text(text) = block {
+                        truncate_text(text, max);
+                    }
+                }
+            }
+            Ok(output)
+        })
+    }
+}
+
+fn truncate_text(text: &mut String, max: usize) {
+    if text.len() <= max {
+        return;
+    }
+    let mut cut = max;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let dropped = text.len() - cut;
+    text.truncate(cut);
+    text.push_str(&format!(
+        "\n[bulwark: result cut here, {dropped} more bytes dropped; narrow the request to see the rest]"
+    ));
+}
+
+/// The innermost service: run the tool's handler.
+#[derive(Clone)]
+struct HandlerService;
+
+impl Service<CallRequest> for HandlerService {
+    type Response = ToolOutput;
+    type Error = ToolError;
+    type Future = BoxFut;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), ToolError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: CallRequest) -> BoxFut {
+        request.tool.handler.call(request.ctx, request.args)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bulwark_core::ToolDef;
+
+    fn tool_sleeping(ms: u64) -> ToolDef {
+        ToolDef::new("sleepy", "sleeps").raw_handler(move |_c: CallContext, _a: JsonObject| async move {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            Ok(ToolOutput::text("done"))
+        })
+    }
+
+    fn request(tool: ToolDef) -> CallRequest {
+        CallRequest {
+            ctx: CallContext::in_process("all"),
+            tool,
+            args: JsonObject::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn slow_calls_time_out_with_an_error_result() {
+        let pipeline = Pipeline::new(PipelineOptions {
+            call_timeout: Duration::from_millis(20),
+            ..Default::default()
+        });
+        let out = pipeline.call(request(tool_sleeping(2_000))).await.unwrap();
+        assert!(out.is_error());
+        let ToolOutput::Done { content, .. } = out else { panic!() };
+        assert!(matches!(&content[0], Content::Text(t) if t.contains("did not finish")));
+        assert_eq!(pipeline.in_flight().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn cancelled_calls_stop() {
+        let pipeline = Pipeline::new(PipelineOptions::default());
+        let req = request(tool_sleeping(10_000));
+        let cancel = req.ctx.cancel.clone();
+        let handle = tokio::spawn({
+            let p = pipeline.clone();
+            async move { p.call(req).await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(pipeline.in_flight().count(), 1);
+        cancel.cancel();
+        let out = handle.await.unwrap().unwrap();
+        assert_eq!(out, ToolOutput::error("the call was cancelled"));
+        pipeline.in_flight().drained().await;
+    }
+
+    #[tokio::test]
+    async fn oversized_text_is_cut_on_a_char_boundary() {
+        let pipeline = Pipeline::new(PipelineOptions {
+            max_result_bytes: 5,
+            ..Default::default()
+        });
+        let tool = ToolDef::new("big", "big").raw_handler(|_c: CallContext, _a: JsonObject| async {
+            Ok(ToolOutput::text("ééééé"))
+        });
+        let ToolOutput::Done { content, .. } = pipeline.call(request(tool)).await.unwrap() else { panic!() };
+        let Content::Text(text) = &content[0] else { panic!() };
+        assert!(text.starts_with("éé\n[bulwark: result cut here, 6 more bytes"), "{text}");
+    }
+}

@@ -1,0 +1,108 @@
+//! Command-line interface.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// MCP server for security operations: live investigation, DFIR analysis,
+/// MCP scanning and a safe gateway to other MCP servers.
+#[derive(Debug, Parser)]
+#[command(name = "bulwark", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Configuration file (TOML). Without one, embedded defaults apply.
+    #[arg(long, global = true, env = "BULWARK_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Directory for everything bulwark persists (store, audit log, caches).
+    /// Default: the XDG data directory, e.g. ~/.local/share/bulwark.
+    #[arg(long, global = true, env = "BULWARK_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve MCP over stdio (default) or Streamable HTTP.
+    Serve(ServeArgs),
+    /// List or call tools.
+    #[command(subcommand)]
+    Tools(ToolsCommand),
+    /// List profiles.
+    #[command(subcommand)]
+    Profiles(ProfilesCommand),
+    /// Check or show the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Serve Streamable HTTP on ADDR (default 127.0.0.1:8080, or `http.listen`).
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
+    pub http: Option<String>,
+    /// Serve over stdin/stdout (the default unless the config says `http`).
+    #[arg(long, conflicts_with = "http")]
+    pub stdio: bool,
+    /// Profile to serve on stdio and at /mcp.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ToolsCommand {
+    /// List the tools of a profile.
+    List {
+        #[arg(long, value_name = "NAME", default_value = "all")]
+        profile: String,
+        /// Full declarations as JSON.
+        #[arg(long, conflicts_with = "markdown")]
+        json: bool,
+        /// The README tools table, per profile.
+        #[arg(long)]
+        markdown: bool,
+    },
+    /// Call a tool in this process, through the same pipeline as the server,
+    /// and print the MCP result as JSON. Exit code 1 when the result is an error.
+    Call {
+        /// Tool name.
+        name: String,
+        /// Arguments as a JSON object.
+        #[arg(long, value_name = "JSON", default_value = "{}")]
+        args: String,
+        #[arg(long, value_name = "NAME", default_value = "all")]
+        profile: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfilesCommand {
+    /// List profiles with their tool counts.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate a configuration file (and its profiles file); exit 2 if invalid.
+    Check {
+        /// The file to check; default: --config / BULWARK_CONFIG.
+        file: Option<PathBuf>,
+    },
+    /// Print the effective configuration, all layers applied, as TOML.
+    Show,
+}
+
+/// Parse `--http` values: empty means "the configured address".
+pub fn http_addr(value: &str) -> Result<Option<SocketAddr>, String> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    value.parse().map(Some).map_err(|_| {
+        format!("--http `{value}` is not an address; use HOST:PORT such as 127.0.0.1:8080 or [::1]:8080")
+    })
+}

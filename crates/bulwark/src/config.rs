@@ -1,0 +1,372 @@
+//! `bulwark.toml` and its overrides.
+//!
+//! Layers, lowest first: embedded defaults, the config file (`--config` or
+//! `BULWARK_CONFIG`), the LimaCharlie variables `MCP_MODE`, `MCP_PROFILE` and
+//! `PORT`, then `BULWARK_*` variables (`BULWARK_HTTP__LISTEN` sets
+//! `http.listen`), then command-line flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where bulwark keeps everything it persists. Default: the XDG data
+    /// directory (`~/.local/share/bulwark`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// A TOML file of `[profiles.NAME]` tables that add or replace profiles.
+    /// Relative paths are taken from the config file's directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profiles_file: Option<PathBuf>,
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub http: HttpConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Stdio,
+    Http,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// `stdio` (default) or `http`.
+    pub mode: Mode,
+    /// The profile served on stdio and at `/mcp`.
+    pub profile: String,
+    /// A tool call running longer than this is stopped with an error.
+    pub call_timeout_secs: u64,
+    /// Text results longer than this are cut, with a note.
+    pub max_result_bytes: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address `bulwark serve --http` listens on.
+    pub listen: SocketAddr,
+    /// `Host` header values accepted (DNS-rebinding protection). `[]` accepts any.
+    pub allowed_hosts: Vec<String>,
+    /// Browser `Origin`s accepted, as `scheme://host:port` (`:*` for any port).
+    pub allowed_origins: Vec<String>,
+    /// Largest request body, in bytes; larger requests get 413.
+    pub max_body_bytes: usize,
+    /// Most 2025-11-25 sessions alive at once.
+    pub max_sessions: usize,
+    /// A session idle this long is closed.
+    pub session_idle_secs: u64,
+    /// On SIGINT/SIGTERM, how long running calls may take to finish.
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// A `tracing` filter such as `info` or `bulwark=debug`; `RUST_LOG` wins.
+    pub level: String,
+    /// `text` or `json`; logs always go to stderr.
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            mode: Mode::Stdio,
+            profile: "all".into(),
+            call_timeout_secs: 120,
+            max_result_bytes: 8 * 1024 * 1024,
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        let http = bulwark_server::HttpOptions::default();
+        HttpConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            allowed_hosts: http.allowed_hosts,
+            allowed_origins: http.allowed_origins,
+            max_body_bytes: http.max_body_bytes,
+            max_sessions: http.max_sessions,
+            session_idle_secs: http.session_idle.as_secs(),
+            shutdown_grace_secs: http.shutdown_grace.as_secs(),
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: None,
+            profiles_file: None,
+            server: ServerConfig::default(),
+            http: HttpConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+/// The configuration in force.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: Config,
+}
+
+/// Environment access, injectable so tests need not touch the process env.
+pub trait Vars {
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+pub struct ProcessEnv;
+
+impl Vars for ProcessEnv {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+/// Build the layered config. `overrides` are command-line values as
+/// `(dotted.key, value)` pairs.
+pub fn load(file: Option<&Path>, vars: &dyn Vars, env: Env, overrides: &[(&str, figment::value::Value)]) -> Result<Loaded> {
+    let mut figment = Figment::from(Serialized::defaults(Config::default()));
+    if let Some(path) = file {
+        if !path.is_file() {
+            bail!(
+                "config file {} does not exist; pass an existing file to --config (or BULWARK_CONFIG), or leave both unset to use the embedded defaults",
+                path.display()
+            );
+        }
+        figment = figment.merge(Toml::file_exact(path));
+    }
+
+    // LimaCharlie MCP server variables, so existing deployments need no edits.
+    if let Some(mode) = vars.get("MCP_MODE") {
+        figment = figment.merge(("server.mode", mode.to_ascii_lowercase()));
+    }
+    if let Some(profile) = vars.get("MCP_PROFILE") {
+        figment = figment.merge(("server.profile", profile));
+    }
+    if let Some(port) = vars.get("PORT") {
+        let port: u16 = port.trim().parse().map_err(|_| {
+            anyhow::anyhow!("PORT=`{port}` is not a TCP port; use a number from 1 to 65535")
+        })?;
+        let listen: SocketAddr = figment
+            .extract_inner("http.listen")
+            .unwrap_or_else(|_| HttpConfig::default().listen);
+        figment = figment.merge(("http.listen", SocketAddr::new(listen.ip(), port).to_string()));
+    }
+
+    figment = figment.merge(env);
+    for (key, value) in overrides {
+        figment = figment.merge((*key, value.clone()));
+    }
+    let mut config: Config = figment.extract().map_err(|errors| {
+        let lines: Vec<String> = errors.into_iter().map(|e| describe(&e)).collect();
+        anyhow::anyhow!("invalid configuration:\n  {}", lines.join("\n  "))
+    })?;
+
+    if let (Some(profiles), Some(path)) = (&config.profiles_file, file) {
+        if profiles.is_relative() {
+            let base = path.parent().unwrap_or(Path::new("."));
+            config.profiles_file = Some(base.join(profiles));
+        }
+    }
+    validate(&config)?;
+    Ok(Loaded { config })
+}
+
+/// The `BULWARK_*` environment provider (`__` separates nested keys).
+pub fn bulwark_env() -> Env {
+    Env::prefixed("BULWARK_").split("__").ignore(&["config"])
+}
+
+/// One figment error as "key `a.b` (from SOURCE): what is wrong".
+fn describe(error: &figment::Error) -> String {
+    let key = if error.path.is_empty() {
+        "(top level)".to_string()
+    } else {
+        error.path.join(".")
+    };
+    let source = error
+        .metadata
+        .as_ref()
+        .map(|m| match &m.source {
+            Some(source) => format!("{} {source}", m.name),
+            None => m.name.to_string(),
+        })
+        .unwrap_or_else(|| "defaults".into());
+    let mut what = error.kind.to_string();
+    if let figment::error::Kind::UnknownField(_, expected) = &error.kind {
+        what = format!("unknown key; allowed keys here: {}", expected.join(", "));
+    }
+    format!("key `{key}` (from {source}): {what}")
+}
+
+fn validate(config: &Config) -> Result<()> {
+    let positive = [
+        ("server.call_timeout_secs", config.server.call_timeout_secs as usize),
+        ("server.max_result_bytes", config.server.max_result_bytes),
+        ("http.max_body_bytes", config.http.max_body_bytes),
+        ("http.max_sessions", config.http.max_sessions),
+        ("http.session_idle_secs", config.http.session_idle_secs as usize),
+    ];
+    for (key, value) in positive {
+        if value == 0 {
+            bail!("invalid configuration: key `{key}` is 0; it must be a positive number");
+        }
+    }
+    for origin in &config.http.allowed_origins {
+        if origin != "null" && !(origin.starts_with("http://") || origin.starts_with("https://")) {
+            bail!(
+                "invalid configuration: key `http.allowed_origins` has `{origin}`; an origin is `http://host:port` or `https://host:port` (`:*` for any port), or `null`"
+            );
+        }
+    }
+    if config.server.profile.is_empty() {
+        bail!("invalid configuration: key `server.profile` is empty; name a profile (see `bulwark profiles list`)");
+    }
+    Ok(())
+}
+
+/// The data directory: `--data-dir`, `BULWARK_DATA_DIR`/`data_dir`, or XDG.
+pub fn data_dir(config: &Config) -> PathBuf {
+    config
+        .data_dir
+        .clone()
+        .or_else(|| dirs::data_dir().map(|d| d.join("bulwark")))
+        .unwrap_or_else(|| PathBuf::from(".bulwark"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    struct Fake(HashMap<&'static str, &'static str>);
+    impl Vars for Fake {
+        fn get(&self, name: &str) -> Option<String> {
+            self.0.get(name).map(|s| s.to_string())
+        }
+    }
+
+    fn fake(pairs: &[(&'static str, &'static str)]) -> Fake {
+        Fake(pairs.iter().cloned().collect())
+    }
+
+    #[test]
+    fn defaults_are_stdio_all_on_loopback() {
+        figment::Jail::expect_with(|_jail| {
+            let loaded = load(None, &fake(&[]), bulwark_env(), &[]).unwrap();
+            assert_eq!(loaded.config.server.mode, Mode::Stdio);
+            assert_eq!(loaded.config.server.profile, "all");
+            assert_eq!(loaded.config.http.listen.to_string(), "127.0.0.1:8080");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "bulwark.toml",
+                "[server]\nprofile = \"core\"\nmode = \"http\"\n[http]\nlisten = \"127.0.0.1:9000\"\nmax_sessions = 7\n",
+            )?;
+            let path = jail.directory().join("bulwark.toml");
+            // File alone.
+            let c = load(Some(&path), &fake(&[]), bulwark_env(), &[]).unwrap().config;
+            assert_eq!((c.server.profile.as_str(), c.http.max_sessions), ("core", 7));
+            assert_eq!(c.http.listen.port(), 9000);
+            // LimaCharlie variables override the file; PORT keeps the host.
+            let lc = fake(&[("MCP_PROFILE", "live_investigation"), ("MCP_MODE", "STDIO"), ("PORT", "8181")]);
+            let c = load(Some(&path), &lc, bulwark_env(), &[]).unwrap().config;
+            assert_eq!(c.server.profile, "live_investigation");
+            assert_eq!(c.server.mode, Mode::Stdio);
+            assert_eq!(c.http.listen.to_string(), "127.0.0.1:8181");
+            // BULWARK_* beats MCP_*; flags beat everything.
+            jail.set_env("BULWARK_SERVER__PROFILE", "threat_response");
+            jail.set_env("BULWARK_HTTP__MAX_SESSIONS", "9");
+            let c = load(Some(&path), &lc, bulwark_env(), &[]).unwrap().config;
+            assert_eq!((c.server.profile.as_str(), c.http.max_sessions), ("threat_response", 9));
+            let flags = [("server.profile", figment::value::Value::from("core"))];
+            let c = load(Some(&path), &lc, bulwark_env(), &flags).unwrap().config;
+            assert_eq!(c.server.profile, "core");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_name_the_key_value_and_what_is_allowed() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("bad.toml", "[server]\nmode = \"tcp\"\n")?;
+            let err = load(Some(&jail.directory().join("bad.toml")), &fake(&[]), bulwark_env(), &[])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("server.mode") && err.contains("tcp") && err.contains("stdio"), "{err}");
+
+            jail.create_file("typo.toml", "[http]\nlisten_addr = \"x\"\n")?;
+            let err = load(Some(&jail.directory().join("typo.toml")), &fake(&[]), bulwark_env(), &[])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("listen_addr") && err.contains("allowed keys here") && err.contains("listen"), "{err}");
+
+            jail.set_env("BULWARK_HTTP__MAX_BODY_BYTES", "lots");
+            let err = load(None, &fake(&[]), bulwark_env(), &[]).unwrap_err().to_string();
+            assert!(err.contains("http.max_body_bytes") && err.contains("lots") && err.contains("BULWARK_HTTP__MAX_BODY_BYTES"), "{err}");
+            jail.clear_env();
+
+            let err = load(None, &fake(&[("PORT", "eighty")]), bulwark_env(), &[]).unwrap_err().to_string();
+            assert!(err.contains("PORT=`eighty`"), "{err}");
+
+            jail.create_file("zero.toml", "[http]\nmax_sessions = 0\n")?;
+            let err = load(Some(&jail.directory().join("zero.toml")), &fake(&[]), bulwark_env(), &[])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("http.max_sessions"), "{err}");
+
+            let err = load(Some(&jail.directory().join("missing.toml")), &fake(&[]), bulwark_env(), &[])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("does not exist"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn relative_profiles_file_is_taken_from_the_config_directory() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("bulwark.toml", "profiles_file = \"profiles.toml\"\n")?;
+            let path = jail.directory().join("bulwark.toml");
+            let c = load(Some(&path), &fake(&[]), bulwark_env(), &[]).unwrap().config;
+            assert_eq!(c.profiles_file.unwrap(), jail.directory().join("profiles.toml"));
+            Ok(())
+        });
+    }
+}
