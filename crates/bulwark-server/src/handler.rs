@@ -15,7 +15,7 @@ use bulwark_core::{
     ToolOutput,
 };
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult,
+    CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult, DiscoverResult,
     GetPromptRequestParams, GetPromptResponse, Implementation, InitializeResult,
     ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
     LoggingLevel, PaginatedRequestParams, ProgressToken, ProtocolVersion,
@@ -117,9 +117,10 @@ impl McpServer {
     }
 
     fn context(&self, rc: &RequestContext<RoleServer>, progress: Option<ProgressToken>) -> CallContext {
-        let era = match rc.protocol_version() {
-            Some(v) if v >= ProtocolVersion::V_2026_07_28 => ProtocolEra::Stateless,
-            _ => ProtocolEra::Session,
+        let era = if is_stateless(rc) {
+            ProtocolEra::Stateless
+        } else {
+            ProtocolEra::Session
         };
         let client_addr = rc
             .extensions
@@ -227,17 +228,44 @@ fn tool_error_to_mcp(err: ToolError) -> McpError {
     }
 }
 
+/// Whether the request speaks the stateless protocol (2026-07-28 or later).
+fn is_stateless(rc: &RequestContext<RoleServer>) -> bool {
+    matches!(rc.protocol_version(), Some(v) if v >= ProtocolVersion::V_2026_07_28)
+}
+
+/// Mark a result complete, as the stateless protocol requires of every result.
+fn complete(mut value: Value, stateless: bool) -> Value {
+    if stateless {
+        value["resultType"] = "complete".into();
+    }
+    value
+}
+
+fn capabilities(with_subscribe: bool) -> ServerCapabilities {
+    let builder = ServerCapabilities::builder()
+        .enable_tools()
+        .enable_resources();
+    // Resource subscriptions exist only in sessions; the stateless protocol
+    // replaced them with subscriptions/listen, which bulwark does not offer.
+    if with_subscribe {
+        builder.enable_resources_subscribe().enable_prompts().enable_logging().enable_completions().build()
+    } else {
+        builder.enable_prompts().enable_logging().enable_completions().build()
+    }
+}
+
 impl ServerHandler for McpServer {
+    async fn discover(&self, _context: RequestContext<RoleServer>) -> Result<DiscoverResult, McpError> {
+        let mut info = self.get_info();
+        info.capabilities = capabilities(false);
+        Ok(DiscoverResult::from_server_info(
+            self.supported_protocol_versions().into_owned(),
+            info,
+        ))
+    }
+
     fn get_info(&self) -> InitializeResult {
-        let capabilities = ServerCapabilities::builder()
-            .enable_tools()
-            .enable_resources()
-            .enable_resources_subscribe()
-            .enable_prompts()
-            .enable_logging()
-            .enable_completions()
-            .build();
-        let mut info = InitializeResult::new(capabilities);
+        let mut info = InitializeResult::new(capabilities(true));
         let mut implementation = Implementation::new(&self.core.name, &self.core.version);
         implementation.title = Some(format!("bulwark ({} profile)", self.endpoint.profile.name));
         info.server_info = implementation;
@@ -284,7 +312,8 @@ impl ServerHandler for McpServer {
             .map_err(tool_error_to_mcp)?;
         let value = match output {
             ToolOutput::Done { .. } => {
-                let result = from_json::<rmcp::model::CallToolResult>(convert::output_json(&output))?;
+                let value = complete(convert::output_json(&output), era == ProtocolEra::Stateless);
+                let result = from_json::<rmcp::model::CallToolResult>(value)?;
                 return Ok(CallToolResponse::from(result));
             }
             ToolOutput::InputRequired { requests, state } => {
@@ -342,7 +371,10 @@ impl ServerHandler for McpServer {
                 format!("prompt `{}` needs client input, which this protocol version cannot carry", request.name),
                 None,
             )),
-            None => Ok(GetPromptResponse::Complete(from_json(convert::prompt_output_json(&output))?)),
+            None => Ok(GetPromptResponse::Complete(from_json(complete(
+                convert::prompt_output_json(&output),
+                era == ProtocolEra::Stateless,
+            ))?)),
         }
     }
 
@@ -382,6 +414,7 @@ impl ServerHandler for McpServer {
                 Some(json!({ "uri": request.uri })),
             ));
         };
+        let stateless = is_stateless(&context);
         let ctx = self.context(&context, None);
         let contents = handler
             .read(ctx, request.uri.clone(), vars)
@@ -391,7 +424,10 @@ impl ServerHandler for McpServer {
             .iter()
             .map(|(uri, mime, body)| convert::resource_contents_json(uri, mime.as_deref(), body))
             .collect();
-        Ok(ReadResourceResponse::Complete(from_json(json!({ "contents": contents }))?))
+        Ok(ReadResourceResponse::Complete(from_json(complete(
+            json!({ "contents": contents }),
+            stateless,
+        ))?))
     }
 
     async fn subscribe(
@@ -429,10 +465,14 @@ impl ServerHandler for McpServer {
     async fn complete(
         &self,
         request: CompleteRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, McpError> {
+        // No declared prompt argument has a closed set of values to offer yet.
         let _ = request;
-        from_json(json!({ "completion": { "values": [], "total": 0, "hasMore": false } }))
+        from_json(complete(
+            json!({ "completion": { "values": [], "total": 0, "hasMore": false } }),
+            is_stateless(&context),
+        ))
     }
 }
 
