@@ -10,7 +10,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json};
 use axum::routing::get;
@@ -119,6 +122,7 @@ impl HttpServer {
                     .route_service("/mcp/v1", service);
             }
         }
+        let router = router.layer(middleware::from_fn_with_state(options.max_body_bytes, check_json_body));
         let state = HttpState {
             ready: ready.clone(),
             profiles: Arc::new(profiles),
@@ -178,6 +182,42 @@ impl HttpServer {
             }
         }
     }
+}
+
+/// Answer unparseable POST bodies the JSON-RPC way (400, -32700) and enforce the
+/// body limit (413) before the MCP service sees the request. rmcp alone would
+/// answer a syntax error with 415, which tells the client nothing useful.
+async fn check_json_body(State(limit): State<usize>, request: Request, next: Next) -> Response {
+    if request.method() != http::Method::POST {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return json_rpc_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                -32600,
+                format!("request body is larger than {limit} bytes (`http.max_body_bytes`); send less or raise the limit"),
+            );
+        }
+    };
+    if let Err(err) = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+        return json_rpc_error(
+            StatusCode::BAD_REQUEST,
+            -32700,
+            format!("Parse error: the body is not valid JSON ({err})"),
+        );
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes))).await
+}
+
+fn json_rpc_error(status: StatusCode, code: i32, message: String) -> Response {
+    (
+        status,
+        Json(json!({ "jsonrpc": "2.0", "id": null, "error": { "code": code, "message": message } })),
+    )
+        .into_response()
 }
 
 async fn unknown_profile(State(state): State<HttpState>, Path(profile): Path<String>) -> impl IntoResponse {
