@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use bulwark_core::{
     CallContext, Content, JsonObject, LogLevel, PromptArg, PromptDef, PromptMessage, PromptOutput,
-    PromptRole, RegistryBuilder, ResourceBody, ResourceDef, ResourceTemplateDef, ToolDef,
-    ToolError, ToolOutput,
+    PromptRole, RegistryBuilder, ResourceBody, ResourceContent, ResourceDef, ResourceTemplateDef,
+    ToolDef, ToolError, ToolOutput,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -47,7 +47,9 @@ pub fn register(registry: &mut RegistryBuilder) {
 }
 
 pub(crate) fn fixture(name: &'static str, description: &'static str) -> ToolDef {
-    ToolDef::new(name, description).profiles(&[PROFILE]).read_only()
+    ToolDef::new(name, description)
+        .profiles(&[PROFILE])
+        .read_only()
 }
 
 fn constant(name: &'static str, description: &'static str, content: Vec<Content>) -> ToolDef {
@@ -229,20 +231,34 @@ fn tools() -> Vec<ToolDef> {
 }
 
 /// Ask the client something over the session (2025-11-25 era).
-pub(crate) async fn ask(ctx: &CallContext, method: &str, params: Value, declared: bool) -> Result<Value, ToolError> {
+pub(crate) async fn ask(
+    ctx: &CallContext,
+    method: &str,
+    params: Value,
+    declared: bool,
+) -> Result<Value, ToolError> {
     if !declared {
         return Err(ToolError::failed(format!(
             "the client did not declare the capability `{method}` needs"
         )));
     }
     let Some(channel) = &ctx.channel else {
-        return Err(ToolError::failed(format!("`{method}` needs an MCP client; none is connected")));
+        return Err(ToolError::failed(format!(
+            "`{method}` needs an MCP client; none is connected"
+        )));
     };
-    channel.request(method.to_string(), params).await.map_err(ToolError::Failed)
+    channel
+        .request(method.to_string(), params)
+        .await
+        .map_err(ToolError::Failed)
 }
 
 fn resources() -> Vec<ResourceDef> {
-    let fixed = |uri: &'static str, name: &'static str, description: &'static str, mime: &'static str, body: ResourceBody| {
+    let fixed = |uri: &'static str,
+                 name: &'static str,
+                 description: &'static str,
+                 mime: &'static str,
+                 body: ResourceBody| {
         ResourceDef {
             uri: uri.into(),
             name: name.into(),
@@ -250,10 +266,18 @@ fn resources() -> Vec<ResourceDef> {
             description: Some(description.into()),
             mime_type: Some(mime.into()),
             profiles: vec![PROFILE.into()],
-            handler: std::sync::Arc::new(move |_ctx: CallContext, uri: String, _vars: BTreeMap<String, String>| {
-                let body = body.clone();
-                async move { Ok(vec![(uri, Some(mime.to_string()), body)]) }
-            }),
+            handler: std::sync::Arc::new(
+                move |_ctx: CallContext, uri: String, _vars: BTreeMap<String, String>| {
+                    let body = body.clone();
+                    async move {
+                        Ok(vec![ResourceContent {
+                            uri,
+                            mime_type: Some(mime.to_string()),
+                            body,
+                        }])
+                    }
+                },
+            ),
         }
     };
     vec![
@@ -289,11 +313,18 @@ fn template() -> ResourceTemplateDef {
         description: Some("A resource template with parameter substitution".into()),
         mime_type: Some("application/json".into()),
         profiles: vec![PROFILE.into()],
-        handler: std::sync::Arc::new(|_ctx: CallContext, uri: String, vars: BTreeMap<String, String>| async move {
-            let id = vars.get("id").cloned().unwrap_or_default();
-            let body = json!({"id": id, "templateTest": true, "data": format!("Data for ID: {id}")});
-            Ok(vec![(uri, Some("application/json".to_string()), ResourceBody::Text(body.to_string()))])
-        }),
+        handler: std::sync::Arc::new(
+            |_ctx: CallContext, uri: String, vars: BTreeMap<String, String>| async move {
+                let id = vars.get("id").cloned().unwrap_or_default();
+                let body =
+                    json!({"id": id, "templateTest": true, "data": format!("Data for ID: {id}")});
+                Ok(vec![ResourceContent {
+                    uri,
+                    mime_type: Some("application/json".to_string()),
+                    body: ResourceBody::Text(body.to_string()),
+                }])
+            },
+        ),
     }
 }
 
@@ -337,9 +368,12 @@ fn user(content: Content) -> PromptMessage {
 
 fn prompts() -> Vec<PromptDef> {
     vec![
-        prompt("test_simple_prompt", "A prompt without arguments", &[], |_| {
-            vec![user(text("This is a simple prompt for testing."))]
-        }),
+        prompt(
+            "test_simple_prompt",
+            "A prompt without arguments",
+            &[],
+            |_| vec![user(text("This is a simple prompt for testing."))],
+        ),
         prompt(
             "test_prompt_with_arguments",
             "A prompt with two required arguments",
@@ -367,8 +401,11 @@ fn prompts() -> Vec<PromptDef> {
                 ]
             },
         ),
-        prompt("test_prompt_with_image", "A prompt with an image", &[], |_| {
-            vec![user(image()), user(text("Please analyze the image above."))]
-        }),
+        prompt(
+            "test_prompt_with_image",
+            "A prompt with an image",
+            &[],
+            |_| vec![user(image()), user(text("Please analyze the image above."))],
+        ),
     ]
 }

@@ -5,9 +5,15 @@ use serde_json::Value;
 pub enum Content {
     Text(String),
     /// Base64-encoded image bytes and their MIME type.
-    Image { data: String, mime_type: String },
+    Image {
+        data: String,
+        mime_type: String,
+    },
     /// Base64-encoded audio bytes and their MIME type.
-    Audio { data: String, mime_type: String },
+    Audio {
+        data: String,
+        mime_type: String,
+    },
     /// A resource embedded in the result.
     Resource {
         uri: String,

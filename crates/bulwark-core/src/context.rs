@@ -148,5 +148,8 @@ pub fn new_request_id() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0);
-    format!("{:016x}", t.rotate_left(17) ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    format!(
+        "{:016x}",
+        t.rotate_left(17) ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    )
 }

@@ -16,12 +16,12 @@ mod tool;
 
 pub use content::{Content, ResourceBody, ToolOutput};
 pub use context::{CallContext, ClientCaps, ClientChannel, InputState, LogLevel, ProtocolEra};
-pub use profile::{
-    ProfileDef, ProfileError, ProfileFile, ProfileSet, ALL_PROFILE, CORE_PROFILE,
-};
+pub use profile::{ALL_PROFILE, CORE_PROFILE, ProfileDef, ProfileError, ProfileFile, ProfileSet};
 pub use prompt::{PromptArg, PromptDef, PromptHandler, PromptMessage, PromptOutput, PromptRole};
 pub use registry::{Profile, Registry, RegistryBuilder, RegistryError};
-pub use resource::{ResourceDef, ResourceHandler, ResourceTemplateDef};
+pub use resource::{
+    ReadResult, ResourceContent, ResourceDef, ResourceHandler, ResourceTemplateDef,
+};
 pub use severity::Severity;
 pub use tool::{Hints, ToolDef, ToolError, ToolHandler};
 

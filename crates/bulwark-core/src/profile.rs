@@ -106,7 +106,11 @@ pub(crate) fn valid_profile_name(name: &str) -> bool {
 
 impl ProfileSet {
     /// Apply a profiles file on top of these (built-in) profiles.
-    pub fn apply(&mut self, file: &ProfileFile, known_tools: &BTreeSet<String>) -> Result<(), ProfileError> {
+    pub fn apply(
+        &mut self,
+        file: &ProfileFile,
+        known_tools: &BTreeSet<String>,
+    ) -> Result<(), ProfileError> {
         let builtin = self.profiles.clone();
         for (name, entry) in &file.profiles {
             if name == ALL_PROFILE {
@@ -117,7 +121,8 @@ impl ProfileSet {
             }
             let mut tools = BTreeSet::new();
             for include in &entry.include {
-                let Some(included) = builtin.get(include).or_else(|| self.profiles.get(include)) else {
+                let Some(included) = builtin.get(include).or_else(|| self.profiles.get(include))
+                else {
                     return Err(ProfileError::UnknownInclude {
                         profile: name.clone(),
                         include: include.clone(),

@@ -28,7 +28,11 @@ pub struct PromptOutput {
 
 /// Renders a prompt from its arguments.
 pub trait PromptHandler: Send + Sync + 'static {
-    fn get(&self, ctx: CallContext, args: BTreeMap<String, String>) -> BoxFuture<Result<PromptOutput, ToolError>>;
+    fn get(
+        &self,
+        ctx: CallContext,
+        args: BTreeMap<String, String>,
+    ) -> BoxFuture<Result<PromptOutput, ToolError>>;
 }
 
 impl<F, Fut> PromptHandler for F
@@ -36,7 +40,11 @@ where
     F: Fn(CallContext, BTreeMap<String, String>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<PromptOutput, ToolError>> + Send + 'static,
 {
-    fn get(&self, ctx: CallContext, args: BTreeMap<String, String>) -> BoxFuture<Result<PromptOutput, ToolError>> {
+    fn get(
+        &self,
+        ctx: CallContext,
+        args: BTreeMap<String, String>,
+    ) -> BoxFuture<Result<PromptOutput, ToolError>> {
         Box::pin(self(ctx, args))
     }
 }

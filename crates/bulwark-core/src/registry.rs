@@ -136,7 +136,7 @@ impl RegistryBuilder {
         }
 
         let registry = Registry {
-            tools: tools.into_iter().map(|(k, v)| (k, v)).collect(),
+            tools,
             resources: self.resources,
             templates: self.templates,
             prompts: self.prompts,
@@ -333,7 +333,10 @@ mod tests {
         b.tool(tool("test_tool", &["core"]))
             .tool(tool("get_processes", &["live_investigation"]))
             .tool(tool("isolate_network", &["threat_response"]))
-            .tool(tool("is_isolated", &["live_investigation", "threat_response"]))
+            .tool(tool(
+                "is_isolated",
+                &["live_investigation", "threat_response"],
+            ))
             .tool(tool("test_simple_text", &["conformance"]))
             .profile("conformance", "fixtures", true);
         b
@@ -350,10 +353,18 @@ mod tests {
             names(&r.profile("live_investigation").unwrap()),
             ["get_processes", "is_isolated", "test_tool"]
         );
-        assert_eq!(names(&r.profile("conformance").unwrap()), ["test_simple_text"]);
+        assert_eq!(
+            names(&r.profile("conformance").unwrap()),
+            ["test_simple_text"]
+        );
         assert_eq!(
             names(&r.profile("all").unwrap()),
-            ["get_processes", "is_isolated", "isolate_network", "test_tool"]
+            [
+                "get_processes",
+                "is_isolated",
+                "isolate_network",
+                "test_tool"
+            ]
         );
     }
 
@@ -362,20 +373,29 @@ mod tests {
         let r = sample().build(None).unwrap();
         let err = r.profile("nope").err().unwrap().to_string();
         assert!(err.contains("unknown profile `nope`"), "{err}");
-        assert!(err.contains("all, conformance, core, live_investigation, threat_response"), "{err}");
+        assert!(
+            err.contains("all, conformance, core, live_investigation, threat_response"),
+            "{err}"
+        );
     }
 
     #[test]
     fn duplicate_and_malformed_names_are_rejected() {
         let mut b = sample();
         b.tool(tool("test_tool", &["core"]));
-        assert_eq!(b.build(None).err().unwrap(), RegistryError::DuplicateTool("test_tool".into()));
+        assert_eq!(
+            b.build(None).err().unwrap(),
+            RegistryError::DuplicateTool("test_tool".into())
+        );
         let mut b = sample();
         b.tool(tool("bad name", &["core"]));
         assert!(matches!(b.build(None), Err(RegistryError::BadToolName(_))));
         let mut b = sample();
         b.tool(tool("x", &["all"]));
-        assert!(matches!(b.build(None), Err(RegistryError::Profile(ProfileError::BadName(_)))));
+        assert!(matches!(
+            b.build(None),
+            Err(RegistryError::Profile(ProfileError::BadName(_)))
+        ));
     }
 
     #[test]
@@ -415,13 +435,28 @@ mod tests {
             let file: ProfileFile = toml::from_str(text).unwrap();
             sample().build(Some(&file))
         };
-        let err = parse("[profiles.x]\ntools = [\"no_such_tool\"]").err().unwrap().to_string();
-        assert!(err.contains("unknown tool `no_such_tool`") && err.contains("get_processes"), "{err}");
-        let err = parse("[profiles.x]\ninclude = [\"nope\"]").err().unwrap().to_string();
+        let err = parse("[profiles.x]\ntools = [\"no_such_tool\"]")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("unknown tool `no_such_tool`") && err.contains("get_processes"),
+            "{err}"
+        );
+        let err = parse("[profiles.x]\ninclude = [\"nope\"]")
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("unknown profile `nope`"), "{err}");
-        let err = parse("[profiles.all]\ntools = []").err().unwrap().to_string();
+        let err = parse("[profiles.all]\ntools = []")
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("union"), "{err}");
-        let err = parse("[profiles.Bad]\ntools = []").err().unwrap().to_string();
+        let err = parse("[profiles.Bad]\ntools = []")
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("not allowed"), "{err}");
         assert!(toml::from_str::<ProfileFile>("[profiles.x]\ntoolz = []").is_err());
     }
@@ -432,14 +467,20 @@ mod tests {
         let mut b = Registry::builder();
         // Same declarations in reverse order.
         b.tool(tool("test_simple_text", &["conformance"]))
-            .tool(tool("is_isolated", &["live_investigation", "threat_response"]))
+            .tool(tool(
+                "is_isolated",
+                &["live_investigation", "threat_response"],
+            ))
             .tool(tool("isolate_network", &["threat_response"]))
             .tool(tool("get_processes", &["live_investigation"]))
             .tool(tool("test_tool", &["core"]))
             .profile("conformance", "fixtures", true);
         let b = b.build(None).unwrap();
         for name in a.profile_names() {
-            assert_eq!(names(&a.profile(&name).unwrap()), names(&b.profile(&name).unwrap()));
+            assert_eq!(
+                names(&a.profile(&name).unwrap()),
+                names(&b.profile(&name).unwrap())
+            );
         }
     }
 }

@@ -5,6 +5,17 @@ use std::sync::Arc;
 
 use crate::{BoxFuture, CallContext, ResourceBody, ToolError};
 
+/// One item of a `resources/read` result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceContent {
+    pub uri: String,
+    pub mime_type: Option<String>,
+    pub body: ResourceBody,
+}
+
+/// What reading a resource yields.
+pub type ReadResult = Result<Vec<ResourceContent>, ToolError>;
+
 /// Reads a resource. `vars` holds the values of a template's `{placeholders}`
 /// (empty for a fixed resource).
 pub trait ResourceHandler: Send + Sync + 'static {
@@ -13,22 +24,20 @@ pub trait ResourceHandler: Send + Sync + 'static {
         ctx: CallContext,
         uri: String,
         vars: BTreeMap<String, String>,
-    ) -> BoxFuture<Result<Vec<(String, Option<String>, ResourceBody)>, ToolError>>;
+    ) -> BoxFuture<ReadResult>;
 }
 
 impl<F, Fut> ResourceHandler for F
 where
     F: Fn(CallContext, String, BTreeMap<String, String>) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<Vec<(String, Option<String>, ResourceBody)>, ToolError>>
-        + Send
-        + 'static,
+    Fut: Future<Output = ReadResult> + Send + 'static,
 {
     fn read(
         &self,
         ctx: CallContext,
         uri: String,
         vars: BTreeMap<String, String>,
-    ) -> BoxFuture<Result<Vec<(String, Option<String>, ResourceBody)>, ToolError>> {
+    ) -> BoxFuture<ReadResult> {
         Box::pin(self(ctx, uri, vars))
     }
 }
@@ -102,9 +111,9 @@ mod tests {
             description: None,
             mime_type: None,
             profiles: vec![],
-            handler: Arc::new(|_c: CallContext, _u: String, _v: BTreeMap<String, String>| async {
-                Ok(vec![])
-            }),
+            handler: Arc::new(
+                |_c: CallContext, _u: String, _v: BTreeMap<String, String>| async { Ok(vec![]) },
+            ),
         }
     }
 

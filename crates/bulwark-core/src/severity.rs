@@ -58,7 +58,12 @@ mod tests {
     fn severities_order_and_parse() {
         assert!(Severity::Low < Severity::Medium && Severity::High < Severity::Critical);
         assert_eq!("critical".parse::<Severity>().unwrap(), Severity::Critical);
-        assert!("urgent".parse::<Severity>().unwrap_err().contains("LOW, MEDIUM"));
+        assert!(
+            "urgent"
+                .parse::<Severity>()
+                .unwrap_err()
+                .contains("LOW, MEDIUM")
+        );
         assert_eq!(serde_json::to_string(&Severity::High).unwrap(), "\"HIGH\"");
     }
 }

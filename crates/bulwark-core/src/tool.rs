@@ -24,7 +24,9 @@ pub struct Hints {
 pub enum ToolError {
     #[error("invalid arguments: {0}")]
     InvalidArguments(String),
-    #[error("unknown tool `{name}` in profile `{profile}`; run `bulwark tools list --profile {profile}` to see the tools it offers")]
+    #[error(
+        "unknown tool `{name}` in profile `{profile}`; run `bulwark tools list --profile {profile}` to see the tools it offers"
+    )]
     UnknownTool { name: String, profile: String },
     #[error("{0}")]
     Failed(String),
@@ -33,7 +35,9 @@ pub enum ToolError {
     MissingCapability(String),
     #[error("the call was cancelled")]
     Cancelled,
-    #[error("the call did not finish within {0} seconds; narrow the request or raise `server.call_timeout_secs`")]
+    #[error(
+        "the call did not finish within {0} seconds; narrow the request or raise `server.call_timeout_secs`"
+    )]
     TimedOut(u64),
 }
 
@@ -87,7 +91,10 @@ impl std::fmt::Debug for ToolDef {
 
 impl ToolDef {
     /// Start a declaration. It takes no arguments and fails until a handler is set.
-    pub fn new(name: impl Into<Cow<'static, str>>, description: impl Into<Cow<'static, str>>) -> Self {
+    pub fn new(
+        name: impl Into<Cow<'static, str>>,
+        description: impl Into<Cow<'static, str>>,
+    ) -> Self {
         let name = name.into();
         let missing = name.clone();
         ToolDef {
@@ -101,7 +108,11 @@ impl ToolDef {
             profiles: Vec::new(),
             handler: Arc::new(move |_ctx: CallContext, _args: JsonObject| {
                 let missing = missing.clone();
-                async move { Err(ToolError::failed(format!("tool `{missing}` has no handler"))) }
+                async move {
+                    Err(ToolError::failed(format!(
+                        "tool `{missing}` has no handler"
+                    )))
+                }
             }),
         }
     }
@@ -208,7 +219,8 @@ pub fn schema_of<T: JsonSchema>() -> JsonObject {
     };
     // The title is the Rust type name, which means nothing to a client.
     map.remove("title");
-    map.entry("type").or_insert_with(|| Value::String("object".into()));
+    map.entry("type")
+        .or_insert_with(|| Value::String("object".into()));
     map
 }
 
@@ -235,7 +247,9 @@ mod tests {
     #[test]
     fn bad_arguments_name_the_field() {
         let args = serde_json::json!({"sid": "local", "limit": "ten"});
-        let err = parse_args::<Args>(args.as_object().unwrap().clone()).err().unwrap();
+        let err = parse_args::<Args>(args.as_object().unwrap().clone())
+            .err()
+            .unwrap();
         let msg = err.to_string();
         assert!(msg.contains("field `limit`"), "{msg}");
 
@@ -247,7 +261,10 @@ mod tests {
     fn schema_is_an_object_with_documented_properties() {
         let schema = schema_of::<Args>();
         assert_eq!(schema["type"], "object");
-        assert_eq!(schema["properties"]["sid"]["description"], "The sensor to ask.");
+        assert_eq!(
+            schema["properties"]["sid"]["description"],
+            "The sensor to ask."
+        );
         assert_eq!(schema["required"], serde_json::json!(["sid"]));
         assert!(!schema.contains_key("title"));
     }

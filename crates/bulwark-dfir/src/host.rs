@@ -26,7 +26,8 @@ impl HostInfo {
     pub fn local() -> Self {
         HostInfo {
             sid: crate::LOCAL_SID.into(),
-            hostname: read_trimmed("/proc/sys/kernel/hostname").unwrap_or_else(|| "localhost".into()),
+            hostname: read_trimmed("/proc/sys/kernel/hostname")
+                .unwrap_or_else(|| "localhost".into()),
             platform: std::env::consts::OS.into(),
             architecture: std::env::consts::ARCH.into(),
             os_name: os_release_name().unwrap_or_else(|| std::env::consts::OS.into()),

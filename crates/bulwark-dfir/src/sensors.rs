@@ -97,41 +97,57 @@ fn glob_match(pattern: &str, text: &str) -> bool {
 
 pub fn tools() -> Vec<ToolDef> {
     vec![
-        ToolDef::new("test_tool", "Check that bulwark answers. Echoes `message` back, or `ok`.")
-            .title("Test bulwark")
-            .profiles(&["core"])
-            .read_only()
-            .handler(|_ctx: CallContext, args: TestArgs| async move {
-                Ok(ToolOutput::text(args.message.unwrap_or_else(|| "ok".into())))
-            }),
-        ToolDef::new("list_sensors", "List the endpoints bulwark can investigate, with host facts.")
-            .title("List sensors")
-            .profiles(&["core"])
-            .read_only()
-            .severity(Severity::Medium)
-            .output::<SensorList>()
-            .handler(|_ctx: CallContext, _args: NoArgs| async move {
-                structured(&SensorList {
-                    sensors: vec![HostInfo::local()],
-                })
-            }),
-        ToolDef::new("get_sensor_info", "Host facts of one endpoint: hostname, platform, OS, kernel, uptime.")
-            .title("Get sensor info")
-            .profiles(&["core"])
-            .read_only()
-            .severity(Severity::Medium)
-            .output::<HostInfo>()
-            .handler(|_ctx: CallContext, args: SidArgs| async move { structured(&endpoint(&args.sid)?) }),
-        ToolDef::new("get_online_sensors", "Ids of the endpoints that are online now.")
-            .title("Get online sensors")
-            .profiles(&["core"])
-            .read_only()
-            .output::<OnlineList>()
-            .handler(|_ctx: CallContext, _args: NoArgs| async move {
-                structured(&OnlineList {
-                    sids: vec![LOCAL_SID.into()],
-                })
-            }),
+        ToolDef::new(
+            "test_tool",
+            "Check that bulwark answers. Echoes `message` back, or `ok`.",
+        )
+        .title("Test bulwark")
+        .profiles(&["core"])
+        .read_only()
+        .handler(|_ctx: CallContext, args: TestArgs| async move {
+            Ok(ToolOutput::text(
+                args.message.unwrap_or_else(|| "ok".into()),
+            ))
+        }),
+        ToolDef::new(
+            "list_sensors",
+            "List the endpoints bulwark can investigate, with host facts.",
+        )
+        .title("List sensors")
+        .profiles(&["core"])
+        .read_only()
+        .severity(Severity::Medium)
+        .output::<SensorList>()
+        .handler(|_ctx: CallContext, _args: NoArgs| async move {
+            structured(&SensorList {
+                sensors: vec![HostInfo::local()],
+            })
+        }),
+        ToolDef::new(
+            "get_sensor_info",
+            "Host facts of one endpoint: hostname, platform, OS, kernel, uptime.",
+        )
+        .title("Get sensor info")
+        .profiles(&["core"])
+        .read_only()
+        .severity(Severity::Medium)
+        .output::<HostInfo>()
+        .handler(
+            |_ctx: CallContext, args: SidArgs| async move { structured(&endpoint(&args.sid)?) },
+        ),
+        ToolDef::new(
+            "get_online_sensors",
+            "Ids of the endpoints that are online now.",
+        )
+        .title("Get online sensors")
+        .profiles(&["core"])
+        .read_only()
+        .output::<OnlineList>()
+        .handler(|_ctx: CallContext, _args: NoArgs| async move {
+            structured(&OnlineList {
+                sids: vec![LOCAL_SID.into()],
+            })
+        }),
         ToolDef::new("is_online", "Whether one endpoint is online now.")
             .title("Is online")
             .profiles(&["core"])
@@ -144,26 +160,29 @@ pub fn tools() -> Vec<ToolDef> {
                     online: host.online,
                 })
             }),
-        ToolDef::new("search_hosts", "Find endpoints whose hostname matches a pattern (`*` wildcards).")
-            .title("Search hosts")
-            .profiles(&["core"])
-            .read_only()
-            .severity(Severity::Medium)
-            .output::<SensorList>()
-            .handler(|_ctx: CallContext, args: SearchArgs| async move {
-                if args.hostname_expr.len() > 256 {
-                    return Err(ToolError::InvalidArguments(
-                        "field `hostname_expr`: longer than 256 characters".into(),
-                    ));
-                }
-                let host = HostInfo::local();
-                let sensors = if glob_match(&args.hostname_expr, &host.hostname) {
-                    vec![host]
-                } else {
-                    vec![]
-                };
-                structured(&SensorList { sensors })
-            }),
+        ToolDef::new(
+            "search_hosts",
+            "Find endpoints whose hostname matches a pattern (`*` wildcards).",
+        )
+        .title("Search hosts")
+        .profiles(&["core"])
+        .read_only()
+        .severity(Severity::Medium)
+        .output::<SensorList>()
+        .handler(|_ctx: CallContext, args: SearchArgs| async move {
+            if args.hostname_expr.len() > 256 {
+                return Err(ToolError::InvalidArguments(
+                    "field `hostname_expr`: longer than 256 characters".into(),
+                ));
+            }
+            let host = HostInfo::local();
+            let sensors = if glob_match(&args.hostname_expr, &host.hostname) {
+                vec![host]
+            } else {
+                vec![]
+            };
+            structured(&SensorList { sensors })
+        }),
     ]
 }
 
@@ -185,7 +204,10 @@ mod tests {
     #[test]
     fn unknown_sensor_says_what_exists() {
         let err = endpoint("abc-123").unwrap_err().to_string();
-        assert!(err.contains("`abc-123`") && err.contains("`local`"), "{err}");
+        assert!(
+            err.contains("`abc-123`") && err.contains("`local`"),
+            "{err}"
+        );
         assert_eq!(endpoint("local").unwrap().sid, "local");
     }
 }

@@ -11,7 +11,8 @@ use rmcp::model::{Prompt, Resource, ResourceTemplate, Tool};
 use serde_json::{Map, Value, json};
 
 fn from_json<T: serde::de::DeserializeOwned>(value: Value) -> T {
-    serde_json::from_value(value).expect("bulwark builds rmcp types from their documented wire form")
+    serde_json::from_value(value)
+        .expect("bulwark builds rmcp types from their documented wire form")
 }
 
 pub fn tool(def: &ToolDef) -> Tool {
@@ -90,7 +91,9 @@ pub fn content_json(content: &Content) -> Value {
             uri,
             mime_type,
             body,
-        } => json!({ "type": "resource", "resource": resource_contents_json(uri, mime_type.as_deref(), body) }),
+        } => {
+            json!({ "type": "resource", "resource": resource_contents_json(uri, mime_type.as_deref(), body) })
+        }
         Content::ResourceLink {
             uri,
             name,

@@ -16,11 +16,11 @@ use bulwark_core::{
 };
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult, DiscoverResult,
-    GetPromptRequestParams, GetPromptResponse, Implementation, InitializeResult,
-    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
-    LoggingLevel, PaginatedRequestParams, ProgressToken, ProtocolVersion,
-    ReadResourceRequestParams, ReadResourceResponse, RequestStateCodec, ServerCapabilities,
-    SetLevelRequestParams, SubscribeRequestParams, UnsubscribeRequestParams,
+    GetPromptRequestParams, GetPromptResponse, Implementation, InitializeResult, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, LoggingLevel,
+    PaginatedRequestParams, ProgressToken, ProtocolVersion, ReadResourceRequestParams,
+    ReadResourceResponse, RequestStateCodec, ServerCapabilities, SetLevelRequestParams,
+    SubscribeRequestParams, UnsubscribeRequestParams,
 };
 use rmcp::service::{Peer, RequestContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
@@ -67,12 +67,18 @@ pub struct ProfileEndpoint {
 impl ProfileEndpoint {
     pub fn new(profile: Arc<Profile>) -> Self {
         ProfileEndpoint {
-            tools: ListToolsResult::with_all_items(profile.tools.iter().map(convert::tool).collect()),
+            tools: ListToolsResult::with_all_items(
+                profile.tools.iter().map(convert::tool).collect(),
+            ),
             resources: ListResourcesResult::with_all_items(
                 profile.resources.iter().map(convert::resource).collect(),
             ),
             templates: ListResourceTemplatesResult::with_all_items(
-                profile.templates.iter().map(convert::resource_template).collect(),
+                profile
+                    .templates
+                    .iter()
+                    .map(convert::resource_template)
+                    .collect(),
             ),
             prompts: ListPromptsResult::with_all_items(
                 profile.prompts.iter().map(convert::prompt).collect(),
@@ -116,7 +122,11 @@ impl McpServer {
         }
     }
 
-    fn context(&self, rc: &RequestContext<RoleServer>, progress: Option<ProgressToken>) -> CallContext {
+    fn context(
+        &self,
+        rc: &RequestContext<RoleServer>,
+        progress: Option<ProgressToken>,
+    ) -> CallContext {
         let era = if is_stateless(rc) {
             ProtocolEra::Stateless
         } else {
@@ -125,7 +135,11 @@ impl McpServer {
         let client_addr = rc
             .extensions
             .get::<http::request::Parts>()
-            .and_then(|parts| parts.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>())
+            .and_then(|parts| {
+                parts
+                    .extensions
+                    .get::<axum::extract::ConnectInfo<SocketAddr>>()
+            })
             .map(|info| info.0);
         let mut ctx = CallContext::in_process(self.endpoint.profile.name.as_str());
         ctx.era = era;
@@ -203,7 +217,12 @@ impl McpServer {
         )
     }
 
-    fn input_required(&self, requests: serde_json::Map<String, Value>, state: Option<String>, bound_to: &str) -> Value {
+    fn input_required(
+        &self,
+        requests: serde_json::Map<String, Value>,
+        state: Option<String>,
+        bound_to: &str,
+    ) -> Value {
         json!({
             "resultType": "input_required",
             "inputRequests": requests,
@@ -213,7 +232,9 @@ impl McpServer {
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, McpError> {
-    serde_json::from_value(value).map_err(|e| McpError::internal_error(format!("bulwark built an invalid result: {e}"), None))
+    serde_json::from_value(value).map_err(|e| {
+        McpError::internal_error(format!("bulwark built an invalid result: {e}"), None)
+    })
 }
 
 fn tool_error_to_mcp(err: ToolError) -> McpError {
@@ -248,14 +269,26 @@ fn capabilities(with_subscribe: bool) -> ServerCapabilities {
     // Resource subscriptions exist only in sessions; the stateless protocol
     // replaced them with subscriptions/listen, which bulwark does not offer.
     if with_subscribe {
-        builder.enable_resources_subscribe().enable_prompts().enable_logging().enable_completions().build()
+        builder
+            .enable_resources_subscribe()
+            .enable_prompts()
+            .enable_logging()
+            .enable_completions()
+            .build()
     } else {
-        builder.enable_prompts().enable_logging().enable_completions().build()
+        builder
+            .enable_prompts()
+            .enable_logging()
+            .enable_completions()
+            .build()
     }
 }
 
 impl ServerHandler for McpServer {
-    async fn discover(&self, _context: RequestContext<RoleServer>) -> Result<DiscoverResult, McpError> {
+    async fn discover(
+        &self,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<DiscoverResult, McpError> {
         let mut info = self.get_info();
         info.capabilities = capabilities(false);
         Ok(DiscoverResult::from_server_info(
@@ -319,7 +352,10 @@ impl ServerHandler for McpServer {
             ToolOutput::InputRequired { requests, state } => {
                 if era != ProtocolEra::Stateless {
                     return Err(McpError::internal_error(
-                        format!("tool `{}` asked for client input in a way this protocol version does not support", request.name),
+                        format!(
+                            "tool `{}` asked for client input in a way this protocol version does not support",
+                            request.name
+                        ),
                         None,
                     ));
                 }
@@ -344,7 +380,10 @@ impl ServerHandler for McpServer {
     ) -> Result<GetPromptResponse, McpError> {
         let Some(prompt) = self.endpoint.profile.prompt(&request.name) else {
             return Err(McpError::invalid_params(
-                format!("unknown prompt `{}`; call prompts/list to see the prompts offered", request.name),
+                format!(
+                    "unknown prompt `{}`; call prompts/list to see the prompts offered",
+                    request.name
+                ),
                 None,
             ));
         };
@@ -362,13 +401,22 @@ impl ServerHandler for McpServer {
         let mut ctx = self.context(&context, None);
         ctx.input = self.input_state(request.input_responses, request.request_state, &bound_to)?;
         let era = ctx.era;
-        let output = prompt.handler.get(ctx, args).await.map_err(tool_error_to_mcp)?;
+        let output = prompt
+            .handler
+            .get(ctx, args)
+            .await
+            .map_err(tool_error_to_mcp)?;
         match output.input_required {
-            Some((requests, state)) if era == ProtocolEra::Stateless => Ok(GetPromptResponse::InputRequired(
-                from_json(self.input_required(requests, state, &bound_to))?,
-            )),
+            Some((requests, state)) if era == ProtocolEra::Stateless => {
+                Ok(GetPromptResponse::InputRequired(from_json(
+                    self.input_required(requests, state, &bound_to),
+                )?))
+            }
             Some(_) => Err(McpError::internal_error(
-                format!("prompt `{}` needs client input, which this protocol version cannot carry", request.name),
+                format!(
+                    "prompt `{}` needs client input, which this protocol version cannot carry",
+                    request.name
+                ),
                 None,
             )),
             None => Ok(GetPromptResponse::Complete(from_json(complete(
@@ -410,7 +458,10 @@ impl ServerHandler for McpServer {
             (template.handler.clone(), vars)
         } else {
             return Err(McpError::resource_not_found(
-                format!("no resource `{}`; call resources/list and resources/templates/list to see what exists", request.uri),
+                format!(
+                    "no resource `{}`; call resources/list and resources/templates/list to see what exists",
+                    request.uri
+                ),
                 Some(json!({ "uri": request.uri })),
             ));
         };
@@ -422,7 +473,7 @@ impl ServerHandler for McpServer {
             .map_err(tool_error_to_mcp)?;
         let contents: Vec<Value> = contents
             .iter()
-            .map(|(uri, mime, body)| convert::resource_contents_json(uri, mime.as_deref(), body))
+            .map(|c| convert::resource_contents_json(&c.uri, c.mime_type.as_deref(), &c.body))
             .collect();
         Ok(ReadResourceResponse::Complete(from_json(complete(
             json!({ "contents": contents }),
@@ -458,7 +509,9 @@ impl ServerHandler for McpServer {
         _context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
         let level = from_mcp_level(request.level);
-        self.session.log_level.store(level as u8 + 1, Ordering::Relaxed);
+        self.session
+            .log_level
+            .store(level as u8 + 1, Ordering::Relaxed);
         Ok(())
     }
 
@@ -511,7 +564,12 @@ struct PeerChannel {
 }
 
 impl ClientChannel for PeerChannel {
-    fn log(&self, level: LogLevel, logger: Option<String>, data: Value) -> bulwark_core::BoxFuture<()> {
+    fn log(
+        &self,
+        level: LogLevel,
+        logger: Option<String>,
+        data: Value,
+    ) -> bulwark_core::BoxFuture<()> {
         let threshold = self.log_level.load(Ordering::Relaxed);
         let peer = self.peer.clone();
         Box::pin(async move {
@@ -528,7 +586,12 @@ impl ClientChannel for PeerChannel {
         })
     }
 
-    fn progress(&self, progress: f64, total: Option<f64>, message: Option<String>) -> bulwark_core::BoxFuture<()> {
+    fn progress(
+        &self,
+        progress: f64,
+        total: Option<f64>,
+        message: Option<String>,
+    ) -> bulwark_core::BoxFuture<()> {
         let peer = self.peer.clone();
         let token = self.progress.clone();
         Box::pin(async move {
@@ -546,7 +609,11 @@ impl ClientChannel for PeerChannel {
         })
     }
 
-    fn request(&self, method: String, params: Value) -> bulwark_core::BoxFuture<Result<Value, String>> {
+    fn request(
+        &self,
+        method: String,
+        params: Value,
+    ) -> bulwark_core::BoxFuture<Result<Value, String>> {
         let peer = self.peer.clone();
         Box::pin(async move {
             let request: rmcp::model::ServerRequest =

@@ -12,9 +12,9 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json};
 use axum::routing::get;
 use rmcp::transport::streamable_http_server::session::local::{LocalSessionManager, SessionConfig};
@@ -24,6 +24,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::Bulwark;
+use crate::pipeline::InFlight;
 use crate::sessions::BoundedSessions;
 
 /// Settings of the HTTP transport.
@@ -49,7 +50,12 @@ impl Default for HttpOptions {
     fn default() -> Self {
         HttpOptions {
             default_profile: "all".into(),
-            allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "::1".into(), "[::1]".into()],
+            allowed_hosts: vec![
+                "localhost".into(),
+                "127.0.0.1".into(),
+                "::1".into(),
+                "[::1]".into(),
+            ],
             allowed_origins: vec![
                 "http://localhost:*".into(),
                 "https://localhost:*".into(),
@@ -78,13 +84,18 @@ struct HttpState {
 pub struct HttpServer {
     router: Router,
     ready: Arc<AtomicBool>,
+    /// MCP POSTs whose response has not been fully written yet.
+    responding: InFlight,
     mcp_shutdown: CancellationToken,
     bulwark: Bulwark,
     grace: Duration,
 }
 
 impl HttpServer {
-    pub fn new(bulwark: &Bulwark, options: &HttpOptions) -> Result<Self, bulwark_core::RegistryError> {
+    pub fn new(
+        bulwark: &Bulwark,
+        options: &HttpOptions,
+    ) -> Result<Self, bulwark_core::RegistryError> {
         // Fail early, with the list of valid names, if the default is unknown.
         bulwark.registry().profile(&options.default_profile)?;
         let mcp_shutdown = CancellationToken::new();
@@ -103,6 +114,7 @@ impl HttpServer {
 
         let mut router = Router::new();
         let mut all_sessions = Vec::new();
+        let responding = InFlight::default();
         let profiles = bulwark.registry().profile_names();
         for name in &profiles {
             let mut session_config = SessionConfig::default();
@@ -112,7 +124,19 @@ impl HttpServer {
             let sessions = Arc::new(BoundedSessions::new(local, options.max_sessions));
             all_sessions.push(sessions.clone());
             let handler = bulwark.handler(name)?;
-            let service = StreamableHttpService::new(move || Ok(handler.clone()), sessions, config.clone());
+            let service = StreamableHttpService::new(
+                move || Ok(handler.clone()),
+                sessions.clone(),
+                config.clone(),
+            );
+            let guard = SessionGuard {
+                sessions,
+                max: options.max_sessions,
+                responding: responding.clone(),
+            };
+            let service = tower::ServiceBuilder::new()
+                .layer(middleware::from_fn_with_state(guard, guard_sessions))
+                .service(service);
             router = router
                 .route_service(&format!("/mcp/{name}"), service.clone())
                 .route_service(&format!("/mcp/v1/{name}"), service.clone());
@@ -122,7 +146,10 @@ impl HttpServer {
                     .route_service("/mcp/v1", service);
             }
         }
-        let router = router.layer(middleware::from_fn_with_state(options.max_body_bytes, check_json_body));
+        let router = router.layer(middleware::from_fn_with_state(
+            options.max_body_bytes,
+            check_json_body,
+        ));
         let state = HttpState {
             ready: ready.clone(),
             profiles: Arc::new(profiles),
@@ -137,6 +164,7 @@ impl HttpServer {
         Ok(HttpServer {
             router,
             ready,
+            responding,
             mcp_shutdown,
             bulwark: bulwark.clone(),
             grace: options.shutdown_grace,
@@ -149,38 +177,147 @@ impl HttpServer {
 
     /// Serve until `shutdown` resolves, then stop taking new connections, let
     /// in-flight calls finish within the grace period, and close every session.
-    pub async fn serve(self, listener: TcpListener, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let ready = self.ready.clone();
         let mcp_shutdown = self.mcp_shutdown.clone();
-        let in_flight = self.bulwark.pipeline().in_flight().clone();
+        let calls = self.bulwark.pipeline().in_flight().clone();
+        let responding = self.responding.clone();
         let grace = self.grace;
         let stopping = CancellationToken::new();
         let stopping_signal = stopping.clone();
-        tokio::spawn(async move {
+        // Shutdown, in order: stop accepting; let running calls finish and
+        // their responses reach the client (bounded by the grace period); then
+        // end sessions and standalone SSE streams so the last connections close.
+        let drain = tokio::spawn(async move {
             shutdown.await;
             ready.store(false, Ordering::Release);
-            tracing::info!(in_flight = in_flight.count(), "shutting down: no new connections; waiting for running calls");
+            tracing::info!(
+                in_flight = calls.count(),
+                "shutting down: no new connections; waiting for running calls"
+            );
             stopping_signal.cancel();
-            if tokio::time::timeout(grace, in_flight.drained()).await.is_err() {
-                tracing::warn!(in_flight = in_flight.count(), "grace period over; abandoning running calls");
+            let finished = async {
+                calls.drained().await;
+                responding.drained().await;
+            };
+            if tokio::time::timeout(grace, finished).await.is_err() {
+                tracing::warn!(
+                    in_flight = calls.count(),
+                    "grace period over; abandoning running calls"
+                );
             }
-            // Ends standalone SSE streams and sessions so connections can close.
             mcp_shutdown.cancel();
         });
         self.ready.store(true, Ordering::Release);
-        let serve = axum::serve(listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(stopping.clone().cancelled_owned());
-        let hard_stop = async move {
+        let serve = axum::serve(
+            listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(stopping.clone().cancelled_owned());
+        let hard_stop = async {
             stopping.cancelled().await;
             tokio::time::sleep(grace + Duration::from_secs(2)).await;
         };
-        tokio::select! {
+        let result = tokio::select! {
             result = serve => result,
             _ = hard_stop => {
                 tracing::warn!("connections still open after the grace period; exiting anyway");
                 Ok(())
             }
+        };
+        if stopping.is_cancelled() {
+            // Calls may still run with no connection open (their client left);
+            // they get the rest of the grace period too.
+            let _ = drain.await;
+        } else {
+            drain.abort();
         }
+        result
+    }
+}
+
+/// What the per-profile session guard needs.
+#[derive(Clone)]
+struct SessionGuard {
+    sessions: Arc<BoundedSessions>,
+    max: usize,
+    responding: InFlight,
+}
+
+/// Session rules rmcp leaves to the server: a DELETE of a session that does not
+/// exist is 404 (MCP 2025-11-25), a new session beyond the limit is 503 rather
+/// than an opaque 500, and a POST counts as in flight until its response is
+/// fully written, so shutdown does not cut it off.
+async fn guard_sessions(
+    State(guard): State<SessionGuard>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let session = request
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    match *request.method() {
+        http::Method::DELETE => {
+            let exists = match &session {
+                Some(id) => guard.sessions.has(id).await,
+                None => false,
+            };
+            if !exists {
+                return json_rpc_error(
+                    StatusCode::NOT_FOUND,
+                    -32600,
+                    "Session not found: it ended or never existed; start a new one with initialize"
+                        .into(),
+                );
+            }
+            let mut response = next.run(request).await;
+            if response.status() == StatusCode::ACCEPTED {
+                *response.status_mut() = StatusCode::OK;
+            }
+            response
+        }
+        http::Method::POST => {
+            let stateless = request
+                .headers()
+                .get("mcp-protocol-version")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v >= "2026-07-28");
+            if session.is_none() && !stateless && guard.sessions.count().await >= guard.max {
+                let mut response = json_rpc_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    -32603,
+                    format!(
+                        "bulwark already holds {} sessions, its limit; retry later, close idle clients, or raise `http.max_sessions`",
+                        guard.max
+                    ),
+                );
+                response.headers_mut().insert(
+                    http::header::RETRY_AFTER,
+                    http::HeaderValue::from_static("5"),
+                );
+                return response;
+            }
+            let in_flight = guard.responding.enter();
+            let response = next.run(request).await;
+            let (parts, body) = response.into_parts();
+            // The guard lives as long as the body: dropped when fully sent or abandoned.
+            let body = Body::from_stream(futures::StreamExt::map(
+                body.into_data_stream(),
+                move |chunk| {
+                    let _held = &in_flight;
+                    chunk
+                },
+            ));
+            Response::from_parts(parts, body)
+        }
+        _ => next.run(request).await,
     }
 }
 
@@ -198,7 +335,9 @@ async fn check_json_body(State(limit): State<usize>, request: Request, next: Nex
             return json_rpc_error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 -32600,
-                format!("request body is larger than {limit} bytes (`http.max_body_bytes`); send less or raise the limit"),
+                format!(
+                    "request body is larger than {limit} bytes (`http.max_body_bytes`); send less or raise the limit"
+                ),
             );
         }
     };
@@ -209,18 +348,24 @@ async fn check_json_body(State(limit): State<usize>, request: Request, next: Nex
             format!("Parse error: the body is not valid JSON ({err})"),
         );
     }
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 fn json_rpc_error(status: StatusCode, code: i32, message: String) -> Response {
     (
         status,
-        Json(json!({ "jsonrpc": "2.0", "id": null, "error": { "code": code, "message": message } })),
+        Json(
+            json!({ "jsonrpc": "2.0", "id": null, "error": { "code": code, "message": message } }),
+        ),
     )
         .into_response()
 }
 
-async fn unknown_profile(State(state): State<HttpState>, Path(profile): Path<String>) -> impl IntoResponse {
+async fn unknown_profile(
+    State(state): State<HttpState>,
+    Path(profile): Path<String>,
+) -> impl IntoResponse {
     let valid = state.profiles.join(", ");
     (
         StatusCode::NOT_FOUND,
@@ -242,7 +387,10 @@ async fn ready_check(State(state): State<HttpState>) -> impl IntoResponse {
         sessions += manager.count().await;
     }
     if state.ready.load(Ordering::Acquire) {
-        (StatusCode::OK, Json(json!({ "status": "ready", "sessions": sessions })))
+        (
+            StatusCode::OK,
+            Json(json!({ "status": "ready", "sessions": sessions })),
+        )
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -77,7 +77,12 @@ impl Bulwark {
     }
 
     /// Run one tool through the pipeline in this process (`bulwark tools call`).
-    pub async fn call(&self, profile: &str, tool: &str, args: JsonObject) -> Result<ToolOutput, ToolError> {
+    pub async fn call(
+        &self,
+        profile: &str,
+        tool: &str,
+        args: JsonObject,
+    ) -> Result<ToolOutput, ToolError> {
         let resolved = self
             .registry
             .profile(profile)

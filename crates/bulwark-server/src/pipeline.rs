@@ -106,13 +106,15 @@ impl InFlight {
         }
     }
 
-    fn enter(&self) -> InFlightGuard {
+    /// Count one more unit of work until the returned guard is dropped.
+    pub fn enter(&self) -> InFlightGuard {
         self.0.0.fetch_add(1, Ordering::AcqRel);
         InFlightGuard(self.clone())
     }
 }
 
-struct InFlightGuard(InFlight);
+/// Keeps one unit of work counted in an [`InFlight`] while it lives.
+pub struct InFlightGuard(InFlight);
 
 impl Drop for InFlightGuard {
     fn drop(&mut self) {
@@ -368,10 +370,12 @@ mod tests {
     use bulwark_core::ToolDef;
 
     fn tool_sleeping(ms: u64) -> ToolDef {
-        ToolDef::new("sleepy", "sleeps").raw_handler(move |_c: CallContext, _a: JsonObject| async move {
-            tokio::time::sleep(Duration::from_millis(ms)).await;
-            Ok(ToolOutput::text("done"))
-        })
+        ToolDef::new("sleepy", "sleeps").raw_handler(
+            move |_c: CallContext, _a: JsonObject| async move {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                Ok(ToolOutput::text("done"))
+            },
+        )
     }
 
     fn request(tool: ToolDef) -> CallRequest {
@@ -390,7 +394,9 @@ mod tests {
         });
         let out = pipeline.call(request(tool_sleeping(2_000))).await.unwrap();
         assert!(out.is_error());
-        let ToolOutput::Done { content, .. } = out else { panic!() };
+        let ToolOutput::Done { content, .. } = out else {
+            panic!()
+        };
         assert!(matches!(&content[0], Content::Text(t) if t.contains("did not finish")));
         assert_eq!(pipeline.in_flight().count(), 0);
     }
@@ -418,11 +424,19 @@ mod tests {
             max_result_bytes: 5,
             ..Default::default()
         });
-        let tool = ToolDef::new("big", "big").raw_handler(|_c: CallContext, _a: JsonObject| async {
-            Ok(ToolOutput::text("ééééé"))
-        });
-        let ToolOutput::Done { content, .. } = pipeline.call(request(tool)).await.unwrap() else { panic!() };
-        let Content::Text(text) = &content[0] else { panic!() };
-        assert!(text.starts_with("éé\n[bulwark: result cut here, 6 more bytes"), "{text}");
+        let tool =
+            ToolDef::new("big", "big").raw_handler(|_c: CallContext, _a: JsonObject| async {
+                Ok(ToolOutput::text("ééééé"))
+            });
+        let ToolOutput::Done { content, .. } = pipeline.call(request(tool)).await.unwrap() else {
+            panic!()
+        };
+        let Content::Text(text) = &content[0] else {
+            panic!()
+        };
+        assert!(
+            text.starts_with("éé\n[bulwark: result cut here, 6 more bytes"),
+            "{text}"
+        );
     }
 }

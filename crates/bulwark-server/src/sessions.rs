@@ -8,12 +8,18 @@ use std::sync::Arc;
 
 use futures::Stream;
 use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
-use rmcp::transport::streamable_http_server::session::local::{LocalSessionManager, LocalSessionManagerError};
-use rmcp::transport::streamable_http_server::session::{EventStore, ServerSseMessage, SessionId, SessionManager};
+use rmcp::transport::streamable_http_server::session::local::{
+    LocalSessionManager, LocalSessionManagerError,
+};
+use rmcp::transport::streamable_http_server::session::{
+    EventStore, ServerSseMessage, SessionId, SessionManager,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BoundedSessionError {
-    #[error("bulwark already holds {0} sessions, its limit; close idle clients or raise `http.max_sessions`")]
+    #[error(
+        "bulwark already holds {0} sessions, its limit; close idle clients or raise `http.max_sessions`"
+    )]
     Full(usize),
     #[error(transparent)]
     Inner(#[from] LocalSessionManagerError),
@@ -29,6 +35,11 @@ impl BoundedSessions {
         BoundedSessions { inner, max }
     }
 
+    /// Whether a session with this id is alive.
+    pub async fn has(&self, id: &str) -> bool {
+        self.inner.sessions.read().await.contains_key(id)
+    }
+
     /// Sessions alive right now.
     pub async fn count(&self) -> usize {
         self.inner.sessions.read().await.len()
@@ -42,7 +53,10 @@ impl SessionManager for BoundedSessions {
     async fn create_session(&self) -> Result<(SessionId, Self::Transport), Self::Error> {
         let count = self.count().await;
         if count >= self.max {
-            tracing::warn!(sessions = count, "refusing a new MCP session: limit reached");
+            tracing::warn!(
+                sessions = count,
+                "refusing a new MCP session: limit reached"
+            );
             return Err(BoundedSessionError::Full(self.max));
         }
         Ok(self.inner.create_session().await?)
@@ -72,7 +86,11 @@ impl SessionManager for BoundedSessions {
         Ok(self.inner.create_stream(id, message).await?)
     }
 
-    async fn accept_message(&self, id: &SessionId, message: ClientJsonRpcMessage) -> Result<(), Self::Error> {
+    async fn accept_message(
+        &self,
+        id: &SessionId,
+        message: ClientJsonRpcMessage,
+    ) -> Result<(), Self::Error> {
         Ok(self.inner.accept_message(id, message).await?)
     }
 

@@ -103,6 +103,8 @@ pub fn http_addr(value: &str) -> Result<Option<SocketAddr>, String> {
         return Ok(None);
     }
     value.parse().map(Some).map_err(|_| {
-        format!("--http `{value}` is not an address; use HOST:PORT such as 127.0.0.1:8080 or [::1]:8080")
+        format!(
+            "--http `{value}` is not an address; use HOST:PORT such as 127.0.0.1:8080 or [::1]:8080"
+        )
     })
 }

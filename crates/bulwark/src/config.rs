@@ -13,7 +13,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Where bulwark keeps everything it persists. Default: the XDG data
@@ -122,18 +122,6 @@ impl Default for LogConfig {
     }
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            data_dir: None,
-            profiles_file: None,
-            server: ServerConfig::default(),
-            http: HttpConfig::default(),
-            log: LogConfig::default(),
-        }
-    }
-}
-
 /// The configuration in force.
 #[derive(Debug, Clone)]
 pub struct Loaded {
@@ -155,7 +143,12 @@ impl Vars for ProcessEnv {
 
 /// Build the layered config. `overrides` are command-line values as
 /// `(dotted.key, value)` pairs.
-pub fn load(file: Option<&Path>, vars: &dyn Vars, env: Env, overrides: &[(&str, figment::value::Value)]) -> Result<Loaded> {
+pub fn load(
+    file: Option<&Path>,
+    vars: &dyn Vars,
+    env: Env,
+    overrides: &[(&str, figment::value::Value)],
+) -> Result<Loaded> {
     let mut figment = Figment::from(Serialized::defaults(Config::default()));
     if let Some(path) = file {
         if !path.is_file() {
@@ -169,10 +162,10 @@ pub fn load(file: Option<&Path>, vars: &dyn Vars, env: Env, overrides: &[(&str, 
 
     // LimaCharlie MCP server variables, so existing deployments need no edits.
     if let Some(mode) = vars.get("MCP_MODE") {
-        figment = figment.merge(("server.mode", mode.to_ascii_lowercase()));
+        figment = figment.merge(set("server.mode", mode.to_ascii_lowercase()));
     }
     if let Some(profile) = vars.get("MCP_PROFILE") {
-        figment = figment.merge(("server.profile", profile));
+        figment = figment.merge(set("server.profile", profile));
     }
     if let Some(port) = vars.get("PORT") {
         let port: u16 = port.trim().parse().map_err(|_| {
@@ -181,26 +174,35 @@ pub fn load(file: Option<&Path>, vars: &dyn Vars, env: Env, overrides: &[(&str, 
         let listen: SocketAddr = figment
             .extract_inner("http.listen")
             .unwrap_or_else(|_| HttpConfig::default().listen);
-        figment = figment.merge(("http.listen", SocketAddr::new(listen.ip(), port).to_string()));
+        figment = figment.merge((
+            "http.listen",
+            SocketAddr::new(listen.ip(), port).to_string(),
+        ));
     }
 
     figment = figment.merge(env);
     for (key, value) in overrides {
-        figment = figment.merge((*key, value.clone()));
+        figment = figment.merge(set(key, value.clone()));
     }
     let mut config: Config = figment.extract().map_err(|errors| {
         let lines: Vec<String> = errors.into_iter().map(|e| describe(&e)).collect();
         anyhow::anyhow!("invalid configuration:\n  {}", lines.join("\n  "))
     })?;
 
-    if let (Some(profiles), Some(path)) = (&config.profiles_file, file) {
-        if profiles.is_relative() {
-            let base = path.parent().unwrap_or(Path::new("."));
-            config.profiles_file = Some(base.join(profiles));
-        }
+    if let (Some(profiles), Some(path)) = (&config.profiles_file, file)
+        && profiles.is_relative()
+    {
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.profiles_file = Some(base.join(profiles));
     }
     validate(&config)?;
     Ok(Loaded { config })
+}
+
+/// One value at a dotted key, in figment's default profile. (A plain `(key,
+/// value)` tuple lands in the *global* profile, which outranks every later layer.)
+fn set<V: Serialize>(key: &str, value: V) -> Serialized<V> {
+    Serialized::default(key, value)
 }
 
 /// The `BULWARK_*` environment provider (`__` separates nested keys).
@@ -220,6 +222,10 @@ fn describe(error: &figment::Error) -> String {
         .as_ref()
         .map(|m| match &m.source {
             Some(source) => format!("{} {source}", m.name),
+            // Name the exact variable rather than "BULWARK_ environment variable(s)".
+            None if m.name.contains("environment") => {
+                format!("BULWARK_{}", error.path.join("__").to_ascii_uppercase())
+            }
             None => m.name.to_string(),
         })
         .unwrap_or_else(|| "defaults".into());
@@ -232,11 +238,17 @@ fn describe(error: &figment::Error) -> String {
 
 fn validate(config: &Config) -> Result<()> {
     let positive = [
-        ("server.call_timeout_secs", config.server.call_timeout_secs as usize),
+        (
+            "server.call_timeout_secs",
+            config.server.call_timeout_secs as usize,
+        ),
         ("server.max_result_bytes", config.server.max_result_bytes),
         ("http.max_body_bytes", config.http.max_body_bytes),
         ("http.max_sessions", config.http.max_sessions),
-        ("http.session_idle_secs", config.http.session_idle_secs as usize),
+        (
+            "http.session_idle_secs",
+            config.http.session_idle_secs as usize,
+        ),
     ];
     for (key, value) in positive {
         if value == 0 {
@@ -251,7 +263,9 @@ fn validate(config: &Config) -> Result<()> {
         }
     }
     if config.server.profile.is_empty() {
-        bail!("invalid configuration: key `server.profile` is empty; name a profile (see `bulwark profiles list`)");
+        bail!(
+            "invalid configuration: key `server.profile` is empty; name a profile (see `bulwark profiles list`)"
+        );
     }
     Ok(())
 }
@@ -266,6 +280,8 @@ pub fn data_dir(config: &Config) -> PathBuf {
 }
 
 #[cfg(test)]
+// figment's Jail fixes the closure's error type; its size is not ours to choose.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
     use std::collections::HashMap;
@@ -301,11 +317,20 @@ mod tests {
             )?;
             let path = jail.directory().join("bulwark.toml");
             // File alone.
-            let c = load(Some(&path), &fake(&[]), bulwark_env(), &[]).unwrap().config;
-            assert_eq!((c.server.profile.as_str(), c.http.max_sessions), ("core", 7));
+            let c = load(Some(&path), &fake(&[]), bulwark_env(), &[])
+                .unwrap()
+                .config;
+            assert_eq!(
+                (c.server.profile.as_str(), c.http.max_sessions),
+                ("core", 7)
+            );
             assert_eq!(c.http.listen.port(), 9000);
             // LimaCharlie variables override the file; PORT keeps the host.
-            let lc = fake(&[("MCP_PROFILE", "live_investigation"), ("MCP_MODE", "STDIO"), ("PORT", "8181")]);
+            let lc = fake(&[
+                ("MCP_PROFILE", "live_investigation"),
+                ("MCP_MODE", "STDIO"),
+                ("PORT", "8181"),
+            ]);
             let c = load(Some(&path), &lc, bulwark_env(), &[]).unwrap().config;
             assert_eq!(c.server.profile, "live_investigation");
             assert_eq!(c.server.mode, Mode::Stdio);
@@ -314,9 +339,14 @@ mod tests {
             jail.set_env("BULWARK_SERVER__PROFILE", "threat_response");
             jail.set_env("BULWARK_HTTP__MAX_SESSIONS", "9");
             let c = load(Some(&path), &lc, bulwark_env(), &[]).unwrap().config;
-            assert_eq!((c.server.profile.as_str(), c.http.max_sessions), ("threat_response", 9));
+            assert_eq!(
+                (c.server.profile.as_str(), c.http.max_sessions),
+                ("threat_response", 9)
+            );
             let flags = [("server.profile", figment::value::Value::from("core"))];
-            let c = load(Some(&path), &lc, bulwark_env(), &flags).unwrap().config;
+            let c = load(Some(&path), &lc, bulwark_env(), &flags)
+                .unwrap()
+                .config;
             assert_eq!(c.server.profile, "core");
             Ok(())
         });
@@ -326,34 +356,71 @@ mod tests {
     fn bad_values_name_the_key_value_and_what_is_allowed() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("bad.toml", "[server]\nmode = \"tcp\"\n")?;
-            let err = load(Some(&jail.directory().join("bad.toml")), &fake(&[]), bulwark_env(), &[])
-                .unwrap_err()
-                .to_string();
-            assert!(err.contains("server.mode") && err.contains("tcp") && err.contains("stdio"), "{err}");
+            let err = load(
+                Some(&jail.directory().join("bad.toml")),
+                &fake(&[]),
+                bulwark_env(),
+                &[],
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(
+                err.contains("server.mode") && err.contains("tcp") && err.contains("stdio"),
+                "{err}"
+            );
 
             jail.create_file("typo.toml", "[http]\nlisten_addr = \"x\"\n")?;
-            let err = load(Some(&jail.directory().join("typo.toml")), &fake(&[]), bulwark_env(), &[])
-                .unwrap_err()
-                .to_string();
-            assert!(err.contains("listen_addr") && err.contains("allowed keys here") && err.contains("listen"), "{err}");
+            let err = load(
+                Some(&jail.directory().join("typo.toml")),
+                &fake(&[]),
+                bulwark_env(),
+                &[],
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(
+                err.contains("listen_addr")
+                    && err.contains("allowed keys here")
+                    && err.contains("listen"),
+                "{err}"
+            );
 
             jail.set_env("BULWARK_HTTP__MAX_BODY_BYTES", "lots");
-            let err = load(None, &fake(&[]), bulwark_env(), &[]).unwrap_err().to_string();
-            assert!(err.contains("http.max_body_bytes") && err.contains("lots") && err.contains("BULWARK_HTTP__MAX_BODY_BYTES"), "{err}");
+            let err = load(None, &fake(&[]), bulwark_env(), &[])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("http.max_body_bytes")
+                    && err.contains("lots")
+                    && err.contains("BULWARK_HTTP__MAX_BODY_BYTES"),
+                "{err}"
+            );
             jail.clear_env();
 
-            let err = load(None, &fake(&[("PORT", "eighty")]), bulwark_env(), &[]).unwrap_err().to_string();
+            let err = load(None, &fake(&[("PORT", "eighty")]), bulwark_env(), &[])
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("PORT=`eighty`"), "{err}");
 
             jail.create_file("zero.toml", "[http]\nmax_sessions = 0\n")?;
-            let err = load(Some(&jail.directory().join("zero.toml")), &fake(&[]), bulwark_env(), &[])
-                .unwrap_err()
-                .to_string();
+            let err = load(
+                Some(&jail.directory().join("zero.toml")),
+                &fake(&[]),
+                bulwark_env(),
+                &[],
+            )
+            .unwrap_err()
+            .to_string();
             assert!(err.contains("http.max_sessions"), "{err}");
 
-            let err = load(Some(&jail.directory().join("missing.toml")), &fake(&[]), bulwark_env(), &[])
-                .unwrap_err()
-                .to_string();
+            let err = load(
+                Some(&jail.directory().join("missing.toml")),
+                &fake(&[]),
+                bulwark_env(),
+                &[],
+            )
+            .unwrap_err()
+            .to_string();
             assert!(err.contains("does not exist"), "{err}");
             Ok(())
         });
@@ -364,8 +431,13 @@ mod tests {
         figment::Jail::expect_with(|jail| {
             jail.create_file("bulwark.toml", "profiles_file = \"profiles.toml\"\n")?;
             let path = jail.directory().join("bulwark.toml");
-            let c = load(Some(&path), &fake(&[]), bulwark_env(), &[]).unwrap().config;
-            assert_eq!(c.profiles_file.unwrap(), jail.directory().join("profiles.toml"));
+            let c = load(Some(&path), &fake(&[]), bulwark_env(), &[])
+                .unwrap()
+                .config;
+            assert_eq!(
+                c.profiles_file.unwrap(),
+                jail.directory().join("profiles.toml")
+            );
             Ok(())
         });
     }

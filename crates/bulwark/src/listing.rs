@@ -24,12 +24,28 @@ fn hints(tool: &ToolDef) -> String {
 }
 
 pub fn tools_text(profile: &Profile) -> String {
-    let width = profile.tools.iter().map(|t| t.name.len()).max().unwrap_or(4);
+    let width = profile
+        .tools
+        .iter()
+        .map(|t| t.name.len())
+        .max()
+        .unwrap_or(4);
     let mut out = String::new();
     for tool in &profile.tools {
-        let _ = writeln!(out, "{:width$}  {:8}  {}", tool.name, tool.severity.as_str(), tool.description);
+        let _ = writeln!(
+            out,
+            "{:width$}  {:8}  {}",
+            tool.name,
+            tool.severity.as_str(),
+            tool.description
+        );
     }
-    let _ = writeln!(out, "{} tools in profile `{}`", profile.tools.len(), profile.name);
+    let _ = writeln!(
+        out,
+        "{} tools in profile `{}`",
+        profile.tools.len(),
+        profile.name
+    );
     out
 }
 
@@ -77,7 +93,13 @@ pub fn profiles(registry: &Registry, as_json: bool) -> String {
     }
     let mut out = String::new();
     for p in registry.profiles() {
-        let _ = writeln!(out, "{:24} {:>4} tools  {}", p.name, p.tools.len(), p.description);
+        let _ = writeln!(
+            out,
+            "{:24} {:>4} tools  {}",
+            p.name,
+            p.tools.len(),
+            p.description
+        );
     }
     out
 }
@@ -86,7 +108,13 @@ pub fn profiles(registry: &Registry, as_json: bool) -> String {
 pub fn markdown(registry: &Registry) -> String {
     let mut out = String::from("| profile | tools | description |\n|---|---:|---|\n");
     for p in registry.profiles() {
-        let _ = writeln!(out, "| `{}` | {} | {} |", p.name, p.tools.len(), p.description);
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} |",
+            p.name,
+            p.tools.len(),
+            p.description
+        );
     }
     out.push_str("\n| tool | profiles | severity | hints | description |\n|---|---|---|---|---|\n");
     for t in registry.tools() {

@@ -49,12 +49,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Config(ConfigCommand::Check { file: Some(file) }) => Some(file.clone()),
         _ => cli.config.clone(),
     };
-    let loaded = config::load(config_file.as_deref(), &config::ProcessEnv, config::bulwark_env(), &overrides)?;
+    let loaded = config::load(
+        config_file.as_deref(),
+        &config::ProcessEnv,
+        config::bulwark_env(),
+        &overrides,
+    )?;
     let config = loaded.config;
 
     match cli.command {
         Command::Serve(args) => serve(config, args),
-        Command::Tools(ToolsCommand::List { profile, json, markdown }) => {
+        Command::Tools(ToolsCommand::List {
+            profile,
+            json,
+            markdown,
+        }) => {
             let registry = build_registry(&config)?;
             let profile = registry.profile(&profile)?;
             let text = if json {
@@ -67,7 +76,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             print!("{text}");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Tools(ToolsCommand::Call { name, args, profile }) => call(&config, &profile, &name, &args),
+        Command::Tools(ToolsCommand::Call {
+            name,
+            args,
+            profile,
+        }) => call(&config, &profile, &name, &args),
         Command::Profiles(ProfilesCommand::List { json }) => {
             let registry = build_registry(&config)?;
             print!("{}", listing::profiles(&registry, json));
@@ -94,7 +107,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Config(ConfigCommand::Show) => {
             let mut shown = config.clone();
             shown.data_dir = Some(config::data_dir(&config));
-            print!("{}", toml::to_string_pretty(&shown).context("cannot render the configuration")?);
+            print!(
+                "{}",
+                toml::to_string_pretty(&shown).context("cannot render the configuration")?
+            );
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -127,23 +143,36 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 fn call(config: &Config, profile: &str, name: &str, args: &str) -> Result<ExitCode> {
-    let args: serde_json::Value = serde_json::from_str(args)
-        .map_err(|e| anyhow!("--args is not valid JSON ({e}); pass an object such as '{{\"sid\": \"local\"}}'"))?;
+    let args: serde_json::Value = serde_json::from_str(args).map_err(|e| {
+        anyhow!("--args is not valid JSON ({e}); pass an object such as '{{\"sid\": \"local\"}}'")
+    })?;
     let serde_json::Value::Object(args) = args else {
-        return Err(anyhow!("--args must be a JSON object such as '{{\"sid\": \"local\"}}', not {args}"));
+        return Err(anyhow!(
+            "--args must be a JSON object such as '{{\"sid\": \"local\"}}', not {args}"
+        ));
     };
     let registry = build_registry(config)?;
     let bulwark = Bulwark::new(registry, pipeline_options(config));
     let output = runtime()?.block_on(bulwark.call(profile, name, args));
     let output = output.map_err(|e| anyhow!("{e}"))?;
-    println!("{}", serde_json::to_string_pretty(&bulwark_server::output_json(&output))?);
-    Ok(if output.is_error() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&bulwark_server::output_json(&output))?
+    );
+    Ok(if output.is_error() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn init_logging(config: &Config) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     // stdout belongs to MCP in stdio mode: logs only ever go to stderr.
     match config.log.format {
         LogFormat::Json => builder.json().init(),
@@ -154,8 +183,12 @@ fn init_logging(config: &Config) {
 fn serve(config: Config, _args: ServeArgs) -> Result<ExitCode> {
     init_logging(&config);
     let data_dir = config::data_dir(&config);
-    std::fs::create_dir_all(&data_dir)
-        .with_context(|| format!("cannot create the data directory {}; choose another with --data-dir", data_dir.display()))?;
+    std::fs::create_dir_all(&data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}; choose another with --data-dir",
+            data_dir.display()
+        )
+    })?;
     let registry = build_registry(&config)?;
     registry.profile(&config.server.profile)?;
     let bulwark = Bulwark::new(registry, pipeline_options(&config));
@@ -163,7 +196,8 @@ fn serve(config: Config, _args: ServeArgs) -> Result<ExitCode> {
     match config.server.mode {
         Mode::Stdio => {
             tracing::info!(profile = %config.server.profile, data_dir = %data_dir.display(), "serving MCP on stdio");
-            rt.block_on(bulwark.serve_stdio(&config.server.profile)).map_err(|e| anyhow!(e))?;
+            rt.block_on(bulwark.serve_stdio(&config.server.profile))
+                .map_err(|e| anyhow!(e))?;
         }
         Mode::Http => {
             let options = HttpOptions {
@@ -177,9 +211,14 @@ fn serve(config: Config, _args: ServeArgs) -> Result<ExitCode> {
             };
             let server = HttpServer::new(&bulwark, &options)?;
             rt.block_on(async {
-                let listener = tokio::net::TcpListener::bind(config.http.listen).await.with_context(|| {
-                    format!("cannot listen on {}; pick a free address with --http HOST:PORT", config.http.listen)
-                })?;
+                let listener = tokio::net::TcpListener::bind(config.http.listen)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "cannot listen on {}; pick a free address with --http HOST:PORT",
+                            config.http.listen
+                        )
+                    })?;
                 let local = listener.local_addr()?;
                 tracing::info!(
                     address = %local,
@@ -202,13 +241,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},
