@@ -185,6 +185,11 @@ impl Profile {
         self.index.get(name).map(|&i| &self.tools[i])
     }
 
+    /// Where a tool sits in the listing order.
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.index.get(name).copied()
+    }
+
     pub fn prompt(&self, name: &str) -> Option<&PromptDef> {
         self.prompts.iter().find(|p| p.name == name)
     }

@@ -219,9 +219,38 @@ pub fn schema_of<T: JsonSchema>() -> JsonObject {
     };
     // The title is the Rust type name, which means nothing to a client.
     map.remove("title");
+    strip_rust_formats(&mut map);
     map.entry("type")
         .or_insert_with(|| Value::String("object".into()));
     map
+}
+
+/// Remove schemars' Rust-specific `format`s (`uint64`, `int32`, `double`, ...):
+/// they are not JSON Schema formats, and validators in clients (Ajv in Claude
+/// Code, the Inspector) warn about every one. Bounds such as `minimum: 0` stay.
+fn strip_rust_formats(map: &mut JsonObject) {
+    let rust_format =
+        |f: &str| f.starts_with("uint") || f.starts_with("int") || f == "float" || f == "double";
+    if map
+        .get("format")
+        .and_then(Value::as_str)
+        .is_some_and(rust_format)
+    {
+        map.remove("format");
+    }
+    for value in map.values_mut() {
+        match value {
+            Value::Object(inner) => strip_rust_formats(inner),
+            Value::Array(items) => {
+                for item in items {
+                    if let Value::Object(inner) = item {
+                        strip_rust_formats(inner);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 fn empty_object_schema() -> JsonObject {
@@ -267,5 +296,8 @@ mod tests {
         );
         assert_eq!(schema["required"], serde_json::json!(["sid"]));
         assert!(!schema.contains_key("title"));
+        let limit = &schema["properties"]["limit"];
+        assert!(limit.get("format").is_none(), "{limit}");
+        assert_eq!(limit["minimum"], 0);
     }
 }

@@ -306,6 +306,13 @@ impl ServerHandler for McpServer {
         info
     }
 
+    /// Lets rmcp check the `Mcp-Param-*` headers of stateless calls against
+    /// the tool's `x-mcp-header` annotations (SEP-2243).
+    fn get_tool(&self, name: &str) -> Option<rmcp::model::Tool> {
+        let position = self.endpoint.profile.position(name)?;
+        self.endpoint.tools.tools.get(position).cloned()
+    }
+
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
