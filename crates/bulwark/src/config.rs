@@ -206,8 +206,18 @@ fn set<V: Serialize>(key: &str, value: V) -> Serialized<V> {
 }
 
 /// The `BULWARK_*` environment provider (`__` separates nested keys).
+///
+/// Only variables that name a config key or section are read, so unrelated
+/// `BULWARK_*` variables (`BULWARK_CONFIG`, `BULWARK_BIN` in tests) are not
+/// mistaken for configuration; a typo inside a section still fails loudly.
 pub fn bulwark_env() -> Env {
-    Env::prefixed("BULWARK_").split("__").ignore(&["config"])
+    Env::prefixed("BULWARK_").split("__").filter(|key| {
+        let key = key.as_str().to_ascii_lowercase();
+        matches!(key.as_str(), "data_dir" | "profiles_file")
+            || ["server.", "http.", "log."]
+                .iter()
+                .any(|section| key.starts_with(section))
+    })
 }
 
 /// One figment error as "key `a.b` (from SOURCE): what is wrong".
@@ -384,6 +394,21 @@ mod tests {
                     && err.contains("listen"),
                 "{err}"
             );
+
+            jail.set_env("BULWARK_BIN", "/not/a/config/key");
+            jail.set_env("BULWARK_HTTP__LISTN", "x");
+            let err = load(None, &fake(&[]), bulwark_env(), &[])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("http.listn") && err.contains("BULWARK_HTTP__LISTN"),
+                "{err}"
+            );
+            assert!(
+                !err.contains("bin"),
+                "unrelated BULWARK_BIN was read: {err}"
+            );
+            jail.clear_env();
 
             jail.set_env("BULWARK_HTTP__MAX_BODY_BYTES", "lots");
             let err = load(None, &fake(&[]), bulwark_env(), &[])
