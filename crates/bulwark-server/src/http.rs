@@ -104,6 +104,10 @@ impl HttpServer {
             .with_allowed_hosts(options.allowed_hosts.clone())
             .with_allowed_origins(options.allowed_origins.clone())
             .with_max_request_body_bytes(options.max_body_bytes)
+            // A stateless call whose handler sends nothing before its result is
+            // answered with one JSON body instead of an SSE stream: one write,
+            // no stream framing. Calls that stream progress still get SSE.
+            .with_json_response(true)
             .with_cancellation_token(mcp_shutdown.clone());
         if options.allowed_hosts.is_empty() {
             config = config.disable_allowed_hosts();
@@ -306,18 +310,41 @@ async fn guard_sessions(
             }
             let in_flight = guard.responding.enter();
             let response = next.run(request).await;
-            let (parts, body) = response.into_parts();
-            // The guard lives as long as the body: dropped when fully sent or abandoned.
-            let body = Body::from_stream(futures::StreamExt::map(
-                body.into_data_stream(),
-                move |chunk| {
-                    let _held = &in_flight;
-                    chunk
-                },
-            ));
-            Response::from_parts(parts, body)
+            response.map(|body| {
+                Body::new(GuardedBody {
+                    inner: body,
+                    _in_flight: in_flight,
+                })
+            })
         }
         _ => next.run(request).await,
+    }
+}
+
+/// A response body that keeps its request counted as in flight until the body
+/// is fully sent or dropped. Delegates size hints, so `Content-Length` survives.
+struct GuardedBody {
+    inner: Body,
+    _in_flight: crate::pipeline::InFlightGuard,
+}
+
+impl http_body::Body for GuardedBody {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 

@@ -116,7 +116,8 @@ impl Default for HttpConfig {
 impl Default for LogConfig {
     fn default() -> Self {
         LogConfig {
-            level: "info".into(),
+            // rmcp logs every stateless request's start and end at info.
+            level: "info,rmcp=warn".into(),
             format: LogFormat::Text,
         }
     }

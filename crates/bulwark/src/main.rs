@@ -166,22 +166,29 @@ fn call(config: &Config, profile: &str, name: &str, args: &str) -> Result<ExitCo
     })
 }
 
-fn init_logging(config: &Config) {
+/// Logs go to stderr only (stdout belongs to MCP in stdio mode), through a
+/// background writer so a busy server does not serialize calls on the stderr
+/// lock. Keep the returned guard alive: dropping it flushes what is buffered.
+fn init_logging(config: &Config) -> tracing_appender::non_blocking::WorkerGuard {
     use tracing_subscriber::EnvFilter;
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        // Block rather than drop when the buffer is full: audit lines must not be lost.
+        .lossy(false)
+        .finish(std::io::stderr());
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    // stdout belongs to MCP in stdio mode: logs only ever go to stderr.
+        .with_writer(writer);
     match config.log.format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.with_ansi(false).init(),
     }
+    guard
 }
 
 fn serve(config: Config, _args: ServeArgs) -> Result<ExitCode> {
-    init_logging(&config);
+    let _log_guard = init_logging(&config);
     let data_dir = config::data_dir(&config);
     std::fs::create_dir_all(&data_dir).with_context(|| {
         format!(
