@@ -407,8 +407,8 @@ def build(results, command):
       "(closed loop), for a fixed duration; requests still running at the deadline are "
       "waited for (`-w`). Load only goes to 127.0.0.1.")
     w("- bulwark (`bulwark serve --http 127.0.0.1:PORT --profile core`, default configuration, "
-      "so its `info` log, several lines per call — the audit line and rmcp's per-request "
-      "service lines — goes to stderr, redirected to a file) gets the "
+      "so its log (`info,rmcp=warn`: one audit line per call) goes to stderr, redirected to a "
+      "file) gets the "
       "2026-07-28 stateless request: headers `MCP-Protocol-Version: 2026-07-28`, "
       "`Mcp-Method: tools/call`, `Mcp-Name: test_tool`, and the protocol version and client "
       "capabilities in `params._meta`.")

@@ -36,7 +36,8 @@ def test_session_cap_refuses_the_fourth(servers):
         assert sessions(server) == 3
 
         r = http.post(url, headers=SESSION_ACCEPT, json=initialize_body())
-        assert not (200 <= r.status_code < 300), (r.status_code, r.headers, r.text)
+        assert r.status_code == 503, (r.status_code, r.headers, r.text)
+        assert r.headers.get("retry-after"), r.headers
         assert "mcp-session-id" not in r.headers
         assert "http.max_sessions" in r.text, r.text
         assert sessions(server) == 3
@@ -51,6 +52,19 @@ def test_session_cap_refuses_the_fourth(servers):
         assert 200 <= r.status_code < 300, (r.status_code, r.text)
         wait_for(lambda: sessions(server) == 2, 10, what="2 sessions after DELETE")
         open_session(http, url)
+        assert sessions(server) == 3
+
+
+def test_session_cap_is_server_wide_not_per_profile(servers):
+    server = servers.http("all", {"BULWARK_HTTP__MAX_SESSIONS": "3"})
+    with httpx.Client(timeout=HTTP_TIMEOUT) as http:
+        open_session(http, server.url("/mcp/core"))
+        open_session(http, server.url("/mcp/core"))
+        open_session(http, server.url("/mcp/conformance"))
+        assert sessions(server) == 3
+        for path in ("/mcp/conformance", "/mcp/core", "/mcp"):
+            r = http.post(server.url(path), headers=SESSION_ACCEPT, json=initialize_body())
+            assert r.status_code == 503, (path, r.status_code, r.text)
         assert sessions(server) == 3
 
 

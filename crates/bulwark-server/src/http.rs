@@ -117,16 +117,22 @@ impl HttpServer {
         }
 
         let mut router = Router::new();
-        let mut all_sessions = Vec::new();
         let responding = InFlight::default();
         let profiles = bulwark.registry().profile_names();
-        for name in &profiles {
-            let mut session_config = SessionConfig::default();
-            session_config.keep_alive = Some(options.session_idle);
-            let mut local = LocalSessionManager::default();
-            local.session_config = session_config;
-            let sessions = Arc::new(BoundedSessions::new(local, options.max_sessions));
-            all_sessions.push(sessions.clone());
+        // One session manager per profile; the limit applies to their sum.
+        let all_sessions: Arc<Vec<Arc<BoundedSessions>>> = Arc::new(
+            profiles
+                .iter()
+                .map(|_| {
+                    let mut session_config = SessionConfig::default();
+                    session_config.keep_alive = Some(options.session_idle);
+                    let mut local = LocalSessionManager::default();
+                    local.session_config = session_config;
+                    Arc::new(BoundedSessions::new(local, options.max_sessions))
+                })
+                .collect(),
+        );
+        for (name, sessions) in profiles.iter().zip(all_sessions.iter().cloned()) {
             let handler = bulwark.handler(name)?;
             let service = StreamableHttpService::new(
                 move || Ok(handler.clone()),
@@ -135,6 +141,7 @@ impl HttpServer {
             );
             let guard = SessionGuard {
                 sessions,
+                all: all_sessions.clone(),
                 max: options.max_sessions,
                 responding: responding.clone(),
             };
@@ -157,7 +164,7 @@ impl HttpServer {
         let state = HttpState {
             ready: ready.clone(),
             profiles: Arc::new(profiles),
-            sessions: Arc::new(all_sessions),
+            sessions: all_sessions,
         };
         let router = router
             .route("/mcp/{profile}", axum::routing::any(unknown_profile))
@@ -248,7 +255,10 @@ impl HttpServer {
 /// What the per-profile session guard needs.
 #[derive(Clone)]
 struct SessionGuard {
+    /// This profile's sessions.
     sessions: Arc<BoundedSessions>,
+    /// Every profile's, for the server-wide limit.
+    all: Arc<Vec<Arc<BoundedSessions>>>,
     max: usize,
     responding: InFlight,
 }
@@ -293,7 +303,7 @@ async fn guard_sessions(
                 .get("mcp-protocol-version")
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v >= "2026-07-28");
-            if session.is_none() && !stateless && guard.sessions.count().await >= guard.max {
+            if session.is_none() && !stateless && total_sessions(&guard.all).await >= guard.max {
                 let mut response = json_rpc_error(
                     StatusCode::SERVICE_UNAVAILABLE,
                     -32603,
@@ -408,11 +418,16 @@ async fn health() -> impl IntoResponse {
     Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
 }
 
-async fn ready_check(State(state): State<HttpState>) -> impl IntoResponse {
-    let mut sessions = 0;
-    for manager in state.sessions.iter() {
-        sessions += manager.count().await;
+async fn total_sessions(all: &[Arc<BoundedSessions>]) -> usize {
+    let mut total = 0;
+    for manager in all {
+        total += manager.count().await;
     }
+    total
+}
+
+async fn ready_check(State(state): State<HttpState>) -> impl IntoResponse {
+    let sessions = total_sessions(&state.sessions).await;
     if state.ready.load(Ordering::Acquire) {
         (
             StatusCode::OK,
