@@ -76,6 +76,8 @@ pub struct CallContext {
     pub principal: Option<String>,
     /// Tenant the principal acts for, when tenants are configured.
     pub tenant: Option<String>,
+    /// The principal's scopes; `None` when authentication is off (everything allowed).
+    pub scopes: Option<Arc<[String]>>,
     pub client_addr: Option<SocketAddr>,
     pub era: ProtocolEra,
     /// What the client said it supports.
@@ -99,6 +101,7 @@ impl CallContext {
             profile: profile.into(),
             principal: None,
             tenant: None,
+            scopes: None,
             client_addr: None,
             era: ProtocolEra::InProcess,
             client_caps: ClientCaps::default(),
@@ -107,6 +110,14 @@ impl CallContext {
             cancel: CancellationToken::new(),
             channel: None,
             input: None,
+        }
+    }
+
+    /// Whether the caller holds `scope` (always true when authentication is off).
+    pub fn has_scope(&self, scope: &str) -> bool {
+        match &self.scopes {
+            None => true,
+            Some(scopes) => scopes.iter().any(|s| s == scope),
         }
     }
 

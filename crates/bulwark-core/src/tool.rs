@@ -33,6 +33,15 @@ pub enum ToolError {
     /// The client lacks a capability the tool needs (MCP error -32021).
     #[error("this tool needs the client capability `{0}`; use a client that declares it")]
     MissingCapability(String),
+    /// The caller lacks a scope the call needs.
+    #[error("this call needs the scope `{0}`; ask for a token or key that carries it")]
+    Forbidden(String),
+    /// Too many calls; retry after this many seconds.
+    #[error("rate limit reached for `{scope}`; retry in {retry_after_secs} s")]
+    RateLimited {
+        scope: String,
+        retry_after_secs: u64,
+    },
     #[error("the call was cancelled")]
     Cancelled,
     #[error(

@@ -132,17 +132,22 @@ impl McpServer {
         } else {
             ProtocolEra::Session
         };
-        let client_addr = rc
-            .extensions
-            .get::<http::request::Parts>()
+        let parts = rc.extensions.get::<http::request::Parts>();
+        let client_addr = parts
             .and_then(|parts| {
                 parts
                     .extensions
                     .get::<axum::extract::ConnectInfo<SocketAddr>>()
             })
             .map(|info| info.0);
+        let principal = parts.and_then(|parts| parts.extensions.get::<crate::auth::Principal>());
         let mut ctx = CallContext::in_process(self.endpoint.profile.name.as_str());
         ctx.era = era;
+        if let Some(principal) = principal {
+            ctx.principal = Some(principal.id.clone());
+            ctx.tenant = principal.tenant.clone();
+            ctx.scopes = Some(principal.scopes.clone().into());
+        }
         if let Some(caps) = rc.client_capabilities() {
             ctx.client_caps = ClientCaps {
                 sampling: caps.sampling.is_some(),
@@ -240,6 +245,13 @@ fn from_json<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, McpError
 fn tool_error_to_mcp(err: ToolError) -> McpError {
     match err {
         ToolError::InvalidArguments(m) => McpError::invalid_params(m, None),
+        ToolError::RateLimited {
+            retry_after_secs, ..
+        } => McpError::new(
+            rmcp::model::ErrorCode(-32029),
+            err.to_string(),
+            Some(json!({ "retryAfterSecs": retry_after_secs })),
+        ),
         ToolError::MissingCapability(ref cap) => McpError::new(
             rmcp::model::ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY,
             err.to_string(),

@@ -24,6 +24,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::Bulwark;
+use crate::auth::{AuthConfig, AuthGate};
+use crate::limits::{RateLimits, Verdict};
 use crate::pipeline::InFlight;
 use crate::sessions::BoundedSessions;
 
@@ -44,6 +46,8 @@ pub struct HttpOptions {
     pub session_idle: Duration,
     /// How long shutdown waits for in-flight calls.
     pub shutdown_grace: Duration,
+    /// Who may call; off when it holds no authenticator.
+    pub auth: AuthConfig,
 }
 
 impl Default for HttpOptions {
@@ -68,6 +72,7 @@ impl Default for HttpOptions {
             max_sessions: 1024,
             session_idle: Duration::from_secs(300),
             shutdown_grace: Duration::from_secs(10),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -76,6 +81,7 @@ impl Default for HttpOptions {
 #[derive(Clone)]
 struct HttpState {
     ready: Arc<AtomicBool>,
+    authorization_servers: Arc<Vec<String>>,
     profiles: Arc<Vec<String>>,
     sessions: Arc<Vec<Arc<BoundedSessions>>>,
 }
@@ -145,7 +151,19 @@ impl HttpServer {
                 max: options.max_sessions,
                 responding: responding.clone(),
             };
+            let gate = AuthGate {
+                config: options.auth.clone(),
+                profile: name.clone(),
+            };
             let service = tower::ServiceBuilder::new()
+                .layer(middleware::from_fn_with_state(
+                    gate,
+                    crate::auth::authenticate,
+                ))
+                .layer(middleware::from_fn_with_state(
+                    bulwark.limits().clone(),
+                    limit_requests,
+                ))
                 .layer(middleware::from_fn_with_state(guard, guard_sessions))
                 .service(service);
             router = router
@@ -163,12 +181,21 @@ impl HttpServer {
         ));
         let state = HttpState {
             ready: ready.clone(),
+            authorization_servers: Arc::new(options.auth.authorization_servers.clone()),
             profiles: Arc::new(profiles),
             sessions: all_sessions,
         };
         let router = router
             .route("/mcp/{profile}", axum::routing::any(unknown_profile))
             .route("/mcp/v1/{profile}", axum::routing::any(unknown_profile))
+            .route(
+                "/.well-known/oauth-protected-resource",
+                get(protected_resource),
+            )
+            .route(
+                "/.well-known/oauth-protected-resource/{*path}",
+                get(protected_resource),
+            )
             .route("/health", get(health))
             .route("/ready", get(ready_check))
             .with_state(state);
@@ -331,6 +358,50 @@ async fn guard_sessions(
     }
 }
 
+/// The per-caller budget for MCP requests: 429 with `Retry-After` and the
+/// `RateLimit-*` headers when spent; the headers ride on every answer.
+async fn limit_requests(
+    State(limits): State<Arc<RateLimits>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(budget) = &limits.mcp else {
+        return next.run(request).await;
+    };
+    let key = match request.extensions().get::<crate::auth::Principal>() {
+        Some(principal) => format!("principal:{}", principal.id),
+        None => request
+            .extensions()
+            .get::<axum::extract::ConnectInfo<SocketAddr>>()
+            .map(|info| format!("ip:{}", info.0.ip()))
+            .unwrap_or_else(|| "unknown".into()),
+    };
+    match budget.check(&key) {
+        Verdict::Allowed { limit, remaining } => {
+            let mut response = next.run(request).await;
+            let headers = response.headers_mut();
+            headers.insert("ratelimit-limit", limit.into());
+            headers.insert("ratelimit-remaining", remaining.into());
+            response
+        }
+        Verdict::Limited { limit, retry_after } => {
+            let secs = retry_after.as_secs().max(1);
+            tracing::warn!(caller = %key, "rate limited: MCP requests");
+            let mut response = json_rpc_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                -32029,
+                format!("rate limit of {limit} MCP requests per minute reached; retry in {secs} s"),
+            );
+            let headers = response.headers_mut();
+            headers.insert(http::header::RETRY_AFTER, secs.into());
+            headers.insert("ratelimit-limit", limit.into());
+            headers.insert("ratelimit-remaining", 0.into());
+            headers.insert("ratelimit-reset", secs.into());
+            response
+        }
+    }
+}
+
 /// A response body that keeps its request counted as in flight until the body
 /// is fully sent or dropped. Delegates size hints, so `Content-Length` survives.
 struct GuardedBody {
@@ -412,6 +483,30 @@ async fn unknown_profile(
             "profiles": *state.profiles,
         })),
     )
+}
+
+/// RFC 9728 metadata, at the root and per resource path (`.../mcp/{profile}`).
+async fn protected_resource(
+    State(state): State<HttpState>,
+    headers: http::HeaderMap,
+    path: Option<Path<String>>,
+) -> impl IntoResponse {
+    let host = headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let resource = match path {
+        Some(Path(path)) => format!("/{}", path.trim_start_matches('/')),
+        None => "/mcp".to_string(),
+    };
+    let mut scopes = vec!["mcp".to_string(), "tools:destructive".to_string()];
+    scopes.extend(state.profiles.iter().map(|p| format!("profile:{p}")));
+    Json(crate::auth::resource_metadata(
+        host,
+        &resource,
+        &state.authorization_servers,
+        &scopes,
+    ))
 }
 
 async fn health() -> impl IntoResponse {

@@ -4,9 +4,11 @@
 //! [`http::HttpServer`] and [`Bulwark::call`] (used by `bulwark tools call`) are
 //! the three ways in, and all three run the same [`Pipeline`].
 
+pub mod auth;
 mod convert;
 mod handler;
 pub mod http;
+pub mod limits;
 pub mod pipeline;
 mod sessions;
 
@@ -16,6 +18,7 @@ use std::sync::Arc;
 use bulwark_core::{CallContext, JsonObject, Registry, RegistryError, ToolError, ToolOutput};
 use rmcp::ServiceExt;
 
+pub use auth::{AuthConfig, Authenticator, Principal};
 pub use convert::output_json;
 pub use handler::{McpServer, ProfileEndpoint, ServerCore};
 pub use http::{HttpOptions, HttpServer};
@@ -27,6 +30,7 @@ pub struct Bulwark {
     registry: Arc<Registry>,
     core: Arc<ServerCore>,
     endpoints: Arc<BTreeMap<String, Arc<ProfileEndpoint>>>,
+    limits: Arc<limits::RateLimits>,
 }
 
 impl Bulwark {
@@ -36,7 +40,9 @@ impl Bulwark {
             .map(|p| (p.name.clone(), Arc::new(ProfileEndpoint::new(p.clone()))))
             .collect();
         let instructions = "bulwark: security operations over MCP. Tools take `sid` to name an endpoint; `local` is the host bulwark runs on.".to_string();
+        let limits = options.limits.clone();
         Bulwark {
+            limits,
             registry: Arc::new(registry),
             core: Arc::new(ServerCore::new(Pipeline::new(options), Some(instructions))),
             endpoints: Arc::new(endpoints),
@@ -49,6 +55,10 @@ impl Bulwark {
 
     pub fn pipeline(&self) -> &Pipeline {
         &self.core.pipeline
+    }
+
+    pub fn limits(&self) -> &Arc<limits::RateLimits> {
+        &self.limits
     }
 
     /// The MCP handler for a profile.

@@ -16,6 +16,8 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bulwark_core::{CallContext, Content, JsonObject, ToolDef, ToolError, ToolOutput};
+
+use crate::limits::{RateLimits, Verdict};
 use tokio::sync::Notify;
 use tower::util::BoxCloneSyncService;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
@@ -30,8 +32,10 @@ pub struct CallRequest {
 type BoxFut = Pin<Box<dyn Future<Output = Result<ToolOutput, ToolError>> + Send>>;
 
 /// Settings of the pipeline's own layers.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PipelineOptions {
+    /// Per-tool call budgets (and the HTTP request budget the transport applies).
+    pub limits: Arc<RateLimits>,
     /// Longest a call may run before it is abandoned with an error.
     pub call_timeout: Duration,
     /// Text content beyond this many bytes is cut, with a note saying so.
@@ -41,6 +45,7 @@ pub struct PipelineOptions {
 impl Default for PipelineOptions {
     fn default() -> Self {
         PipelineOptions {
+            limits: Arc::default(),
             call_timeout: Duration::from_secs(120),
             max_result_bytes: 8 * 1024 * 1024,
         }
@@ -60,6 +65,8 @@ impl Pipeline {
         let service = ServiceBuilder::new()
             .layer(InFlightLayer(in_flight.clone()))
             .layer(AuditLayer)
+            .layer(AuthorizeLayer)
+            .layer(RateLimitLayer(options.limits.clone()))
             .layer(DeadlineLayer(options.call_timeout))
             .layer(ShapeLayer(options.max_result_bytes))
             .service(HandlerService);
@@ -70,12 +77,14 @@ impl Pipeline {
     }
 
     /// Run one call to completion. Tool failures become `isError` results, so
-    /// the caller always gets a result to show; only a missing client
-    /// capability stays an error, because MCP makes it a protocol error.
+    /// the caller always gets a result to show; a missing client capability and
+    /// a rate limit stay errors: they are protocol errors in MCP.
     pub async fn call(&self, request: CallRequest) -> Result<ToolOutput, ToolError> {
         match self.service.clone().oneshot(request).await {
             Ok(output) => Ok(output),
-            Err(err @ ToolError::MissingCapability(_)) => Err(err),
+            Err(err @ (ToolError::MissingCapability(_) | ToolError::RateLimited { .. })) => {
+                Err(err)
+            }
             Err(err) => Ok(ToolOutput::error(err.to_string())),
         }
     }
@@ -225,6 +234,104 @@ where
             );
             result
         })
+    }
+}
+
+/// Checks what the tool itself demands of the caller: a tool annotated
+/// destructive needs the `tools:destructive` scope.
+#[derive(Clone)]
+struct AuthorizeLayer;
+
+impl<S> Layer<S> for AuthorizeLayer {
+    type Service = AuthorizeService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        AuthorizeService { inner }
+    }
+}
+
+#[derive(Clone)]
+struct AuthorizeService<S> {
+    inner: S,
+}
+
+impl<S> Service<CallRequest> for AuthorizeService<S>
+where
+    S: Service<CallRequest, Response = ToolOutput, Error = ToolError>,
+    S::Future: Send + 'static,
+{
+    type Response = ToolOutput;
+    type Error = ToolError;
+    type Future = BoxFut;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ToolError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: CallRequest) -> BoxFut {
+        if request.tool.hints.destructive && !request.ctx.has_scope("tools:destructive") {
+            return Box::pin(std::future::ready(Err(ToolError::Forbidden(
+                "tools:destructive".into(),
+            ))));
+        }
+        Box::pin(self.inner.call(request))
+    }
+}
+
+/// Per-tool budgets, keyed by principal, else client address, else `local`.
+#[derive(Clone)]
+struct RateLimitLayer(Arc<RateLimits>);
+
+impl<S> Layer<S> for RateLimitLayer {
+    type Service = RateLimitService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        RateLimitService {
+            inner,
+            limits: self.0.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct RateLimitService<S> {
+    inner: S,
+    limits: Arc<RateLimits>,
+}
+
+impl<S> Service<CallRequest> for RateLimitService<S>
+where
+    S: Service<CallRequest, Response = ToolOutput, Error = ToolError>,
+    S::Future: Send + 'static,
+{
+    type Response = ToolOutput;
+    type Error = ToolError;
+    type Future = BoxFut;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ToolError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: CallRequest) -> BoxFut {
+        if !self.limits.tools.is_empty() {
+            let key = caller_key(&request.ctx);
+            if let Some(Verdict::Limited { retry_after, .. }) =
+                self.limits.check_tool(&request.tool.name, &key)
+            {
+                return Box::pin(std::future::ready(Err(ToolError::RateLimited {
+                    scope: request.tool.name.to_string(),
+                    retry_after_secs: retry_after.as_secs().max(1),
+                })));
+            }
+        }
+        Box::pin(self.inner.call(request))
+    }
+}
+
+/// Whom a budget belongs to: the principal, else the client address.
+pub fn caller_key(ctx: &CallContext) -> String {
+    match (&ctx.principal, ctx.client_addr) {
+        (Some(principal), _) => format!("principal:{principal}"),
+        (None, Some(addr)) => format!("ip:{}", addr.ip()),
+        (None, None) => "local".to_string(),
     }
 }
 
@@ -399,6 +506,58 @@ mod tests {
         };
         assert!(matches!(&content[0], Content::Text(t) if t.contains("did not finish")));
         assert_eq!(pipeline.in_flight().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn per_tool_limits_stop_the_excess_with_a_retry_time() {
+        let limits = RateLimits::new(
+            0,
+            &std::collections::HashMap::from([("sleepy".to_string(), 2)]),
+        );
+        let pipeline = Pipeline::new(PipelineOptions {
+            limits,
+            ..Default::default()
+        });
+        for _ in 0..2 {
+            assert!(pipeline.call(request(tool_sleeping(0))).await.is_ok());
+        }
+        let err = pipeline.call(request(tool_sleeping(0))).await.unwrap_err();
+        assert!(
+            matches!(err, ToolError::RateLimited { retry_after_secs, .. } if (1..=30).contains(&retry_after_secs)),
+            "{err}"
+        );
+        // A different caller has its own budget.
+        let mut other = request(tool_sleeping(0));
+        other.ctx.principal = Some("someone-else".into());
+        assert!(pipeline.call(other).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn destructive_tools_need_their_scope() {
+        let pipeline = Pipeline::new(PipelineOptions::default());
+        let tool = ToolDef::new("wipe", "destroys")
+            .destructive()
+            .raw_handler(|_c: CallContext, _a: JsonObject| async { Ok(ToolOutput::text("gone")) });
+        let mut req = request(tool.clone());
+        req.ctx.scopes = Some(vec!["mcp".to_string()].into());
+        let out = pipeline.call(req).await.unwrap();
+        let ToolOutput::Done {
+            content, is_error, ..
+        } = out
+        else {
+            panic!()
+        };
+        assert!(is_error);
+        assert!(matches!(&content[0], Content::Text(t) if t.contains("tools:destructive")));
+
+        let mut req = request(tool.clone());
+        req.ctx.scopes = Some(vec!["mcp".to_string(), "tools:destructive".to_string()].into());
+        assert_eq!(pipeline.call(req).await.unwrap(), ToolOutput::text("gone"));
+        // Authentication off: no scopes to check.
+        assert_eq!(
+            pipeline.call(request(tool)).await.unwrap(),
+            ToolOutput::text("gone")
+        );
     }
 
     #[tokio::test]

@@ -36,6 +36,40 @@ pub enum Command {
     /// Check or show the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Manage credentials in the data directory's store.
+    #[command(subcommand)]
+    Auth(AuthCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// API keys for `--auth api-key`.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create a key. The secret is printed once, as the last line of stdout;
+    /// only its hash is stored.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Comma-separated scopes, e.g. `mcp,profile:core` (`profile:*` reaches every
+        /// profile; `tools:destructive` allows destructive tools).
+        #[arg(long, value_delimiter = ',', default_value = "mcp,profile:all")]
+        scopes: Vec<String>,
+        /// The tenant the key acts for.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// List keys (never their secrets).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key by id or name; it stops working at once, also for a running server.
+    Revoke { key: String },
 }
 
 #[derive(Debug, Args)]
@@ -49,6 +83,13 @@ pub struct ServeArgs {
     /// Profile to serve on stdio and at /mcp.
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
+    /// Authentication methods for HTTP, comma-separated: `none`, `api-key`.
+    #[arg(long, value_name = "METHODS", value_delimiter = ',')]
+    pub auth: Option<Vec<String>>,
+    /// Allow `--http` on a non-loopback address without authentication.
+    /// Anyone who can reach the port can then run every tool.
+    #[arg(long)]
+    pub insecure_no_auth: bool,
 }
 
 #[derive(Debug, Subcommand)]

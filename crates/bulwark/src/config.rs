@@ -30,6 +30,62 @@ pub struct Config {
     pub http: HttpConfig,
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
+    pub auth: AuthSection,
+    #[serde(default)]
+    pub rate_limit: RateLimitSection,
+}
+
+/// Per-minute budgets per caller (principal, else client address). 0 turns one off.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSection {
+    /// MCP HTTP requests per caller per minute (LimaCharlie's default: 1000).
+    pub mcp_requests_per_minute: u32,
+    /// Calls per caller per minute for single tools, by tool name.
+    pub tools: std::collections::BTreeMap<String, u32>,
+}
+
+impl Default for RateLimitSection {
+    fn default() -> Self {
+        RateLimitSection {
+            mcp_requests_per_minute: 1000,
+            tools: Default::default(),
+        }
+    }
+}
+
+/// How callers prove who they are (HTTP only; stdio is the local user).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSection {
+    /// `none`, or any of `api-key` (keys from `bulwark auth key create`).
+    pub methods: Vec<AuthMethod>,
+    /// Issuers announced in the RFC 9728 protected-resource metadata.
+    pub authorization_servers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthMethod {
+    None,
+    ApiKey,
+}
+
+impl Default for AuthSection {
+    fn default() -> Self {
+        AuthSection {
+            methods: vec![AuthMethod::None],
+            authorization_servers: Vec::new(),
+        }
+    }
+}
+
+impl AuthSection {
+    /// Whether callers must authenticate.
+    pub fn required(&self) -> bool {
+        self.methods.iter().any(|m| *m != AuthMethod::None)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -215,7 +271,7 @@ pub fn bulwark_env() -> Env {
     Env::prefixed("BULWARK_").split("__").filter(|key| {
         let key = key.as_str().to_ascii_lowercase();
         matches!(key.as_str(), "data_dir" | "profiles_file")
-            || ["server.", "http.", "log."]
+            || ["server.", "http.", "log.", "auth.", "rate_limit."]
                 .iter()
                 .any(|section| key.starts_with(section))
     })
@@ -272,6 +328,16 @@ fn validate(config: &Config) -> Result<()> {
                 "invalid configuration: key `http.allowed_origins` has `{origin}`; an origin is `http://host:port` or `https://host:port` (`:*` for any port), or `null`"
             );
         }
+    }
+    if config.auth.methods.contains(&AuthMethod::None) && config.auth.methods.len() > 1 {
+        bail!(
+            "invalid configuration: key `auth.methods` mixes `none` with other methods; use `none` alone, or list only real methods"
+        );
+    }
+    if config.auth.methods.is_empty() {
+        bail!(
+            "invalid configuration: key `auth.methods` is empty; use [\"none\"] to turn authentication off, or [\"api-key\"]"
+        );
     }
     if config.server.profile.is_empty() {
         bail!(

@@ -1,5 +1,6 @@
 //! The `bulwark` binary: command line and wiring only.
 
+mod auth;
 mod cli;
 mod config;
 mod listing;
@@ -12,7 +13,9 @@ use bulwark_core::{ProfileFile, Registry};
 use bulwark_server::{Bulwark, HttpOptions, HttpServer, PipelineOptions};
 use clap::Parser;
 
-use cli::{Cli, Command, ConfigCommand, ProfilesCommand, ServeArgs, ToolsCommand};
+use cli::{
+    AuthCommand, Cli, Command, ConfigCommand, KeyCommand, ProfilesCommand, ServeArgs, ToolsCommand,
+};
 use config::{Config, LogFormat, Mode};
 
 fn main() -> ExitCode {
@@ -43,6 +46,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         if args.stdio {
             overrides.push(("server.mode", "stdio".into()));
+        }
+        if let Some(methods) = &args.auth {
+            let list: Vec<figment::value::Value> = methods
+                .iter()
+                .map(|m| m.trim().to_string().into())
+                .collect();
+            overrides.push(("auth.methods", list.into()));
         }
     }
     let config_file = match &cli.command {
@@ -104,6 +114,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Auth(AuthCommand::Key(command)) => keys(&config, command),
         Command::Config(ConfigCommand::Show) => {
             let mut shown = config.clone();
             shown.data_dir = Some(config::data_dir(&config));
@@ -114,6 +125,53 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn keys(config: &Config, command: KeyCommand) -> Result<ExitCode> {
+    let store = auth::open_store(&config::data_dir(config))?;
+    match command {
+        KeyCommand::Create {
+            name,
+            scopes,
+            tenant,
+        } => {
+            let scopes: Vec<String> = scopes.into_iter().map(|s| s.trim().to_string()).collect();
+            let (key, secret) = store.create_api_key(&name, &scopes, tenant.as_deref())?;
+            println!(
+                "created API key `{}` (id {}) with scopes {}",
+                key.name,
+                key.id,
+                key.scopes.join(",")
+            );
+            println!("store it now: the secret is shown only once and only its hash is kept");
+            println!("{secret}");
+        }
+        KeyCommand::List { json } => {
+            let keys = store.list_api_keys()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&keys)?);
+            } else {
+                for key in keys {
+                    println!(
+                        "{}  {:20}  {:30}  created {}  {}",
+                        key.id,
+                        key.name,
+                        key.scopes.join(","),
+                        key.created_at,
+                        match &key.revoked_at {
+                            Some(at) => format!("revoked {at}"),
+                            None => "active".to_string(),
+                        }
+                    );
+                }
+            }
+        }
+        KeyCommand::Revoke { key } => {
+            let revoked = store.revoke_api_key(&key)?;
+            println!("revoked API key `{}` (id {})", revoked.name, revoked.id);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Every declaration from every domain crate, with the configured profiles file.
@@ -129,7 +187,17 @@ pub fn build_registry(config: &Config) -> Result<Registry> {
 }
 
 fn pipeline_options(config: &Config) -> PipelineOptions {
+    let tools: std::collections::HashMap<String, u32> = config
+        .rate_limit
+        .tools
+        .iter()
+        .map(|(k, v)| (k.clone(), *v))
+        .collect();
     PipelineOptions {
+        limits: bulwark_server::limits::RateLimits::new(
+            config.rate_limit.mcp_requests_per_minute,
+            &tools,
+        ),
         call_timeout: Duration::from_secs(config.server.call_timeout_secs),
         max_result_bytes: config.server.max_result_bytes,
     }
@@ -187,7 +255,7 @@ fn init_logging(config: &Config) -> tracing_appender::non_blocking::WorkerGuard 
     guard
 }
 
-fn serve(config: Config, _args: ServeArgs) -> Result<ExitCode> {
+fn serve(config: Config, args: ServeArgs) -> Result<ExitCode> {
     let _log_guard = init_logging(&config);
     let data_dir = config::data_dir(&config);
     std::fs::create_dir_all(&data_dir).with_context(|| {
@@ -198,8 +266,17 @@ fn serve(config: Config, _args: ServeArgs) -> Result<ExitCode> {
     })?;
     let registry = build_registry(&config)?;
     registry.profile(&config.server.profile)?;
-    let bulwark = Bulwark::new(registry, pipeline_options(&config));
+    for tool in config.rate_limit.tools.keys() {
+        if registry.tool(tool).is_none() {
+            return Err(anyhow!(
+                "invalid configuration: key `rate_limit.tools.{tool}` names no tool; see `bulwark tools list`"
+            ));
+        }
+    }
     let rt = runtime()?;
+    let _enter = rt.enter();
+    let bulwark = Bulwark::new(registry, pipeline_options(&config));
+    bulwark.limits().spawn_pruner();
     match config.server.mode {
         Mode::Stdio => {
             tracing::info!(profile = %config.server.profile, data_dir = %data_dir.display(), "serving MCP on stdio");
@@ -207,6 +284,14 @@ fn serve(config: Config, _args: ServeArgs) -> Result<ExitCode> {
                 .map_err(|e| anyhow!(e))?;
         }
         Mode::Http => {
+            let listen = config.http.listen;
+            if !listen.ip().is_loopback() && !config.auth.required() && !args.insecure_no_auth {
+                return Err(anyhow!(
+                    "refusing to serve HTTP on {listen} without authentication: anyone who can reach it could run every tool. \
+                     Turn authentication on (`--auth api-key`, after `bulwark auth key create`), listen on a loopback address, \
+                     or pass --insecure-no-auth if the network is otherwise protected"
+                ));
+            }
             let options = HttpOptions {
                 default_profile: config.server.profile.clone(),
                 allowed_hosts: config.http.allowed_hosts.clone(),
@@ -215,6 +300,7 @@ fn serve(config: Config, _args: ServeArgs) -> Result<ExitCode> {
                 max_sessions: config.http.max_sessions,
                 session_idle: Duration::from_secs(config.http.session_idle_secs),
                 shutdown_grace: Duration::from_secs(config.http.shutdown_grace_secs),
+                auth: auth::http_auth(&config, &data_dir)?,
             };
             let server = HttpServer::new(&bulwark, &options)?;
             rt.block_on(async {

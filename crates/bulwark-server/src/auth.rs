@@ -1,0 +1,240 @@
+//! Authentication for HTTP: who is calling, and may they reach this profile.
+//!
+//! Each MCP route runs [`authenticate`] before MCP sees the request. The
+//! principal it finds rides in the request's extensions into the
+//! `CallContext`; nothing about it is kept process-wide. Authenticators
+//! (API keys now; OAuth and JWT later) sit behind the [`Authenticator`] trait.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use bulwark_core::BoxFuture;
+use serde_json::json;
+
+/// Who is calling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// A stable name for audit lines: the API key's name, the token's subject.
+    pub id: String,
+    pub scopes: Vec<String>,
+    pub tenant: Option<String>,
+    /// How the principal was established (`api-key`, ...).
+    pub method: &'static str,
+}
+
+impl Principal {
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+
+    /// `profile:NAME` or the wildcard `profile:*` reaches a profile.
+    pub fn reaches_profile(&self, profile: &str) -> bool {
+        self.has_scope("profile:*") || self.has_scope(&format!("profile:{profile}"))
+    }
+}
+
+/// Turns a bearer credential into a principal. `Ok(None)`: not recognised by
+/// this authenticator (the next one may know it).
+pub trait Authenticator: Send + Sync + 'static {
+    fn authenticate(&self, credential: &str) -> BoxFuture<Result<Option<Principal>, String>>;
+}
+
+/// The authenticators in force. Empty means authentication is off.
+#[derive(Clone, Default)]
+pub struct AuthConfig {
+    pub authenticators: Vec<Arc<dyn Authenticator>>,
+    /// Issuers announced in the protected-resource metadata (RFC 9728).
+    pub authorization_servers: Vec<String>,
+}
+
+impl std::fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("authenticators", &self.authenticators.len())
+            .field("authorization_servers", &self.authorization_servers)
+            .finish()
+    }
+}
+
+impl AuthConfig {
+    pub fn enabled(&self) -> bool {
+        !self.authenticators.is_empty()
+    }
+}
+
+/// State of the per-profile authentication middleware.
+#[derive(Clone)]
+pub(crate) struct AuthGate {
+    pub config: AuthConfig,
+    pub profile: String,
+}
+
+/// The RFC 9728 metadata URL for a request's resource, built from its Host.
+fn metadata_url(request: &Request) -> String {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let path = request.uri().path().trim_end_matches('/');
+    format!("http://{host}/.well-known/oauth-protected-resource{path}")
+}
+
+fn challenge(
+    request: &Request,
+    status: StatusCode,
+    error: Option<(&str, &str)>,
+    message: String,
+) -> Response {
+    let mut value = format!("Bearer resource_metadata=\"{}\"", metadata_url(request));
+    if let Some((code, scope)) = error {
+        value.push_str(&format!(", error=\"{code}\", scope=\"{scope}\""));
+    }
+    let mut response = (
+        status,
+        axum::Json(json!({
+            "jsonrpc": "2.0",
+            "id": null,
+            "error": { "code": -32001, "message": message },
+        })),
+    )
+        .into_response();
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+/// Authenticate an MCP request and check it may reach this profile.
+pub(crate) async fn authenticate(
+    State(gate): State<AuthGate>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if !gate.config.enabled() {
+        return next.run(request).await;
+    }
+    // Tokens never travel in URLs (they end up in logs and browser history).
+    if let Some(query) = request.uri().query()
+        && query
+            .split('&')
+            .any(|pair| pair.starts_with("access_token=") || pair.starts_with("api_key="))
+    {
+        return challenge(
+            &request,
+            StatusCode::BAD_REQUEST,
+            Some(("invalid_request", "mcp")),
+            "credentials in the query string are refused; send them in the Authorization header as `Bearer <token>`".into(),
+        );
+    }
+    let credential = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .map(str::to_string);
+    let Some(credential) = credential.filter(|c| !c.is_empty()) else {
+        return challenge(
+            &request,
+            StatusCode::UNAUTHORIZED,
+            None,
+            "authentication required: send `Authorization: Bearer <token or API key>`".into(),
+        );
+    };
+    let mut principal = None;
+    for authenticator in &gate.config.authenticators {
+        match authenticator.authenticate(&credential).await {
+            Ok(Some(found)) => {
+                principal = Some(found);
+                break;
+            }
+            Ok(None) => {}
+            Err(err) => {
+                tracing::warn!("authenticator failed: {err}");
+                return challenge(
+                    &request,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    None,
+                    "authentication is unavailable right now; retry shortly".into(),
+                );
+            }
+        }
+    }
+    let Some(principal) = principal else {
+        return challenge(
+            &request,
+            StatusCode::UNAUTHORIZED,
+            Some(("invalid_token", "mcp")),
+            "the credential is invalid, expired or revoked".into(),
+        );
+    };
+    let profile_scope = format!("profile:{}", gate.profile);
+    let missing: Vec<&str> = [
+        (!principal.has_scope("mcp")).then_some("mcp"),
+        (!principal.reaches_profile(&gate.profile)).then_some(profile_scope.as_str()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !missing.is_empty() {
+        let needed = missing.join(" ");
+        return challenge(
+            &request,
+            StatusCode::FORBIDDEN,
+            Some(("insufficient_scope", &needed)),
+            format!(
+                "`{}` lacks the scope(s) {needed} needed for this endpoint",
+                principal.id
+            ),
+        );
+    }
+    request.extensions_mut().insert(principal);
+    next.run(request).await
+}
+
+/// RFC 9728 protected-resource metadata for `/mcp...` paths.
+pub(crate) fn resource_metadata(
+    host: &str,
+    path: &str,
+    authorization_servers: &[String],
+    scopes: &[String],
+) -> serde_json::Value {
+    json!({
+        "resource": format!("http://{host}{path}"),
+        "authorization_servers": authorization_servers,
+        "scopes_supported": scopes,
+        "bearer_methods_supported": ["header"],
+        "resource_name": "bulwark",
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profile_scopes() {
+        let p = Principal {
+            id: "ci".into(),
+            scopes: vec!["mcp".into(), "profile:core".into()],
+            tenant: None,
+            method: "api-key",
+        };
+        assert!(p.reaches_profile("core"));
+        assert!(!p.reaches_profile("all"));
+        let star = Principal {
+            scopes: vec!["profile:*".into()],
+            ..p
+        };
+        assert!(star.reaches_profile("anything"));
+    }
+}

@@ -1,0 +1,72 @@
+use std::path::PathBuf;
+
+/// Everything the store can fail with. Each message says what to do next.
+///
+/// Backend errors are carried as text so that no database driver type leaks
+/// into the public API (a PostgreSQL backend will produce the same variants).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error(
+        "cannot {action} {path}: {reason}; check that the path is right and writable by this user"
+    )]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
+
+    #[error(
+        "{path} is not a bulwark database (or it is damaged); move it aside and rerun to start a fresh one"
+    )]
+    NotADatabase { path: PathBuf },
+
+    #[error(
+        "the database has schema version {found} but this bulwark knows only up to {supported}; \
+         upgrade bulwark, since a newer version wrote this data dir"
+    )]
+    SchemaTooNew { found: i64, supported: i64 },
+
+    #[error(
+        "the database stayed locked by another bulwark process while {action}; \
+         retry, and look for a stuck bulwark process using the same data dir"
+    )]
+    Busy { action: &'static str },
+
+    #[error(
+        "database error while {action}: {reason}; if it persists, check free disk space \
+         and the permissions of the data dir"
+    )]
+    Database {
+        action: &'static str,
+        reason: String,
+    },
+
+    #[error("cannot get random bytes from the operating system: {reason}")]
+    Random { reason: String },
+
+    #[error("invalid API key name {name:?}: {reason}")]
+    InvalidName { name: String, reason: String },
+
+    #[error("invalid scope {scope:?}: {reason}")]
+    InvalidScope { scope: String, reason: String },
+
+    #[error("invalid tenant {tenant:?}: {reason}")]
+    InvalidTenant { tenant: String, reason: String },
+
+    #[error(
+        "an active API key named {name:?} already exists (id {id}); revoke it first with \
+         `bulwark auth key revoke {id}` or pick another name"
+    )]
+    DuplicateName { name: String, id: String },
+
+    #[error("no API key has the id or name {query:?}; run `bulwark auth key list` to see the keys")]
+    NotFound { query: String },
+
+    #[error("API key {query:?} (id {id}) was already revoked at {revoked_at}; nothing to do")]
+    AlreadyRevoked {
+        query: String,
+        id: String,
+        revoked_at: String,
+    },
+}

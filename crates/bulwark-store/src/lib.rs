@@ -1,0 +1,332 @@
+//! bulwark's persistence, behind a small API. This first version holds API keys.
+//!
+//! The default backend is one SQLite file in the data dir, opened in WAL mode
+//! with a busy timeout so several bulwark processes (a running `serve` and a
+//! CLI command such as `bulwark auth key create`) can share it. All SQL lives
+//! in one private module, and the public API carries no driver types, so a
+//! PostgreSQL backend can be added later without changing callers.
+//!
+//! API key secrets look like `bwk_<id>_<43 base64url chars>`. Only the
+//! SHA-256 of the whole secret is stored; the secret is returned once, at
+//! creation. The id inside the secret makes verification a single indexed
+//! lookup.
+//!
+//! ```
+//! # fn main() -> Result<(), bulwark_store::StoreError> {
+//! let store = bulwark_store::Store::open_in_memory()?;
+//! let (key, secret) = store.create_api_key("ci", &["tools:read".to_owned()], None)?;
+//! let verified = store.verify_api_key(&secret)?.expect("fresh key verifies");
+//! assert_eq!(verified.id, key.id);
+//! store.revoke_api_key("ci")?;
+//! assert!(store.verify_api_key(&secret)?.is_none());
+//! # Ok(())
+//! # }
+//! ```
+
+mod error;
+mod key;
+mod sqlite;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use subtle::ConstantTimeEq;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+pub use error::StoreError;
+pub use key::ApiKey;
+
+/// `last_used_at` is written at most this often per key, so verification
+/// does not turn every request into a database write.
+const LAST_USED_EVERY: Duration = Duration::from_secs(60);
+/// Past this many throttle entries, stale ones are dropped. Entries are only
+/// made for keys that verified, so outsiders cannot grow the map.
+const THROTTLE_PRUNE_AT: usize = 4096;
+/// Attempts at drawing an unused random key id (collisions are ~impossible).
+const ID_ATTEMPTS: usize = 5;
+
+/// A handle on bulwark's database. Cheap to clone; clones share one connection.
+///
+/// Every method is blocking but short (one or two small statements under a
+/// mutex). Async callers should either accept that short blocking or wrap
+/// calls in `tokio::task::spawn_blocking`; `verify_api_key` is fast enough to
+/// call inline on a request path.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    conn: Mutex<rusqlite::Connection>,
+    /// Key id → when this process last wrote its `last_used_at`.
+    last_used: Mutex<HashMap<String, Instant>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens the database at `path`, creating it and its parent directories
+    /// if needed, and applies any pending schema migrations.
+    ///
+    /// On unix a new file is created with mode 0600 (and new directories
+    /// 0700); SQLite gives its `-wal` and `-shm` files the same mode.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            create_dirs(parent)?;
+        }
+        create_private_file(path)?;
+        Ok(Store::from_conn(sqlite::open_file(path)?))
+    }
+
+    /// A private, empty database that lives as long as this handle and its
+    /// clones. For tests.
+    pub fn open_in_memory() -> Result<Store, StoreError> {
+        Ok(Store::from_conn(sqlite::open_memory()?))
+    }
+
+    fn from_conn(conn: rusqlite::Connection) -> Store {
+        Store {
+            inner: Arc::new(Inner {
+                conn: Mutex::new(conn),
+                last_used: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    fn conn(&self) -> MutexGuard<'_, rusqlite::Connection> {
+        // A panic while holding the lock leaves no half-done work behind:
+        // an open transaction is rolled back when it is dropped.
+        self.inner
+            .conn
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn throttle(&self) -> MutexGuard<'_, HashMap<String, Instant>> {
+        self.inner
+            .last_used
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Creates an API key and returns it with its secret. The secret is not
+    /// stored and cannot be shown again, so hand it to the user now.
+    ///
+    /// `name` is 1-64 printable characters, unique among keys that are not
+    /// revoked. Each scope is 1-128 characters from `a-z 0-9 : _ . -`;
+    /// repeated scopes are kept once.
+    pub fn create_api_key(
+        &self,
+        name: &str,
+        scopes: &[String],
+        tenant: Option<&str>,
+    ) -> Result<(ApiKey, String), StoreError> {
+        key::validate_name(name)?;
+        let scopes = key::normalize_scopes(scopes)?;
+        if let Some(tenant) = tenant {
+            key::validate_tenant(tenant)?;
+        }
+        for _ in 0..ID_ATTEMPTS {
+            let (id, secret) = key::generate()?;
+            let hash = key::hash_secret(&secret);
+            let created_at = now_rfc3339();
+            let new = sqlite::NewKey {
+                id: &id,
+                name,
+                secret_sha256: &hash,
+                scopes: &scopes,
+                tenant,
+                created_at: &created_at,
+            };
+            match sqlite::insert_api_key(&mut self.conn(), &new)? {
+                sqlite::Inserted::Done(key) => return Ok((key, secret)),
+                sqlite::Inserted::IdTaken => continue,
+            }
+        }
+        Err(StoreError::Random {
+            reason: format!(
+                "{ID_ATTEMPTS} random key ids in a row were already taken; \
+                 the system random source looks broken"
+            ),
+        })
+    }
+
+    /// All keys, oldest first, revoked ones included (with `revoked_at` set).
+    pub fn list_api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+        sqlite::list_api_keys(&self.conn())
+    }
+
+    /// Revokes the key with this id or, failing that, the active key with
+    /// this name, and returns it. A revoked key never verifies again.
+    pub fn revoke_api_key(&self, id_or_name: &str) -> Result<ApiKey, StoreError> {
+        let now = now_rfc3339();
+        let key = sqlite::revoke_api_key(&mut self.conn(), id_or_name, &now)?;
+        self.throttle().remove(&key.id);
+        Ok(key)
+    }
+
+    /// The active key this secret belongs to, or `None` if the secret is
+    /// malformed, unknown, wrong or revoked. Runs per request: one indexed
+    /// lookup, plus a small write at most once a minute per key to record
+    /// `last_used_at`.
+    pub fn verify_api_key(&self, secret: &str) -> Result<Option<ApiKey>, StoreError> {
+        let Some(id) = key::parse_secret(secret) else {
+            return Ok(None);
+        };
+        let presented = key::hash_secret(secret);
+        let Some((mut key, stored)) = sqlite::find_for_verify(&self.conn(), id)? else {
+            return Ok(None);
+        };
+        // Constant time, so response timing says nothing about how much of
+        // the hash matched. (Whether an id exists may leak; ids are not secret.)
+        if !bool::from(presented.as_bytes().ct_eq(stored.as_bytes())) {
+            return Ok(None);
+        }
+        if key.revoked_at.is_some() {
+            return Ok(None);
+        }
+        self.note_use(&mut key);
+        Ok(Some(key))
+    }
+
+    fn note_use(&self, key: &mut ApiKey) {
+        let now = Instant::now();
+        {
+            let mut seen = self.throttle();
+            if seen
+                .get(&key.id)
+                .is_some_and(|t| now.duration_since(*t) < LAST_USED_EVERY)
+            {
+                return;
+            }
+            if seen.len() >= THROTTLE_PRUNE_AT {
+                seen.retain(|_, t| now.duration_since(*t) < LAST_USED_EVERY);
+            }
+            // Claimed before writing, so concurrent requests write once.
+            seen.insert(key.id.clone(), now);
+        }
+        // Another process (or an earlier run) may have stamped it recently.
+        // Same fixed-width format, so strings compare like times.
+        let wall = OffsetDateTime::now_utc();
+        let cutoff = format_time(wall - LAST_USED_EVERY);
+        if key
+            .last_used_at
+            .as_deref()
+            .is_some_and(|t| t > cutoff.as_str())
+        {
+            return;
+        }
+        let stamp = format_time(wall);
+        match sqlite::touch_last_used(&self.conn(), &key.id, &stamp) {
+            Ok(()) => key.last_used_at = Some(stamp),
+            Err(err) => {
+                // The key is valid; failing the request over a bookkeeping
+                // write would turn lock contention into an outage.
+                self.throttle().remove(&key.id);
+                tracing::warn!(key_id = %key.id, "{err}");
+            }
+        }
+    }
+}
+
+/// Now, as RFC 3339 UTC with whole seconds: `2025-01-31T12:00:00Z`.
+pub(crate) fn now_rfc3339() -> String {
+    format_time(OffsetDateTime::now_utc())
+}
+
+fn format_time(t: OffsetDateTime) -> String {
+    // Whole seconds keep every stamp the same width (so they sort as text);
+    // Rfc3339 writes UTC as `Z` and omits a zero fraction.
+    let t = t.replace_nanosecond(0).unwrap_or(t);
+    t.format(&Rfc3339)
+        .unwrap_or_else(|_| unreachable!("UTC times in years 0-9999 always format as RFC 3339"))
+}
+
+fn create_dirs(dir: &Path) -> Result<(), StoreError> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(|e| StoreError::Io {
+        action: "create directory",
+        path: dir.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+/// Creates the database file owner-only before SQLite opens it; SQLite would
+/// otherwise create it with the umask's (usually world-readable) mode.
+fn create_private_file(path: &Path) -> Result<(), StoreError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Io {
+            action: "create database file",
+            path: path.to_owned(),
+            reason: e.to_string(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_fixed_width_utc() {
+        let t = now_rfc3339();
+        assert_eq!(t.len(), 20, "{t}");
+        assert!(t.ends_with('Z'), "{t}");
+        assert!(OffsetDateTime::parse(&t, &Rfc3339).is_ok());
+    }
+
+    #[test]
+    fn last_used_is_written_at_most_once_a_minute() {
+        let store = Store::open_in_memory().unwrap();
+        let (key, secret) = store.create_api_key("k", &["a".to_owned()], None).unwrap();
+        let first = store.verify_api_key(&secret).unwrap().unwrap();
+        let stamp = first.last_used_at.clone().expect("first use is recorded");
+
+        // Pretend the stored stamp is old: only the in-memory throttle can
+        // now stop a second write.
+        let old = "2000-01-01T00:00:00Z";
+        sqlite::touch_last_used(&store.conn(), &key.id, old).unwrap();
+        let second = store.verify_api_key(&secret).unwrap().unwrap();
+        assert_eq!(second.last_used_at.as_deref(), Some(old), "throttled");
+
+        // Once the throttle entry has aged out, the next use writes again.
+        store
+            .throttle()
+            .insert(key.id.clone(), Instant::now() - LAST_USED_EVERY * 2);
+        let third = store.verify_api_key(&secret).unwrap().unwrap();
+        let listed = store.list_api_keys().unwrap();
+        assert_eq!(listed[0].last_used_at, third.last_used_at);
+        assert!(third.last_used_at.as_deref().unwrap() >= stamp.as_str());
+    }
+
+    #[test]
+    fn recent_stamp_from_another_process_is_not_rewritten() {
+        let store = Store::open_in_memory().unwrap();
+        let (key, secret) = store.create_api_key("k", &["a".to_owned()], None).unwrap();
+        // A stamp 10 s ago, as another process would have left it.
+        let recent = format_time(OffsetDateTime::now_utc() - Duration::from_secs(10));
+        sqlite::touch_last_used(&store.conn(), &key.id, &recent).unwrap();
+        let got = store.verify_api_key(&secret).unwrap().unwrap();
+        assert_eq!(got.last_used_at.as_deref(), Some(recent.as_str()));
+        assert_eq!(
+            store.list_api_keys().unwrap()[0].last_used_at.as_deref(),
+            Some(recent.as_str())
+        );
+    }
+}

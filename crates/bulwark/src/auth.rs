@@ -1,0 +1,69 @@
+//! Wiring of authentication: the configured methods become authenticators,
+//! and `bulwark auth key ...` manages API keys in the data directory's store.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use bulwark_server::{AuthConfig, Authenticator, Principal};
+use bulwark_store::Store;
+
+use crate::config::{AuthMethod, Config};
+
+/// The store every bulwark process on this data directory shares.
+pub fn store_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("bulwark.db")
+}
+
+pub fn open_store(data_dir: &Path) -> Result<Store> {
+    let path = store_path(data_dir);
+    Store::open(&path).with_context(|| format!("cannot open the store at {}", path.display()))
+}
+
+/// The HTTP authentication of `bulwark serve`, from the configuration.
+pub fn http_auth(config: &Config, data_dir: &Path) -> Result<AuthConfig> {
+    let mut auth = AuthConfig {
+        authorization_servers: config.auth.authorization_servers.clone(),
+        ..Default::default()
+    };
+    for method in &config.auth.methods {
+        match method {
+            AuthMethod::None => {}
+            AuthMethod::ApiKey => {
+                let store = open_store(data_dir)?;
+                auth.authenticators.push(Arc::new(ApiKeys(store)));
+            }
+        }
+    }
+    Ok(auth)
+}
+
+/// API keys from the store: `Authorization: Bearer bwk_...`.
+struct ApiKeys(Store);
+
+impl Authenticator for ApiKeys {
+    fn authenticate(
+        &self,
+        credential: &str,
+    ) -> bulwark_core::BoxFuture<Result<Option<Principal>, String>> {
+        // Not one of ours: let the next authenticator look at it.
+        if !credential.starts_with("bwk_") {
+            return Box::pin(std::future::ready(Ok(None)));
+        }
+        let store = self.0.clone();
+        let credential = credential.to_string();
+        Box::pin(async move {
+            // SQLite calls block briefly; keep them off the async workers.
+            let found = tokio::task::spawn_blocking(move || store.verify_api_key(&credential))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+            Ok(found.map(|key| Principal {
+                id: key.name,
+                scopes: key.scopes,
+                tenant: key.tenant,
+                method: "api-key",
+            }))
+        })
+    }
+}
