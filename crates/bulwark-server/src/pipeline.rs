@@ -34,6 +34,8 @@ type BoxFut = Pin<Box<dyn Future<Output = Result<ToolOutput, ToolError>> + Send>
 /// Settings of the pipeline's own layers.
 #[derive(Clone)]
 pub struct PipelineOptions {
+    /// Where every call is recorded; `None` leaves only the `bulwark::audit` log line.
+    pub audit: Option<bulwark_audit::AuditLog>,
     /// Per-tool call budgets (and the HTTP request budget the transport applies).
     pub limits: Arc<RateLimits>,
     /// Longest a call may run before it is abandoned with an error.
@@ -45,6 +47,7 @@ pub struct PipelineOptions {
 impl Default for PipelineOptions {
     fn default() -> Self {
         PipelineOptions {
+            audit: None,
             limits: Arc::default(),
             call_timeout: Duration::from_secs(120),
             max_result_bytes: 8 * 1024 * 1024,
@@ -64,7 +67,7 @@ impl Pipeline {
         let in_flight = InFlight::default();
         let service = ServiceBuilder::new()
             .layer(InFlightLayer(in_flight.clone()))
-            .layer(AuditLayer)
+            .layer(AuditLayer(options.audit.clone()))
             .layer(AuthorizeLayer)
             .layer(RateLimitLayer(options.limits.clone()))
             .layer(DeadlineLayer(options.call_timeout))
@@ -176,21 +179,28 @@ where
     }
 }
 
-/// Records every call with its severity, outcome and duration. Arguments and
-/// results are never logged: they may hold secrets or evidence.
+/// Records every call with its severity, outcome and duration: one
+/// `bulwark::audit` log line, and one record in the tamper-evident audit log
+/// when there is one. The record is written (and, by default, fsynced) before
+/// the caller gets the result, so an answered call is never missing from it.
+/// Arguments are recorded as a SHA-256 digest unless `audit.include_params`.
 #[derive(Clone)]
-struct AuditLayer;
+struct AuditLayer(Option<bulwark_audit::AuditLog>);
 
 impl<S> Layer<S> for AuditLayer {
     type Service = AuditService<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        AuditService { inner }
+        AuditService {
+            inner,
+            log: self.0.clone(),
+        }
     }
 }
 
 #[derive(Clone)]
 struct AuditService<S> {
     inner: S,
+    log: Option<bulwark_audit::AuditLog>,
 }
 
 impl<S> Service<CallRequest> for AuditService<S>
@@ -209,9 +219,13 @@ where
     fn call(&mut self, request: CallRequest) -> BoxFut {
         let tool = request.tool.name.clone();
         let severity = request.tool.severity;
-        let request_id = request.ctx.request_id.clone();
-        let profile = request.ctx.profile.clone();
-        let principal = request.ctx.principal.clone();
+        let ctx = request.ctx.clone();
+        // Only pay for the arguments' copy when there is a log to put them in.
+        let args = self
+            .log
+            .as_ref()
+            .map(|_| serde_json::Value::Object(request.args.clone()));
+        let log = self.log.clone();
         let started = Instant::now();
         let fut = self.inner.call(request);
         Box::pin(async move {
@@ -221,17 +235,45 @@ where
                 Ok(ToolOutput::InputRequired { .. }) => "input_required",
                 Ok(_) => "ok",
             };
+            let duration_ms = started.elapsed().as_millis() as u64;
             tracing::info!(
                 target: "bulwark::audit",
                 tool = %tool,
                 severity = %severity,
                 status,
-                request_id = %request_id,
-                profile = %profile,
-                principal = principal.as_deref().unwrap_or("-"),
-                duration_ms = started.elapsed().as_millis() as u64,
+                request_id = %ctx.request_id,
+                profile = %ctx.profile,
+                principal = ctx.principal.as_deref().unwrap_or("-"),
+                duration_ms,
                 "tool call"
             );
+            if let (Some(log), Some(args)) = (log, args) {
+                let outcome = match status {
+                    "ok" => "success",
+                    other => other,
+                };
+                let mut event =
+                    bulwark_audit::AuditEvent::new("tool_call", severity, tool.as_ref(), outcome)
+                        .with_request_id(ctx.request_id.clone())
+                        .with_duration_ms(duration_ms)
+                        .with_args(args);
+                if let Some(user) = &ctx.principal {
+                    event = event.with_user(user.clone());
+                }
+                if let Some(tenant) = &ctx.tenant {
+                    event = event.with_tenant(tenant.clone());
+                }
+                if let Some(addr) = ctx.client_addr {
+                    event = event.with_source_ip(addr.ip().to_string());
+                }
+                if let Err(err) = &result {
+                    event = event.with_detail(err.to_string());
+                }
+                if let Err(err) = log.record(event).await {
+                    // The call already ran; say loudly that its record is missing.
+                    tracing::error!(tool = %tool, "audit record not written: {err}");
+                }
+            }
             result
         })
     }

@@ -36,9 +36,22 @@ pub enum Command {
     /// Check or show the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Check the audit log's hash chain.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Manage credentials in the data directory's store.
     #[command(subcommand)]
     Auth(AuthCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Verify every record's hash and link; names the first altered, removed or
+    /// reordered record and exits 1, or prints how many records verified.
+    Verify {
+        /// The log to check; default: `audit.path`, else audit.jsonl in the data directory.
+        file: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -34,6 +34,49 @@ pub struct Config {
     pub auth: AuthSection,
     #[serde(default)]
     pub rate_limit: RateLimitSection,
+    #[serde(default)]
+    pub audit: AuditSection,
+}
+
+/// The tamper-evident audit log (JSONL, each record chained to the previous one).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSection {
+    pub enabled: bool,
+    /// Default: `audit.jsonl` in the data directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// `always` (fsync before a call is answered) or `interval`.
+    pub fsync: FsyncMode,
+    /// With `fsync = "interval"`: how often, at most, to fsync.
+    pub fsync_interval_ms: u64,
+    /// Records below this severity are not written: LOW, MEDIUM, HIGH, CRITICAL.
+    pub min_severity: bulwark_core::Severity,
+    /// Also print each record as an `AUDIT: {...}` line on stderr (LimaCharlie style).
+    pub stderr: bool,
+    /// Keep the raw arguments in records, not only their SHA-256 digest.
+    pub include_params: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FsyncMode {
+    Always,
+    Interval,
+}
+
+impl Default for AuditSection {
+    fn default() -> Self {
+        AuditSection {
+            enabled: true,
+            path: None,
+            fsync: FsyncMode::Always,
+            fsync_interval_ms: 1000,
+            min_severity: bulwark_core::Severity::Low,
+            stderr: false,
+            include_params: false,
+        }
+    }
 }
 
 /// Per-minute budgets per caller (principal, else client address). 0 turns one off.
@@ -271,7 +314,7 @@ pub fn bulwark_env() -> Env {
     Env::prefixed("BULWARK_").split("__").filter(|key| {
         let key = key.as_str().to_ascii_lowercase();
         matches!(key.as_str(), "data_dir" | "profiles_file")
-            || ["server.", "http.", "log.", "auth.", "rate_limit."]
+            || ["server.", "http.", "log.", "auth.", "rate_limit.", "audit."]
                 .iter()
                 .any(|section| key.starts_with(section))
     })

@@ -14,7 +14,8 @@ use bulwark_server::{Bulwark, HttpOptions, HttpServer, PipelineOptions};
 use clap::Parser;
 
 use cli::{
-    AuthCommand, Cli, Command, ConfigCommand, KeyCommand, ProfilesCommand, ServeArgs, ToolsCommand,
+    AuditCommand, AuthCommand, Cli, Command, ConfigCommand, KeyCommand, ProfilesCommand, ServeArgs,
+    ToolsCommand,
 };
 use config::{Config, LogFormat, Mode};
 
@@ -115,6 +116,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Auth(AuthCommand::Key(command)) => keys(&config, command),
+        Command::Audit(AuditCommand::Verify { file }) => {
+            let path = file.unwrap_or_else(|| audit_path(&config));
+            match bulwark_audit::verify(&path) {
+                Ok(count) => {
+                    println!("ok: {count} records in {} verified", path.display());
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(err) => {
+                    eprintln!("audit log {} failed verification: {err}", path.display());
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
         Command::Config(ConfigCommand::Show) => {
             let mut shown = config.clone();
             shown.data_dir = Some(config::data_dir(&config));
@@ -186,7 +200,33 @@ pub fn build_registry(config: &Config) -> Result<Registry> {
     Ok(builder.build(file.as_ref())?)
 }
 
-fn pipeline_options(config: &Config) -> PipelineOptions {
+fn audit_path(config: &Config) -> std::path::PathBuf {
+    config
+        .audit
+        .path
+        .clone()
+        .unwrap_or_else(|| config::data_dir(config).join("audit.jsonl"))
+}
+
+/// Open the audit log, unless it is turned off.
+fn open_audit(config: &Config) -> Result<Option<bulwark_audit::AuditLog>> {
+    if !config.audit.enabled {
+        return Ok(None);
+    }
+    let mut options = bulwark_audit::AuditOptions::new(audit_path(config));
+    options.fsync = match config.audit.fsync {
+        config::FsyncMode::Always => bulwark_audit::Fsync::Always,
+        config::FsyncMode::Interval => bulwark_audit::Fsync::Interval(Duration::from_millis(
+            config.audit.fsync_interval_ms.max(1),
+        )),
+    };
+    options.min_severity = config.audit.min_severity;
+    options.stderr_lines = config.audit.stderr;
+    options.include_params = config.audit.include_params;
+    Ok(Some(bulwark_audit::AuditLog::open(options)?))
+}
+
+fn pipeline_options(config: &Config, audit: Option<bulwark_audit::AuditLog>) -> PipelineOptions {
     let tools: std::collections::HashMap<String, u32> = config
         .rate_limit
         .tools
@@ -194,6 +234,7 @@ fn pipeline_options(config: &Config) -> PipelineOptions {
         .map(|(k, v)| (k.clone(), *v))
         .collect();
     PipelineOptions {
+        audit,
         limits: bulwark_server::limits::RateLimits::new(
             config.rate_limit.mcp_requests_per_minute,
             &tools,
@@ -220,8 +261,23 @@ fn call(config: &Config, profile: &str, name: &str, args: &str) -> Result<ExitCo
         ));
     };
     let registry = build_registry(config)?;
-    let bulwark = Bulwark::new(registry, pipeline_options(config));
-    let output = runtime()?.block_on(bulwark.call(profile, name, args));
+    let rt = runtime()?;
+    let _enter = rt.enter();
+    let audit = match open_audit(config) {
+        Err(err)
+            if matches!(
+                err.downcast_ref(),
+                Some(bulwark_audit::AuditError::Locked { .. })
+            ) =>
+        {
+            // A running `bulwark serve` owns the log; one writer keeps the chain whole.
+            eprintln!("warning: {err}; this call is not recorded in the audit log");
+            None
+        }
+        other => other?,
+    };
+    let bulwark = Bulwark::new(registry, pipeline_options(config, audit));
+    let output = rt.block_on(bulwark.call(profile, name, args));
     let output = output.map_err(|e| anyhow!("{e}"))?;
     println!(
         "{}",
@@ -275,7 +331,8 @@ fn serve(config: Config, args: ServeArgs) -> Result<ExitCode> {
     }
     let rt = runtime()?;
     let _enter = rt.enter();
-    let bulwark = Bulwark::new(registry, pipeline_options(&config));
+    let audit = open_audit(&config)?;
+    let bulwark = Bulwark::new(registry, pipeline_options(&config, audit));
     bulwark.limits().spawn_pruner();
     match config.server.mode {
         Mode::Stdio => {
