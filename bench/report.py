@@ -408,7 +408,8 @@ def build(results, command):
       "waited for (`-w`). Load only goes to 127.0.0.1.")
     w("- bulwark (`bulwark serve --http 127.0.0.1:PORT --profile core`, default configuration, "
       "so its log (`info,rmcp=warn`: one audit line per call) goes to stderr, redirected to a "
-      "file) gets the "
+      "file, and every call is recorded in its audit log (`audit.fsync = \"interval\"`); only "
+      "the per-caller request budget is off, `BULWARK_RATE_LIMIT__MCP_REQUESTS_PER_MINUTE=0`) gets the "
       "2026-07-28 stateless request: headers `MCP-Protocol-Version: 2026-07-28`, "
       "`Mcp-Method: tools/call`, `Mcp-Name: test_tool`, and the protocol version and client "
       "capabilities in `params._meta`.")
