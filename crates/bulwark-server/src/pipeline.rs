@@ -66,12 +66,12 @@ impl Pipeline {
     pub fn new(options: PipelineOptions) -> Self {
         let in_flight = InFlight::default();
         let service = ServiceBuilder::new()
-            .layer(InFlightLayer(in_flight.clone()))
-            .layer(AuditLayer(options.audit.clone()))
-            .layer(AuthorizeLayer)
-            .layer(RateLimitLayer(options.limits.clone()))
-            .layer(DeadlineLayer(options.call_timeout))
-            .layer(ShapeLayer(options.max_result_bytes))
+            .layer(StepLayer(InFlightStep(in_flight.clone())))
+            .layer(StepLayer(AuditStep(options.audit.clone())))
+            .layer(StepLayer(AuthorizeStep))
+            .layer(StepLayer(RateLimitStep(options.limits.clone())))
+            .layer(StepLayer(DeadlineStep(options.call_timeout)))
+            .layer(StepLayer(ShapeStep(options.max_result_bytes)))
             .service(HandlerService);
         Pipeline {
             service: BoxCloneSyncService::new(service),
@@ -136,28 +136,46 @@ impl Drop for InFlightGuard {
     }
 }
 
-#[derive(Clone)]
-struct InFlightLayer(InFlight);
+/// One step of the pipeline. It sees the call and decides whether and how to
+/// run the rest of the pipeline (`next`); written once here, a step becomes a
+/// tower layer through [`StepLayer`].
+trait Step: Clone + Send + Sync + 'static {
+    fn run(&self, request: CallRequest, next: Next) -> BoxFut;
+}
 
-impl<S> Layer<S> for InFlightLayer {
-    type Service = InFlightService<S>;
+/// The rest of the pipeline, to be run at most once.
+struct Next(Box<dyn FnOnce(CallRequest) -> BoxFut + Send>);
+
+impl Next {
+    fn run(self, request: CallRequest) -> BoxFut {
+        (self.0)(request)
+    }
+}
+
+/// A [`Step`] as a tower layer.
+#[derive(Clone)]
+struct StepLayer<T>(T);
+
+impl<T: Step, S> Layer<S> for StepLayer<T> {
+    type Service = StepService<T, S>;
     fn layer(&self, inner: S) -> Self::Service {
-        InFlightService {
+        StepService {
+            step: self.0.clone(),
             inner,
-            in_flight: self.0.clone(),
         }
     }
 }
 
 #[derive(Clone)]
-struct InFlightService<S> {
+struct StepService<T, S> {
+    step: T,
     inner: S,
-    in_flight: InFlight,
 }
 
-impl<S> Service<CallRequest> for InFlightService<S>
+impl<T, S> Service<CallRequest> for StepService<T, S>
 where
-    S: Service<CallRequest, Response = ToolOutput, Error = ToolError>,
+    T: Step,
+    S: Service<CallRequest, Response = ToolOutput, Error = ToolError> + Clone + Send + 'static,
     S::Future: Send + 'static,
 {
     type Response = ToolOutput;
@@ -169,10 +187,24 @@ where
     }
 
     fn call(&mut self, request: CallRequest) -> BoxFut {
-        let guard = self.in_flight.enter();
-        let fut = self.inner.call(request);
+        // Hand the service that was polled ready to the step, keep a fresh clone
+        // (the usual tower idiom for services that are called after an await).
+        let clone = self.inner.clone();
+        let mut ready = std::mem::replace(&mut self.inner, clone);
+        let next = Next(Box::new(move |request| Box::pin(ready.call(request))));
+        self.step.run(request, next)
+    }
+}
+
+/// Counts the call as in flight until it finishes, for graceful shutdown.
+#[derive(Clone)]
+struct InFlightStep(InFlight);
+
+impl Step for InFlightStep {
+    fn run(&self, request: CallRequest, next: Next) -> BoxFut {
+        let guard = self.0.enter();
         Box::pin(async move {
-            let result = fut.await;
+            let result = next.run(request).await;
             drop(guard);
             result
         })
@@ -185,49 +217,21 @@ where
 /// the caller gets the result, so an answered call is never missing from it.
 /// Arguments are recorded as a SHA-256 digest unless `audit.include_params`.
 #[derive(Clone)]
-struct AuditLayer(Option<bulwark_audit::AuditLog>);
+struct AuditStep(Option<bulwark_audit::AuditLog>);
 
-impl<S> Layer<S> for AuditLayer {
-    type Service = AuditService<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        AuditService {
-            inner,
-            log: self.0.clone(),
-        }
-    }
-}
-
-#[derive(Clone)]
-struct AuditService<S> {
-    inner: S,
-    log: Option<bulwark_audit::AuditLog>,
-}
-
-impl<S> Service<CallRequest> for AuditService<S>
-where
-    S: Service<CallRequest, Response = ToolOutput, Error = ToolError>,
-    S::Future: Send + 'static,
-{
-    type Response = ToolOutput;
-    type Error = ToolError;
-    type Future = BoxFut;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ToolError>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: CallRequest) -> BoxFut {
+impl Step for AuditStep {
+    fn run(&self, request: CallRequest, next: Next) -> BoxFut {
         let tool = request.tool.name.clone();
         let severity = request.tool.severity;
         let ctx = request.ctx.clone();
         // Only pay for the arguments' copy when there is a log to put them in.
         let args = self
-            .log
+            .0
             .as_ref()
             .map(|_| serde_json::Value::Object(request.args.clone()));
-        let log = self.log.clone();
+        let log = self.0.clone();
         let started = Instant::now();
-        let fut = self.inner.call(request);
+        let fut = next.run(request);
         Box::pin(async move {
             let result = fut.await;
             let status = match &result {
@@ -282,81 +286,29 @@ where
 /// Checks what the tool itself demands of the caller: a tool annotated
 /// destructive needs the `tools:destructive` scope.
 #[derive(Clone)]
-struct AuthorizeLayer;
+struct AuthorizeStep;
 
-impl<S> Layer<S> for AuthorizeLayer {
-    type Service = AuthorizeService<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        AuthorizeService { inner }
-    }
-}
-
-#[derive(Clone)]
-struct AuthorizeService<S> {
-    inner: S,
-}
-
-impl<S> Service<CallRequest> for AuthorizeService<S>
-where
-    S: Service<CallRequest, Response = ToolOutput, Error = ToolError>,
-    S::Future: Send + 'static,
-{
-    type Response = ToolOutput;
-    type Error = ToolError;
-    type Future = BoxFut;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ToolError>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: CallRequest) -> BoxFut {
+impl Step for AuthorizeStep {
+    fn run(&self, request: CallRequest, next: Next) -> BoxFut {
         if request.tool.hints.destructive && !request.ctx.has_scope("tools:destructive") {
             return Box::pin(std::future::ready(Err(ToolError::Forbidden(
                 "tools:destructive".into(),
             ))));
         }
-        Box::pin(self.inner.call(request))
+        next.run(request)
     }
 }
 
 /// Per-tool budgets, keyed by principal, else client address, else `local`.
 #[derive(Clone)]
-struct RateLimitLayer(Arc<RateLimits>);
+struct RateLimitStep(Arc<RateLimits>);
 
-impl<S> Layer<S> for RateLimitLayer {
-    type Service = RateLimitService<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        RateLimitService {
-            inner,
-            limits: self.0.clone(),
-        }
-    }
-}
-
-#[derive(Clone)]
-struct RateLimitService<S> {
-    inner: S,
-    limits: Arc<RateLimits>,
-}
-
-impl<S> Service<CallRequest> for RateLimitService<S>
-where
-    S: Service<CallRequest, Response = ToolOutput, Error = ToolError>,
-    S::Future: Send + 'static,
-{
-    type Response = ToolOutput;
-    type Error = ToolError;
-    type Future = BoxFut;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ToolError>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: CallRequest) -> BoxFut {
-        if !self.limits.tools.is_empty() {
+impl Step for RateLimitStep {
+    fn run(&self, request: CallRequest, next: Next) -> BoxFut {
+        if !self.0.tools.is_empty() {
             let key = caller_key(&request.ctx);
             if let Some(Verdict::Limited { retry_after, .. }) =
-                self.limits.check_tool(&request.tool.name, &key)
+                self.0.check_tool(&request.tool.name, &key)
             {
                 return Box::pin(std::future::ready(Err(ToolError::RateLimited {
                     scope: request.tool.name.to_string(),
@@ -364,7 +316,7 @@ where
                 })));
             }
         }
-        Box::pin(self.inner.call(request))
+        next.run(request)
     }
 }
 
@@ -380,44 +332,16 @@ pub fn caller_key(ctx: &CallContext) -> String {
 /// Bounds a call by the server's timeout and the context's own deadline, and
 /// stops it when the client cancels.
 #[derive(Clone)]
-struct DeadlineLayer(Duration);
+struct DeadlineStep(Duration);
 
-impl<S> Layer<S> for DeadlineLayer {
-    type Service = DeadlineService<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        DeadlineService {
-            inner,
-            timeout: self.0,
-        }
-    }
-}
-
-#[derive(Clone)]
-struct DeadlineService<S> {
-    inner: S,
-    timeout: Duration,
-}
-
-impl<S> Service<CallRequest> for DeadlineService<S>
-where
-    S: Service<CallRequest, Response = ToolOutput, Error = ToolError>,
-    S::Future: Send + 'static,
-{
-    type Response = ToolOutput;
-    type Error = ToolError;
-    type Future = BoxFut;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ToolError>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: CallRequest) -> BoxFut {
-        let mut budget = self.timeout;
+impl Step for DeadlineStep {
+    fn run(&self, request: CallRequest, next: Next) -> BoxFut {
+        let mut budget = self.0;
         if let Some(deadline) = request.ctx.deadline {
             budget = budget.min(deadline.saturating_duration_since(Instant::now()));
         }
         let cancel = request.ctx.cancel.clone();
-        let fut = self.inner.call(request);
+        let fut = next.run(request);
         Box::pin(async move {
             tokio::select! {
                 result = tokio::time::timeout(budget, fut) => {
@@ -432,40 +356,12 @@ where
 /// Keeps results within what a client can take: oversized text is cut at a
 /// character boundary with a note that says how much was dropped.
 #[derive(Clone)]
-struct ShapeLayer(usize);
+struct ShapeStep(usize);
 
-impl<S> Layer<S> for ShapeLayer {
-    type Service = ShapeService<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        ShapeService {
-            inner,
-            max_bytes: self.0,
-        }
-    }
-}
-
-#[derive(Clone)]
-struct ShapeService<S> {
-    inner: S,
-    max_bytes: usize,
-}
-
-impl<S> Service<CallRequest> for ShapeService<S>
-where
-    S: Service<CallRequest, Response = ToolOutput, Error = ToolError>,
-    S::Future: Send + 'static,
-{
-    type Response = ToolOutput;
-    type Error = ToolError;
-    type Future = BoxFut;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ToolError>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: CallRequest) -> BoxFut {
-        let max = self.max_bytes;
-        let fut = self.inner.call(request);
+impl Step for ShapeStep {
+    fn run(&self, request: CallRequest, next: Next) -> BoxFut {
+        let max = self.0;
+        let fut = next.run(request);
         Box::pin(async move {
             let mut output = fut.await?;
             if let ToolOutput::Done { content, .. } = &mut output {
