@@ -421,6 +421,19 @@ mod tests {
         Fake(pairs.iter().cloned().collect())
     }
 
+    /// The error of loading a config file with these contents.
+    fn file_error(jail: &mut figment::Jail, name: &str, contents: &str) -> String {
+        jail.create_file(name, contents).unwrap();
+        load(
+            Some(&jail.directory().join(name)),
+            &fake(&[]),
+            bulwark_env(),
+            &[],
+        )
+        .unwrap_err()
+        .to_string()
+    }
+
     #[test]
     fn defaults_are_stdio_all_on_loopback() {
         figment::Jail::expect_with(|_jail| {
@@ -479,29 +492,13 @@ mod tests {
     #[test]
     fn bad_values_name_the_key_value_and_what_is_allowed() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("bad.toml", "[server]\nmode = \"tcp\"\n")?;
-            let err = load(
-                Some(&jail.directory().join("bad.toml")),
-                &fake(&[]),
-                bulwark_env(),
-                &[],
-            )
-            .unwrap_err()
-            .to_string();
+            let err = file_error(jail, "bad.toml", "[server]\nmode = \"tcp\"\n");
             assert!(
                 err.contains("server.mode") && err.contains("tcp") && err.contains("stdio"),
                 "{err}"
             );
 
-            jail.create_file("typo.toml", "[http]\nlisten_addr = \"x\"\n")?;
-            let err = load(
-                Some(&jail.directory().join("typo.toml")),
-                &fake(&[]),
-                bulwark_env(),
-                &[],
-            )
-            .unwrap_err()
-            .to_string();
+            let err = file_error(jail, "typo.toml", "[http]\nlisten_addr = \"x\"\n");
             assert!(
                 err.contains("listen_addr")
                     && err.contains("allowed keys here")
@@ -541,15 +538,7 @@ mod tests {
                 .to_string();
             assert!(err.contains("PORT=`eighty`"), "{err}");
 
-            jail.create_file("zero.toml", "[http]\nmax_sessions = 0\n")?;
-            let err = load(
-                Some(&jail.directory().join("zero.toml")),
-                &fake(&[]),
-                bulwark_env(),
-                &[],
-            )
-            .unwrap_err()
-            .to_string();
+            let err = file_error(jail, "zero.toml", "[http]\nmax_sessions = 0\n");
             assert!(err.contains("http.max_sessions"), "{err}");
 
             let err = load(
