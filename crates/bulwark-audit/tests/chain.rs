@@ -362,9 +362,23 @@ async fn args_are_stripped_unless_include_params() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_records_get_unique_consecutive_seqs() {
+    concurrent_records(Fsync::Always).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_direct_appends_get_unique_consecutive_seqs() {
+    // Interval fsync appends from the calling tasks under the lock, not via the thread.
+    concurrent_records(Fsync::Interval(Duration::from_millis(5))).await;
+}
+
+async fn concurrent_records(fsync: Fsync) {
     let dir = tempfile::tempdir().unwrap();
     let path = log_path(&dir);
-    let log = AuditLog::open(AuditOptions::new(&path)).unwrap();
+    let log = AuditLog::open(AuditOptions {
+        fsync,
+        ..AuditOptions::new(&path)
+    })
+    .unwrap();
 
     let tasks: Vec<_> = (0..200)
         .map(|i| {
