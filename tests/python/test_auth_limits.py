@@ -138,3 +138,24 @@ def test_unknown_tool_in_rate_limits_fails_at_start(bulwark_bin, data_dir):
         bulwark_bin, data_dir, "serve", "--http", "127.0.0.1:0", env={"BULWARK_RATE_LIMIT__TOOLS__NO_SUCH_TOOL": "3"}, timeout=20
     )
     assert done.returncode == 2 and "rate_limit.tools.no_such_tool" in done.stderr, done.stderr
+
+
+def test_denials_are_audited(servers, bulwark_bin, data_dir):
+    narrow = create_key(bulwark_bin, data_dir, "narrow", "mcp")
+    good = create_key(bulwark_bin, data_dir, "busy", "mcp,profile:core")
+    server = servers.http(
+        "core", {"BULWARK_AUTH__METHODS": '["api-key"]', "BULWARK_RATE_LIMIT__MCP_REQUESTS_PER_MINUTE": "2"}
+    )
+    url = server.url("/mcp/core")
+    with httpx.Client(timeout=HTTP_TIMEOUT, headers={"User-Agent": "audit-test/1"}) as http:
+        assert post_stateless(http, url, "tools/list").status_code == 401
+        assert post_stateless(http, url, "tools/list", headers=bearer(narrow)).status_code == 403
+        statuses = [post_stateless(http, url, "tools/list", headers=bearer(good)).status_code for _ in range(3)]
+        assert statuses == [200, 200, 429], statuses
+    events = [json.loads(line) for line in (data_dir / "audit.jsonl").read_text().splitlines()]
+    by_type = {e["event_type"]: e for e in events}
+    assert by_type["http.401"]["status_code"] == 401 and by_type["http.401"]["user_agent"] == "audit-test/1"
+    assert by_type["http.403"]["user"] == "narrow" and "profile:core" in by_type["http.403"]["detail"]
+    assert by_type["rate_limited"]["user"] == "busy" and by_type["rate_limited"]["source_ip"] == "127.0.0.1"
+    done = run_cli(bulwark_bin, data_dir, "audit", "verify")
+    assert done.returncode == 0, done.stderr

@@ -70,6 +70,55 @@ impl AuthConfig {
 pub(crate) struct AuthGate {
     pub config: AuthConfig,
     pub profile: String,
+    pub audit: Option<bulwark_audit::AuditLog>,
+}
+
+/// An HTTP-level security event (401, 403, 429) for the audit log. Built
+/// before any await: a `&Request` cannot be held across one (its body is not `Sync`).
+pub(crate) fn http_event(
+    request: &Request,
+    event_type: &str,
+    status: StatusCode,
+    user: Option<&str>,
+    detail: &str,
+) -> bulwark_audit::AuditEvent {
+    let mut event = bulwark_audit::AuditEvent::new(
+        event_type,
+        bulwark_core::Severity::Medium,
+        request.uri().path(),
+        "denied",
+    )
+    .with_status_code(status.as_u16())
+    .with_detail(detail);
+    if let Some(info) = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+    {
+        event = event.with_source_ip(info.0.ip().to_string());
+    }
+    if let Some(agent) = request
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+    {
+        event = event.with_user_agent(agent);
+    }
+    if let Some(user) = user {
+        event = event.with_user(user);
+    }
+    event
+}
+
+/// Write an event to the audit log, if there is one.
+pub(crate) async fn record(
+    audit: Option<&bulwark_audit::AuditLog>,
+    event: bulwark_audit::AuditEvent,
+) {
+    if let Some(log) = audit
+        && let Err(err) = log.record(event).await
+    {
+        tracing::error!("audit record not written: {err}");
+    }
 }
 
 /// The RFC 9728 metadata URL for a request's resource, built from its Host.
@@ -143,6 +192,14 @@ pub(crate) async fn authenticate(
         .map(str::trim)
         .map(str::to_string);
     let Some(credential) = credential.filter(|c| !c.is_empty()) else {
+        let event = http_event(
+            &request,
+            "http.401",
+            StatusCode::UNAUTHORIZED,
+            None,
+            "no credential",
+        );
+        record(gate.audit.as_ref(), event).await;
         return challenge(
             &request,
             StatusCode::UNAUTHORIZED,
@@ -170,6 +227,14 @@ pub(crate) async fn authenticate(
         }
     }
     let Some(principal) = principal else {
+        let event = http_event(
+            &request,
+            "http.401",
+            StatusCode::UNAUTHORIZED,
+            None,
+            "invalid, expired or revoked credential",
+        );
+        record(gate.audit.as_ref(), event).await;
         return challenge(
             &request,
             StatusCode::UNAUTHORIZED,
@@ -187,6 +252,14 @@ pub(crate) async fn authenticate(
     .collect();
     if !missing.is_empty() {
         let needed = missing.join(" ");
+        let event = http_event(
+            &request,
+            "http.403",
+            StatusCode::FORBIDDEN,
+            Some(&principal.id),
+            &format!("insufficient scope: needs {needed}"),
+        );
+        record(gate.audit.as_ref(), event).await;
         return challenge(
             &request,
             StatusCode::FORBIDDEN,

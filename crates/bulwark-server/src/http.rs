@@ -154,6 +154,7 @@ impl HttpServer {
             let gate = AuthGate {
                 config: options.auth.clone(),
                 profile: name.clone(),
+                audit: bulwark.audit().cloned(),
             };
             let service = tower::ServiceBuilder::new()
                 .layer(middleware::from_fn_with_state(
@@ -161,7 +162,10 @@ impl HttpServer {
                     crate::auth::authenticate,
                 ))
                 .layer(middleware::from_fn_with_state(
-                    bulwark.limits().clone(),
+                    LimitGate {
+                        limits: bulwark.limits().clone(),
+                        audit: bulwark.audit().cloned(),
+                    },
                     limit_requests,
                 ))
                 .layer(middleware::from_fn_with_state(guard, guard_sessions))
@@ -358,13 +362,18 @@ async fn guard_sessions(
     }
 }
 
+/// State of the request-budget middleware.
+#[derive(Clone)]
+struct LimitGate {
+    limits: Arc<RateLimits>,
+    audit: Option<bulwark_audit::AuditLog>,
+}
+
 /// The per-caller budget for MCP requests: 429 with `Retry-After` and the
-/// `RateLimit-*` headers when spent; the headers ride on every answer.
-async fn limit_requests(
-    State(limits): State<Arc<RateLimits>>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// `RateLimit-*` headers when spent (and a `rate_limited` audit record); the
+/// headers ride on every answer.
+async fn limit_requests(State(gate): State<LimitGate>, request: Request, next: Next) -> Response {
+    let LimitGate { limits, audit } = gate;
     let Some(budget) = &limits.mcp else {
         return next.run(request).await;
     };
@@ -387,6 +396,18 @@ async fn limit_requests(
         Verdict::Limited { limit, retry_after } => {
             let secs = retry_after.as_secs().max(1);
             tracing::warn!(caller = %key, "rate limited: MCP requests");
+            let user = request
+                .extensions()
+                .get::<crate::auth::Principal>()
+                .map(|p| p.id.clone());
+            let event = crate::auth::http_event(
+                &request,
+                "rate_limited",
+                StatusCode::TOO_MANY_REQUESTS,
+                user.as_deref(),
+                &format!("{limit} MCP requests per minute"),
+            );
+            crate::auth::record(audit.as_ref(), event).await;
             let mut response = json_rpc_error(
                 StatusCode::TOO_MANY_REQUESTS,
                 -32029,

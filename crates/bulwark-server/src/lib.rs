@@ -31,6 +31,7 @@ pub struct Bulwark {
     core: Arc<ServerCore>,
     endpoints: Arc<BTreeMap<String, Arc<ProfileEndpoint>>>,
     limits: Arc<limits::RateLimits>,
+    audit: Option<bulwark_audit::AuditLog>,
 }
 
 impl Bulwark {
@@ -41,8 +42,10 @@ impl Bulwark {
             .collect();
         let instructions = "bulwark: security operations over MCP. Tools take `sid` to name an endpoint; `local` is the host bulwark runs on.".to_string();
         let limits = options.limits.clone();
+        let audit = options.audit.clone();
         Bulwark {
             limits,
+            audit,
             registry: Arc::new(registry),
             core: Arc::new(ServerCore::new(Pipeline::new(options), Some(instructions))),
             endpoints: Arc::new(endpoints),
@@ -55,6 +58,11 @@ impl Bulwark {
 
     pub fn pipeline(&self) -> &Pipeline {
         &self.core.pipeline
+    }
+
+    /// The audit log, when one is open (also for auth and rate-limit events).
+    pub fn audit(&self) -> Option<&bulwark_audit::AuditLog> {
+        self.audit.as_ref()
     }
 
     pub fn limits(&self) -> &Arc<limits::RateLimits> {
