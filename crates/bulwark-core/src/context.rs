@@ -76,6 +76,9 @@ pub struct CallContext {
     pub principal: Option<String>,
     /// Tenant the principal acts for, when tenants are configured.
     pub tenant: Option<String>,
+    /// The tenant's backend credentials, resolved for this request only (never
+    /// process-wide); `None` when the request brought none.
+    pub credentials: Option<Arc<std::collections::BTreeMap<String, String>>>,
     /// The principal's scopes; `None` when authentication is off (everything allowed).
     pub scopes: Option<Arc<[String]>>,
     pub client_addr: Option<SocketAddr>,
@@ -102,6 +105,7 @@ impl CallContext {
             principal: None,
             tenant: None,
             scopes: None,
+            credentials: None,
             client_addr: None,
             era: ProtocolEra::InProcess,
             client_caps: ClientCaps::default(),

@@ -2,6 +2,7 @@
 //! `local`, the host bulwark runs on; LimaCharlie sensors and Velociraptor
 //! clients arrive as further backends behind the same tool names.
 
+mod diagnostics;
 mod host;
 mod sensors;
 
@@ -20,4 +21,10 @@ pub fn register(registry: &mut RegistryBuilder) {
         false,
     );
     registry.tools(sensors::tools());
+    registry.profile(
+        "diagnostics",
+        "Checks of what a call carries: tenant and credential fingerprints",
+        false,
+    );
+    registry.tools(diagnostics::tools());
 }

@@ -36,6 +36,93 @@ impl Principal {
     }
 }
 
+/// The tenant a request acts for and the backend credentials it brought.
+/// Lives in the request's extensions and then the `CallContext`, nowhere else.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct TenantContext {
+    pub tenant: String,
+    pub credentials: std::collections::BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for TenantContext {
+    // Credentials are secrets: never in logs, not even in debug output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TenantContext")
+            .field("tenant", &self.tenant)
+            .field("credentials", &self.credentials.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+const TENANT_HEADER: &str = "x-tenant-id";
+const CREDENTIAL_PREFIX: &str = "x-tenant-credential-";
+const MAX_CREDENTIALS: usize = 32;
+const MAX_CREDENTIAL_BYTES: usize = 8 * 1024;
+
+fn valid_tenant(tenant: &str) -> bool {
+    (1..=64).contains(&tenant.len())
+        && tenant
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+/// `X-Tenant-Id: T` and `X-Tenant-Credential-NAME: value` headers.
+fn tenant_from_headers(headers: &axum::http::HeaderMap) -> Result<Option<TenantContext>, String> {
+    let tenant = match headers.get(TENANT_HEADER) {
+        Some(value) => {
+            let tenant = value
+                .to_str()
+                .map_err(|_| "X-Tenant-Id must be visible ASCII".to_string())?
+                .trim();
+            if !valid_tenant(tenant) {
+                return Err(format!(
+                    "X-Tenant-Id `{tenant}` is not a tenant id: use 1-64 letters, digits, `_`, `-` or `.`"
+                ));
+            }
+            Some(tenant.to_string())
+        }
+        None => None,
+    };
+    let mut credentials = std::collections::BTreeMap::new();
+    for (name, value) in headers {
+        let Some(key) = name.as_str().strip_prefix(CREDENTIAL_PREFIX) else {
+            continue;
+        };
+        if key.is_empty() || value.len() > MAX_CREDENTIAL_BYTES {
+            return Err(format!(
+                "header `{name}` needs a name after X-Tenant-Credential- and at most {MAX_CREDENTIAL_BYTES} bytes"
+            ));
+        }
+        let value = value
+            .to_str()
+            .map_err(|_| format!("header `{name}` must be visible ASCII"))?;
+        credentials.insert(key.to_string(), value.to_string());
+        if credentials.len() > MAX_CREDENTIALS {
+            return Err(format!(
+                "at most {MAX_CREDENTIALS} X-Tenant-Credential-* headers"
+            ));
+        }
+    }
+    match tenant {
+        Some(tenant) => Ok(Some(TenantContext {
+            tenant,
+            credentials,
+        })),
+        None if credentials.is_empty() => Ok(None),
+        None => Err(
+            "X-Tenant-Credential-* headers need an X-Tenant-Id header naming their tenant".into(),
+        ),
+    }
+}
+
+fn bad_request(message: String) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        axum::Json(json!({ "jsonrpc": "2.0", "id": null, "error": { "code": -32600, "message": message } })),
+    )
+        .into_response()
+}
+
 /// Turns a bearer credential into a principal. `Ok(None)`: not recognised by
 /// this authenticator (the next one may know it).
 pub trait Authenticator: Send + Sync + 'static {
@@ -48,6 +135,9 @@ pub struct AuthConfig {
     pub authenticators: Vec<Arc<dyn Authenticator>>,
     /// Issuers announced in the protected-resource metadata (RFC 9728).
     pub authorization_servers: Vec<String>,
+    /// Read the tenant and its credentials from `X-Tenant-Id` and
+    /// `X-Tenant-Credential-*` headers (and `Bearer <key>:<tenant>`).
+    pub tenant_headers: bool,
 }
 
 impl std::fmt::Debug for AuthConfig {
@@ -55,6 +145,7 @@ impl std::fmt::Debug for AuthConfig {
         f.debug_struct("AuthConfig")
             .field("authenticators", &self.authenticators.len())
             .field("authorization_servers", &self.authorization_servers)
+            .field("tenant_headers", &self.tenant_headers)
             .finish()
     }
 }
@@ -165,7 +256,17 @@ pub(crate) async fn authenticate(
     mut request: Request,
     next: Next,
 ) -> Response {
+    let mut tenant = None;
+    if gate.config.tenant_headers {
+        match tenant_from_headers(request.headers()) {
+            Ok(found) => tenant = found,
+            Err(message) => return bad_request(message),
+        }
+    }
     if !gate.config.enabled() {
+        if let Some(tenant) = tenant {
+            request.extensions_mut().insert(tenant);
+        }
         return next.run(request).await;
     }
     // Tokens never travel in URLs (they end up in logs and browser history).
@@ -191,6 +292,34 @@ pub(crate) async fn authenticate(
         })
         .map(str::trim)
         .map(str::to_string);
+    // LimaCharlie style: `Bearer <key>:<tenant>` names the tenant with the key.
+    let (credential, bearer_tenant) = match credential {
+        Some(c) if gate.config.tenant_headers && c.contains(':') => {
+            let (key, tenant) = c.rsplit_once(':').unwrap_or((&c, ""));
+            (Some(key.to_string()), Some(tenant.to_string()))
+        }
+        other => (other, None),
+    };
+    if let Some(named) = &bearer_tenant {
+        if !valid_tenant(named) {
+            return bad_request(format!("tenant `{named}` after the key is not a tenant id"));
+        }
+        match &mut tenant {
+            Some(t) if &t.tenant != named => {
+                return bad_request(format!(
+                    "the bearer names tenant `{named}` but X-Tenant-Id says `{}`",
+                    t.tenant
+                ));
+            }
+            Some(_) => {}
+            None => {
+                tenant = Some(TenantContext {
+                    tenant: named.clone(),
+                    credentials: Default::default(),
+                })
+            }
+        }
+    }
     let Some(credential) = credential.filter(|c| !c.is_empty()) else {
         let event = http_event(
             &request,
@@ -269,6 +398,42 @@ pub(crate) async fn authenticate(
                 principal.id
             ),
         );
+    }
+    // A key bound to a tenant acts for that tenant only.
+    if let (Some(bound), Some(asked)) = (&principal.tenant, &tenant)
+        && bound != &asked.tenant
+    {
+        let event = http_event(
+            &request,
+            "http.403",
+            StatusCode::FORBIDDEN,
+            Some(&principal.id),
+            &format!(
+                "key bound to tenant {bound} asked for tenant {}",
+                asked.tenant
+            ),
+        );
+        record(gate.audit.as_ref(), event).await;
+        return challenge(
+            &request,
+            StatusCode::FORBIDDEN,
+            Some(("insufficient_scope", "mcp")),
+            format!(
+                "`{}` acts for tenant `{bound}` only, not `{}`",
+                principal.id, asked.tenant
+            ),
+        );
+    }
+    let tenant = match (tenant, &principal.tenant) {
+        (Some(tenant), _) => Some(tenant),
+        (None, Some(bound)) => Some(TenantContext {
+            tenant: bound.clone(),
+            credentials: Default::default(),
+        }),
+        (None, None) => None,
+    };
+    if let Some(tenant) = tenant {
+        request.extensions_mut().insert(tenant);
     }
     request.extensions_mut().insert(principal);
     next.run(request).await

@@ -148,6 +148,10 @@ impl McpServer {
             ctx.tenant = principal.tenant.clone();
             ctx.scopes = Some(principal.scopes.clone().into());
         }
+        if let Some(tenant) = parts.and_then(|p| p.extensions.get::<crate::auth::TenantContext>()) {
+            ctx.tenant = Some(tenant.tenant.clone());
+            ctx.credentials = Some(Arc::new(tenant.credentials.clone()));
+        }
         if let Some(caps) = rc.client_capabilities() {
             ctx.client_caps = ClientCaps {
                 sampling: caps.sampling.is_some(),

@@ -24,6 +24,7 @@ pub fn open_store(data_dir: &Path) -> Result<Store> {
 pub fn http_auth(config: &Config, data_dir: &Path) -> Result<AuthConfig> {
     let mut auth = AuthConfig {
         authorization_servers: config.auth.authorization_servers.clone(),
+        tenant_headers: config.auth.tenant_headers,
         ..Default::default()
     };
     for method in &config.auth.methods {

@@ -110,6 +110,9 @@ pub struct AuthSection {
     pub methods: Vec<AuthMethod>,
     /// Issuers announced in the RFC 9728 protected-resource metadata.
     pub authorization_servers: Vec<String>,
+    /// Take the tenant and its backend credentials from each request's
+    /// `X-Tenant-Id` / `X-Tenant-Credential-*` headers (or `Bearer <key>:<tenant>`).
+    pub tenant_headers: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,6 +127,7 @@ impl Default for AuthSection {
         AuthSection {
             methods: vec![AuthMethod::None],
             authorization_servers: Vec::new(),
+            tenant_headers: false,
         }
     }
 }
