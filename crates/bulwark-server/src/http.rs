@@ -374,9 +374,9 @@ struct LimitGate {
 /// headers ride on every answer.
 async fn limit_requests(State(gate): State<LimitGate>, request: Request, next: Next) -> Response {
     let LimitGate { limits, audit } = gate;
-    let Some(budget) = &limits.mcp else {
+    if limits.mcp.is_none() {
         return next.run(request).await;
-    };
+    }
     let key = match request.extensions().get::<crate::auth::Principal>() {
         Some(principal) => format!("principal:{}", principal.id),
         None => request
@@ -385,7 +385,10 @@ async fn limit_requests(State(gate): State<LimitGate>, request: Request, next: N
             .map(|info| format!("ip:{}", info.0.ip()))
             .unwrap_or_else(|| "unknown".into()),
     };
-    match budget.check(&key) {
+    match limits.check_mcp(&key).await.unwrap_or(Verdict::Allowed {
+        limit: 0,
+        remaining: 0,
+    }) {
         Verdict::Allowed { limit, remaining } => {
             let mut response = next.run(request).await;
             let headers = response.headers_mut();

@@ -1,8 +1,9 @@
-//! Rate limits, in process: one GCRA budget (governor) per key × endpoint or tool.
+//! Rate limits: one GCRA budget per key × endpoint or tool.
 //!
 //! Keys are the principal when there is one, else the client address, so one
-//! noisy caller cannot spend everyone's budget. A shared Redis backend for
-//! replicas plugs in behind [`RateLimits`] later.
+//! noisy caller cannot spend everyone's budget. Budgets live in process
+//! (governor) by default, or in Redis so that replicas share them: one Lua
+//! script per check does the GCRA step atomically, on Redis's own clock.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -59,6 +60,90 @@ impl Budget {
     }
 }
 
+/// GCRA in one atomic step. KEYS[1]: the budget's key. ARGV: emission
+/// interval (µs per token), burst (tokens). The theoretical arrival time (TAT)
+/// is stored in µs of Redis's clock, so replicas' clocks do not matter.
+/// Returns {allowed (0/1), remaining tokens, µs until the next token}.
+const GCRA_SCRIPT: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local new_tat = tat + interval
+local allow_at = new_tat - burst * interval
+if allow_at > now then
+  return {0, 0, allow_at - now}
+end
+redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil((new_tat - now) / 1000) + 1)
+return {1, math.floor((now - allow_at) / interval), 0}
+"#;
+
+/// Budgets kept in Redis, shared by every bulwark pointed at it.
+pub struct RedisBudgets {
+    connection: redis::aio::ConnectionManager,
+    script: redis::Script,
+    /// Let calls through (with a warning) when Redis cannot be reached.
+    fail_open: bool,
+}
+
+impl RedisBudgets {
+    pub async fn connect(url: &str, fail_open: bool) -> Result<Self, String> {
+        let client = redis::Client::open(url)
+            .map_err(|e| format!("`rate_limit.redis_url` {url} is not a Redis URL: {e}"))?;
+        let connection = client
+            .get_connection_manager()
+            .await
+            .map_err(|e| format!("cannot reach Redis at {url} for rate limits: {e}; start it or set rate_limit.backend = \"local\""))?;
+        Ok(RedisBudgets {
+            connection,
+            script: redis::Script::new(GCRA_SCRIPT),
+            fail_open,
+        })
+    }
+
+    async fn check(&self, scope: &str, key: &str, per_minute: u32) -> Verdict {
+        let interval_us = 60_000_000u64 / u64::from(per_minute.max(1));
+        let mut connection = self.connection.clone();
+        let result: redis::RedisResult<(i64, i64, i64)> = self
+            .script
+            .key(format!("bulwark:rl:{scope}:{key}"))
+            .arg(interval_us)
+            .arg(per_minute)
+            .invoke_async(&mut connection)
+            .await;
+        match result {
+            Ok((1, remaining, _)) => Verdict::Allowed {
+                limit: per_minute,
+                remaining: remaining.max(0) as u32,
+            },
+            Ok((_, _, wait_us)) => Verdict::Limited {
+                limit: per_minute,
+                retry_after: Duration::from_micros(wait_us.max(0) as u64),
+            },
+            Err(err) if self.fail_open => {
+                tracing::warn!(
+                    "rate limit not checked, Redis failed: {err}; letting the call through (rate_limit.fail_open)"
+                );
+                Verdict::Allowed {
+                    limit: per_minute,
+                    remaining: 0,
+                }
+            }
+            Err(err) => {
+                tracing::warn!(
+                    "rate limit not checked, Redis failed: {err}; refusing the call (rate_limit.fail_open = false)"
+                );
+                Verdict::Limited {
+                    limit: per_minute,
+                    retry_after: Duration::from_secs(1),
+                }
+            }
+        }
+    }
+}
+
 /// Every configured budget.
 #[derive(Default)]
 pub struct RateLimits {
@@ -66,6 +151,8 @@ pub struct RateLimits {
     pub mcp: Option<Budget>,
     /// Calls of one tool per key.
     pub tools: HashMap<String, Budget>,
+    /// When set, budgets are kept here instead of in this process.
+    pub redis: Option<RedisBudgets>,
 }
 
 impl RateLimits {
@@ -79,12 +166,40 @@ impl RateLimits {
                     NonZeroU32::new(*n).map(|n| (tool.clone(), Budget::per_minute(n)))
                 })
                 .collect(),
+            redis: None,
         };
         Arc::new(limits)
     }
 
-    pub fn check_tool(&self, tool: &str, key: &str) -> Option<Verdict> {
-        self.tools.get(tool).map(|budget| budget.check(key))
+    /// Keep the budgets in Redis instead of this process.
+    pub fn with_redis(mut self: Arc<Self>, redis: RedisBudgets) -> Arc<Self> {
+        match Arc::get_mut(&mut self) {
+            Some(limits) => limits.redis = Some(redis),
+            None => tracing::error!("rate limits already shared; Redis backend not installed"),
+        }
+        self
+    }
+
+    /// The MCP request budget for `key`, if one is configured.
+    pub async fn check_mcp(&self, key: &str) -> Option<Verdict> {
+        let budget = self.mcp.as_ref()?;
+        Some(match &self.redis {
+            Some(redis) => redis.check("mcp", key, budget.per_minute).await,
+            None => budget.check(key),
+        })
+    }
+
+    /// The budget of one tool for `key`, if one is configured.
+    pub async fn check_tool(&self, tool: &str, key: &str) -> Option<Verdict> {
+        let budget = self.tools.get(tool)?;
+        Some(match &self.redis {
+            Some(redis) => {
+                redis
+                    .check(&format!("tool:{tool}"), key, budget.per_minute)
+                    .await
+            }
+            None => budget.check(key),
+        })
     }
 
     /// Prune idle keys every minute for as long as the limits are in use.
@@ -136,20 +251,21 @@ mod tests {
         assert!(matches!(budget.check("bob"), Verdict::Allowed { .. }));
     }
 
-    #[test]
-    fn zero_turns_a_limit_off() {
+    #[tokio::test]
+    async fn zero_turns_a_limit_off() {
         let limits = RateLimits::new(
             0,
             &HashMap::from([("t".to_string(), 0), ("u".to_string(), 1)]),
         );
         assert!(limits.mcp.is_none());
-        assert!(limits.check_tool("t", "k").is_none());
+        assert!(limits.check_mcp("k").await.is_none());
+        assert!(limits.check_tool("t", "k").await.is_none());
         assert!(matches!(
-            limits.check_tool("u", "k"),
+            limits.check_tool("u", "k").await,
             Some(Verdict::Allowed { .. })
         ));
         assert!(matches!(
-            limits.check_tool("u", "k"),
+            limits.check_tool("u", "k").await,
             Some(Verdict::Limited { .. })
         ));
     }

@@ -305,18 +305,22 @@ struct RateLimitStep(Arc<RateLimits>);
 
 impl Step for RateLimitStep {
     fn run(&self, request: CallRequest, next: Next) -> BoxFut {
-        if !self.0.tools.is_empty() {
+        if !self.0.tools.contains_key(request.tool.name.as_ref()) {
+            return next.run(request);
+        }
+        let limits = self.0.clone();
+        Box::pin(async move {
             let key = caller_key(&request.ctx);
             if let Some(Verdict::Limited { retry_after, .. }) =
-                self.0.check_tool(&request.tool.name, &key)
+                limits.check_tool(&request.tool.name, &key).await
             {
-                return Box::pin(std::future::ready(Err(ToolError::RateLimited {
+                return Err(ToolError::RateLimited {
                     scope: request.tool.name.to_string(),
                     retry_after_secs: retry_after.as_secs().max(1),
-                })));
+                });
             }
-        }
-        next.run(request)
+            next.run(request).await
+        })
     }
 }
 

@@ -91,6 +91,20 @@ pub struct RateLimitSection {
     pub mcp_requests_per_minute: u32,
     /// Calls per caller per minute for single tools, by tool name.
     pub tools: std::collections::BTreeMap<String, u32>,
+    /// `local` (in this process) or `redis` (shared by every replica).
+    pub backend: RateLimitBackend,
+    /// Where the shared budgets live, with `backend = "redis"`.
+    pub redis_url: String,
+    /// When Redis cannot be reached: let calls through with a warning (true)
+    /// or refuse them (false).
+    pub fail_open: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RateLimitBackend {
+    Local,
+    Redis,
 }
 
 impl Default for RateLimitSection {
@@ -98,6 +112,9 @@ impl Default for RateLimitSection {
         RateLimitSection {
             mcp_requests_per_minute: 1000,
             tools: Default::default(),
+            backend: RateLimitBackend::Local,
+            redis_url: "redis://127.0.0.1:6379".into(),
+            fail_open: true,
         }
     }
 }

@@ -10,6 +10,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 use bulwark_core::{ProfileFile, Registry};
+use std::sync::Arc;
+
+use bulwark_server::limits::{RateLimits, RedisBudgets};
 use bulwark_server::{Bulwark, HttpOptions, HttpServer, PipelineOptions};
 use clap::Parser;
 
@@ -226,19 +229,37 @@ fn open_audit(config: &Config) -> Result<Option<bulwark_audit::AuditLog>> {
     Ok(Some(bulwark_audit::AuditLog::open(options)?))
 }
 
-fn pipeline_options(config: &Config, audit: Option<bulwark_audit::AuditLog>) -> PipelineOptions {
+/// The configured budgets; with `backend = "redis"`, connected to Redis.
+fn rate_limits(config: &Config, rt: &tokio::runtime::Runtime) -> Result<Arc<RateLimits>> {
     let tools: std::collections::HashMap<String, u32> = config
         .rate_limit
         .tools
         .iter()
         .map(|(k, v)| (k.clone(), *v))
         .collect();
+    let limits = RateLimits::new(config.rate_limit.mcp_requests_per_minute, &tools);
+    Ok(match config.rate_limit.backend {
+        config::RateLimitBackend::Local => limits,
+        config::RateLimitBackend::Redis => {
+            let redis = rt
+                .block_on(RedisBudgets::connect(
+                    &config.rate_limit.redis_url,
+                    config.rate_limit.fail_open,
+                ))
+                .map_err(|e| anyhow!(e))?;
+            limits.with_redis(redis)
+        }
+    })
+}
+
+fn pipeline_options(
+    config: &Config,
+    audit: Option<bulwark_audit::AuditLog>,
+    limits: Arc<RateLimits>,
+) -> PipelineOptions {
     PipelineOptions {
         audit,
-        limits: bulwark_server::limits::RateLimits::new(
-            config.rate_limit.mcp_requests_per_minute,
-            &tools,
-        ),
+        limits,
         call_timeout: Duration::from_secs(config.server.call_timeout_secs),
         max_result_bytes: config.server.max_result_bytes,
     }
@@ -276,7 +297,8 @@ fn call(config: &Config, profile: &str, name: &str, args: &str) -> Result<ExitCo
         }
         other => other?,
     };
-    let bulwark = Bulwark::new(registry, pipeline_options(config, audit));
+    let limits = rate_limits(config, &rt)?;
+    let bulwark = Bulwark::new(registry, pipeline_options(config, audit, limits));
     let output = rt.block_on(bulwark.call(profile, name, args));
     let output = output.map_err(|e| anyhow!("{e}"))?;
     println!(
@@ -332,7 +354,8 @@ fn serve(config: Config, args: ServeArgs) -> Result<ExitCode> {
     let rt = runtime()?;
     let _enter = rt.enter();
     let audit = open_audit(&config)?;
-    let bulwark = Bulwark::new(registry, pipeline_options(&config, audit));
+    let limits = rate_limits(&config, &rt)?;
+    let bulwark = Bulwark::new(registry, pipeline_options(&config, audit, limits));
     bulwark.limits().spawn_pruner();
     match config.server.mode {
         Mode::Stdio => {
