@@ -29,6 +29,7 @@ TARGET_IDLE_RSS_MIB = 20.0
 
 LABELS = {
     "bulwark": "bulwark",
+    "bulwark-secure": "bulwark + auth, audit, limits",
     "fastmcp": "FastMCP",
     "ts-sdk": "TypeScript SDK",
 }
@@ -334,6 +335,28 @@ def build(results, command):
               f"| {rx} | {px} |")
         w("")
 
+    # ---------------------------------------------------------- security overhead
+    if "bulwark" in agg and "bulwark-secure" in agg:
+        w("## Security layer overhead")
+        w("")
+        w("`bulwark-secure` is the same server with the security layer on: API-key "
+          "authentication of every request, the audit log (a record per call, "
+          "`fsync = \"interval\"`), and the per-caller request budget and a per-tool budget "
+          "checked on every call (set high enough never to be reached). `bulwark` has all "
+          "three off. Target: at most 10% overhead.")
+        w("")
+        w("| clients | bulwark req/s | secure req/s | throughput overhead | bulwark p99 ms | secure p99 ms |")
+        w("| ---: | ---: | ---: | ---: | ---: | ---: |")
+        for c in levels:
+            a = agg["bulwark"].get(c)
+            b = agg["bulwark-secure"].get(c)
+            if not a or not b:
+                continue
+            overhead = (1 - b["rps"] / a["rps"]) * 100 if a["rps"] else float("nan")
+            w(f"| {c} | {fmt_rps(a['rps'])} | {fmt_rps(b['rps'])} | {overhead:.1f}% "
+              f"| {fmt_ms(a['p99_ms'])} | {fmt_ms(b['p99_ms'])} |")
+        w("")
+
     # ---------------------------------------------------------- no keep-alive
     nk = collect(results, "oha-nokeepalive")
     if nk:
@@ -406,10 +429,10 @@ def build(results, command):
       "client, each sending the next POST as soon as the previous answer is in "
       "(closed loop), for a fixed duration; requests still running at the deadline are "
       "waited for (`-w`). Load only goes to 127.0.0.1.")
-    w("- bulwark (`bulwark serve --http 127.0.0.1:PORT --profile core`, default configuration, "
-      "so its log (`info,rmcp=warn`: one audit line per call) goes to stderr, redirected to a "
-      "file, and every call is recorded in its audit log (`audit.fsync = \"interval\"`); only "
-      "the per-caller request budget is off, `BULWARK_RATE_LIMIT__MCP_REQUESTS_PER_MINUTE=0`) gets the "
+    w("- bulwark (`bulwark serve --http 127.0.0.1:PORT --profile core`; "
+      "its log (`info,rmcp=warn`: one line per call) goes to stderr, redirected to a "
+      "file; the audit log and the per-caller request budget are off, as the foundation "
+      "alone; `bulwark-secure` below turns them and API-key authentication on) gets the "
       "2026-07-28 stateless request: headers `MCP-Protocol-Version: 2026-07-28`, "
       "`Mcp-Method: tools/call`, `Mcp-Name: test_tool`, and the protocol version and client "
       "capabilities in `params._meta`.")
