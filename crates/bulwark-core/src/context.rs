@@ -82,6 +82,10 @@ pub struct CallContext {
     /// The principal's scopes; `None` when authentication is off (everything allowed).
     pub scopes: Option<Arc<[String]>>,
     pub client_addr: Option<SocketAddr>,
+    /// The OAuth client the caller's token was issued to, for the audit trail.
+    pub client_id: Option<String>,
+    /// The HTTP `User-Agent`, for the audit trail.
+    pub user_agent: Option<String>,
     pub era: ProtocolEra,
     /// What the client said it supports.
     pub client_caps: ClientCaps,
@@ -107,6 +111,8 @@ impl CallContext {
             scopes: None,
             credentials: None,
             client_addr: None,
+            client_id: None,
+            user_agent: None,
             era: ProtocolEra::InProcess,
             client_caps: ClientCaps::default(),
             progress_token: None,

@@ -21,8 +21,10 @@ pub struct Principal {
     pub id: String,
     pub scopes: Vec<String>,
     pub tenant: Option<String>,
-    /// How the principal was established (`api-key`, ...).
+    /// How the principal was established (`api-key`, `oauth`, `jwt`).
     pub method: &'static str,
+    /// The OAuth client the token was issued to, when there is one.
+    pub client_id: Option<String>,
 }
 
 impl Principal {
@@ -123,10 +125,28 @@ fn bad_request(message: String) -> Response {
         .into_response()
 }
 
+/// The protected resource a credential is presented to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthTarget {
+    /// The route's path, e.g. `/mcp/core`.
+    pub path: String,
+    /// Its canonical URL (RFC 8707 resource), e.g. `http://127.0.0.1:8080/mcp/core`,
+    /// built from the request's (allow-listed) Host header.
+    pub resource: String,
+}
+
 /// Turns a bearer credential into a principal. `Ok(None)`: not recognised by
-/// this authenticator (the next one may know it).
+/// this authenticator (the next one may know it). `Err`: the authenticator
+/// cannot decide right now (its store or identity provider is down).
+///
+/// Token authenticators check the audience against `target`: a token issued
+/// for another resource is not a credential here.
 pub trait Authenticator: Send + Sync + 'static {
-    fn authenticate(&self, credential: &str) -> BoxFuture<Result<Option<Principal>, String>>;
+    fn authenticate(
+        &self,
+        credential: &str,
+        target: &AuthTarget,
+    ) -> BoxFuture<Result<Option<Principal>, String>>;
 }
 
 /// The authenticators in force. Empty means authentication is off.
@@ -212,15 +232,24 @@ pub(crate) async fn record(
     }
 }
 
-/// The RFC 9728 metadata URL for a request's resource, built from its Host.
-fn metadata_url(request: &Request) -> String {
+/// The request's origin (`http://host:port`), from its Host header, which the
+/// MCP service has already checked against the allowed hosts.
+fn origin(request: &Request) -> String {
     let host = request
         .headers()
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("localhost");
+    format!("http://{host}")
+}
+
+/// The RFC 9728 metadata URL for a request's resource, built from its Host.
+fn metadata_url(request: &Request) -> String {
     let path = request.uri().path().trim_end_matches('/');
-    format!("http://{host}/.well-known/oauth-protected-resource{path}")
+    format!(
+        "{}/.well-known/oauth-protected-resource{path}",
+        origin(request)
+    )
 }
 
 fn challenge(
@@ -336,9 +365,14 @@ pub(crate) async fn authenticate(
             "authentication required: send `Authorization: Bearer <token or API key>`".into(),
         );
     };
+    let path = request.uri().path().trim_end_matches('/').to_string();
+    let target = AuthTarget {
+        resource: format!("{}{path}", origin(&request)),
+        path,
+    };
     let mut principal = None;
     for authenticator in &gate.config.authenticators {
-        match authenticator.authenticate(&credential).await {
+        match authenticator.authenticate(&credential, &target).await {
             Ok(Some(found)) => {
                 principal = Some(found);
                 break;
@@ -466,6 +500,7 @@ mod tests {
             scopes: vec!["mcp".into(), "profile:core".into()],
             tenant: None,
             method: "api-key",
+            client_id: None,
         };
         assert!(p.reaches_profile("core"));
         assert!(!p.reaches_profile("all"));

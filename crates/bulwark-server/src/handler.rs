@@ -147,7 +147,12 @@ impl McpServer {
             ctx.principal = Some(principal.id.clone());
             ctx.tenant = principal.tenant.clone();
             ctx.scopes = Some(principal.scopes.clone().into());
+            ctx.client_id = principal.client_id.clone();
         }
+        ctx.user_agent = parts
+            .and_then(|p| p.headers.get(http::header::USER_AGENT))
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(256).collect());
         if let Some(tenant) = parts.and_then(|p| p.extensions.get::<crate::auth::TenantContext>()) {
             ctx.tenant = Some(tenant.tenant.clone());
             ctx.credentials = Some(Arc::new(tenant.credentials.clone()));

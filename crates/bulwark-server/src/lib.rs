@@ -18,7 +18,7 @@ use std::sync::Arc;
 use bulwark_core::{CallContext, JsonObject, Registry, RegistryError, ToolError, ToolOutput};
 use rmcp::ServiceExt;
 
-pub use auth::{AuthConfig, Authenticator, Principal, TenantContext};
+pub use auth::{AuthConfig, AuthTarget, Authenticator, Principal, TenantContext};
 pub use convert::output_json;
 pub use handler::{McpServer, ProfileEndpoint, ServerCore};
 pub use http::{HttpOptions, HttpServer};

@@ -270,6 +270,12 @@ impl Step for AuditStep {
                 if let Some(addr) = ctx.client_addr {
                     event = event.with_source_ip(addr.ip().to_string());
                 }
+                if let Some(client_id) = &ctx.client_id {
+                    event = event.with_client_id(client_id.clone());
+                }
+                if let Some(agent) = &ctx.user_agent {
+                    event = event.with_user_agent(agent.clone());
+                }
                 if let Err(err) = &result {
                     event = event.with_detail(err.to_string());
                 }

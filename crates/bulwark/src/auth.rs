@@ -46,6 +46,7 @@ impl Authenticator for ApiKeys {
     fn authenticate(
         &self,
         credential: &str,
+        _target: &bulwark_server::AuthTarget,
     ) -> bulwark_core::BoxFuture<Result<Option<Principal>, String>> {
         // Not one of ours: let the next authenticator look at it.
         if !credential.starts_with("bwk_") {
@@ -61,6 +62,7 @@ impl Authenticator for ApiKeys {
                 scopes: key.scopes,
                 tenant: key.tenant,
                 method: "api-key",
+                client_id: None,
             }))
         })
     }
