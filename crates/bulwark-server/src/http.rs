@@ -48,6 +48,26 @@ pub struct HttpOptions {
     pub shutdown_grace: Duration,
     /// Who may call; off when it holds no authenticator.
     pub auth: AuthConfig,
+    /// Routes served beside MCP (the authorization server's).
+    pub extra: Option<ExtraRoutes>,
+}
+
+/// Routes served beside the MCP endpoints, such as the built-in authorization
+/// server's. Requests to the paths in `limited` spend the named endpoint
+/// budget of their client address (`RateLimits::endpoints`).
+#[derive(Clone, Default)]
+pub struct ExtraRoutes {
+    pub router: Router,
+    /// `(path, budget name)`, e.g. `("/token", "token")`.
+    pub limited: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for ExtraRoutes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExtraRoutes")
+            .field("limited", &self.limited)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for HttpOptions {
@@ -73,6 +93,7 @@ impl Default for HttpOptions {
             session_idle: Duration::from_secs(300),
             shutdown_grace: Duration::from_secs(10),
             auth: AuthConfig::default(),
+            extra: None,
         }
     }
 }
@@ -189,7 +210,7 @@ impl HttpServer {
             profiles: Arc::new(profiles),
             sessions: all_sessions,
         };
-        let router = router
+        let mut router = router
             .route("/mcp/{profile}", axum::routing::any(unknown_profile))
             .route("/mcp/v1/{profile}", axum::routing::any(unknown_profile))
             .route(
@@ -203,6 +224,19 @@ impl HttpServer {
             .route("/health", get(health))
             .route("/ready", get(ready_check))
             .with_state(state);
+        if let Some(extra) = &options.extra {
+            let gate = EndpointGate {
+                limits: bulwark.limits().clone(),
+                audit: bulwark.audit().cloned(),
+                limited: Arc::new(extra.limited.iter().cloned().collect()),
+            };
+            router = router.merge(
+                extra
+                    .router
+                    .clone()
+                    .layer(middleware::from_fn_with_state(gate, limit_endpoints)),
+            );
+        }
         Ok(HttpServer {
             router,
             ready,
@@ -418,6 +452,75 @@ async fn limit_requests(State(gate): State<LimitGate>, request: Request, next: N
             );
             let headers = response.headers_mut();
             headers.insert(http::header::RETRY_AFTER, secs.into());
+            headers.insert("ratelimit-limit", limit.into());
+            headers.insert("ratelimit-remaining", 0.into());
+            headers.insert("ratelimit-reset", secs.into());
+            response
+        }
+    }
+}
+
+/// State of the endpoint-budget middleware.
+#[derive(Clone)]
+struct EndpointGate {
+    limits: Arc<RateLimits>,
+    audit: Option<bulwark_audit::AuditLog>,
+    /// Path → budget name.
+    limited: Arc<std::collections::HashMap<String, String>>,
+}
+
+/// Per-client-address budgets of the authorization server's endpoints: 429
+/// with an OAuth-style JSON error, `Retry-After` and `RateLimit-*` headers,
+/// and a `rate_limited` audit record.
+async fn limit_endpoints(
+    State(gate): State<EndpointGate>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(endpoint) = gate.limited.get(request.uri().path()) else {
+        return next.run(request).await;
+    };
+    let key = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|info| format!("ip:{}", info.0.ip()))
+        .unwrap_or_else(|| "unknown".into());
+    match gate.limits.check_endpoint(endpoint, &key).await {
+        None => next.run(request).await,
+        Some(Verdict::Allowed { limit, remaining }) => {
+            let mut response = next.run(request).await;
+            let headers = response.headers_mut();
+            headers.insert("ratelimit-limit", limit.into());
+            headers.insert("ratelimit-remaining", remaining.into());
+            response
+        }
+        Some(Verdict::Limited { limit, retry_after }) => {
+            let secs = retry_after.as_secs().max(1);
+            tracing::warn!(caller = %key, endpoint = %endpoint, "rate limited: authorization endpoint");
+            let event = crate::auth::http_event(
+                &request,
+                "rate_limited",
+                StatusCode::TOO_MANY_REQUESTS,
+                None,
+                &format!("{limit} requests per minute to {endpoint}"),
+            );
+            crate::auth::record(gate.audit.as_ref(), event).await;
+            let mut response = (
+                StatusCode::TOO_MANY_REQUESTS,
+                Json(json!({
+                    "error": "rate_limited",
+                    "error_description": format!(
+                        "at most {limit} requests per minute to this endpoint from one address; retry in {secs} s"
+                    ),
+                })),
+            )
+                .into_response();
+            let headers = response.headers_mut();
+            headers.insert(http::header::RETRY_AFTER, secs.into());
+            headers.insert(
+                http::header::CACHE_CONTROL,
+                http::HeaderValue::from_static("no-store"),
+            );
             headers.insert("ratelimit-limit", limit.into());
             headers.insert("ratelimit-remaining", 0.into());
             headers.insert("ratelimit-reset", secs.into());

@@ -21,7 +21,7 @@ use rmcp::ServiceExt;
 pub use auth::{AuthConfig, AuthTarget, Authenticator, Principal, TenantContext};
 pub use convert::output_json;
 pub use handler::{McpServer, ProfileEndpoint, ServerCore};
-pub use http::{HttpOptions, HttpServer};
+pub use http::{ExtraRoutes, HttpOptions, HttpServer};
 pub use pipeline::{CallRequest, Pipeline, PipelineOptions};
 
 /// The server: registry, pipeline and one MCP endpoint per profile.

@@ -18,6 +18,18 @@ use governor::{Quota, RateLimiter};
 type Keyed =
     RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>;
 
+/// Per-minute budgets of the authorization server's endpoints, per client
+/// address: the LimaCharlie MCP server's defaults.
+pub const DEFAULT_ENDPOINT_BUDGETS: &[(&str, u32)] = &[
+    ("authorize", 10),
+    ("oauth_callback", 10),
+    ("mfa_verify", 10),
+    ("token", 20),
+    ("register", 5),
+    ("revoke", 10),
+    ("introspect", 30),
+];
+
 /// Whether a request may go ahead, with what the `RateLimit-*` headers report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -84,12 +96,20 @@ return {1, math.floor((now - allow_at) / interval), 0}
 pub struct RedisBudgets {
     connection: redis::aio::ConnectionManager,
     script: redis::Script,
-    /// Let calls through (with a warning) when Redis cannot be reached.
+    /// Let tool calls and MCP requests through (with a warning) when Redis
+    /// cannot be reached.
     fail_open: bool,
+    /// The same for the authorization server's endpoints; closed by default,
+    /// because an open login endpoint is what a brute-force attack waits for.
+    endpoints_fail_open: bool,
 }
 
 impl RedisBudgets {
-    pub async fn connect(url: &str, fail_open: bool) -> Result<Self, String> {
+    pub async fn connect(
+        url: &str,
+        fail_open: bool,
+        endpoints_fail_open: bool,
+    ) -> Result<Self, String> {
         let client = redis::Client::open(url)
             .map_err(|e| format!("`rate_limit.redis_url` {url} is not a Redis URL: {e}"))?;
         let connection = client
@@ -100,10 +120,11 @@ impl RedisBudgets {
             connection,
             script: redis::Script::new(GCRA_SCRIPT),
             fail_open,
+            endpoints_fail_open,
         })
     }
 
-    async fn check(&self, scope: &str, key: &str, per_minute: u32) -> Verdict {
+    async fn check(&self, scope: &str, key: &str, per_minute: u32, fail_open: bool) -> Verdict {
         let interval_us = 60_000_000u64 / u64::from(per_minute.max(1));
         let mut connection = self.connection.clone();
         let result: redis::RedisResult<(i64, i64, i64)> = self
@@ -122,7 +143,7 @@ impl RedisBudgets {
                 limit: per_minute,
                 retry_after: Duration::from_micros(wait_us.max(0) as u64),
             },
-            Err(err) if self.fail_open => {
+            Err(err) if fail_open => {
                 tracing::warn!(
                     "rate limit not checked, Redis failed: {err}; letting the call through (rate_limit.fail_open)"
                 );
@@ -151,6 +172,9 @@ pub struct RateLimits {
     pub mcp: Option<Budget>,
     /// Calls of one tool per key.
     pub tools: HashMap<String, Budget>,
+    /// Requests to one authorization-server endpoint (`token`, `register`, ...)
+    /// per client address.
+    pub endpoints: HashMap<String, Budget>,
     /// When set, budgets are kept here instead of in this process.
     pub redis: Option<RedisBudgets>,
 }
@@ -166,9 +190,27 @@ impl RateLimits {
                     NonZeroU32::new(*n).map(|n| (tool.clone(), Budget::per_minute(n)))
                 })
                 .collect(),
+            endpoints: HashMap::new(),
             redis: None,
         };
         Arc::new(limits)
+    }
+
+    /// Per-minute budgets for the authorization server's endpoints; 0 turns
+    /// one off.
+    pub fn with_endpoints(mut self: Arc<Self>, per_minute: &HashMap<String, u32>) -> Arc<Self> {
+        match Arc::get_mut(&mut self) {
+            Some(limits) => {
+                limits.endpoints = per_minute
+                    .iter()
+                    .filter_map(|(name, n)| {
+                        NonZeroU32::new(*n).map(|n| (name.clone(), Budget::per_minute(n)))
+                    })
+                    .collect()
+            }
+            None => tracing::error!("rate limits already shared; endpoint budgets not installed"),
+        }
+        self
     }
 
     /// Keep the budgets in Redis instead of this process.
@@ -184,7 +226,11 @@ impl RateLimits {
     pub async fn check_mcp(&self, key: &str) -> Option<Verdict> {
         let budget = self.mcp.as_ref()?;
         Some(match &self.redis {
-            Some(redis) => redis.check("mcp", key, budget.per_minute).await,
+            Some(redis) => {
+                redis
+                    .check("mcp", key, budget.per_minute, redis.fail_open)
+                    .await
+            }
             None => budget.check(key),
         })
     }
@@ -195,7 +241,31 @@ impl RateLimits {
         Some(match &self.redis {
             Some(redis) => {
                 redis
-                    .check(&format!("tool:{tool}"), key, budget.per_minute)
+                    .check(
+                        &format!("tool:{tool}"),
+                        key,
+                        budget.per_minute,
+                        redis.fail_open,
+                    )
+                    .await
+            }
+            None => budget.check(key),
+        })
+    }
+
+    /// The budget of one authorization-server endpoint for `key`, if one is
+    /// configured.
+    pub async fn check_endpoint(&self, endpoint: &str, key: &str) -> Option<Verdict> {
+        let budget = self.endpoints.get(endpoint)?;
+        Some(match &self.redis {
+            Some(redis) => {
+                redis
+                    .check(
+                        &format!("endpoint:{endpoint}"),
+                        key,
+                        budget.per_minute,
+                        redis.endpoints_fail_open,
+                    )
                     .await
             }
             None => budget.check(key),
@@ -214,7 +284,7 @@ impl RateLimits {
                 if let Some(mcp) = &limits.mcp {
                     mcp.prune();
                 }
-                for budget in limits.tools.values() {
+                for budget in limits.tools.values().chain(limits.endpoints.values()) {
                     budget.prune();
                 }
             }

@@ -1,11 +1,12 @@
 //! Wiring of authentication: the configured methods become authenticators,
 //! and `bulwark auth key ...` manages API keys in the data directory's store.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use bulwark_server::{AuthConfig, Authenticator, Principal};
+use bulwark_server::{AuthConfig, Authenticator, ExtraRoutes, Principal};
 use bulwark_store::Store;
 
 use crate::config::{AuthMethod, Config};
@@ -20,13 +21,28 @@ pub fn open_store(data_dir: &Path) -> Result<Store> {
     Store::open(&path).with_context(|| format!("cannot open the store at {}", path.display()))
 }
 
+/// What `bulwark serve --http` needs for security: the authenticators, and
+/// the authorization server's routes when it runs one.
+pub struct HttpSecurity {
+    pub auth: AuthConfig,
+    pub extra: Option<ExtraRoutes>,
+}
+
 /// The HTTP authentication of `bulwark serve`, from the configuration.
-pub fn http_auth(config: &Config, data_dir: &Path) -> Result<AuthConfig> {
+/// `local` is the address actually bound (the default OAuth issuer).
+pub fn http_security(
+    config: &Config,
+    data_dir: &Path,
+    local: SocketAddr,
+    audit: Option<&bulwark_audit::AuditLog>,
+) -> Result<HttpSecurity> {
+    let _ = (local, audit);
     let mut auth = AuthConfig {
         authorization_servers: config.auth.authorization_servers.clone(),
         tenant_headers: config.auth.tenant_headers,
         ..Default::default()
     };
+    let extra = None;
     for method in &config.auth.methods {
         match method {
             AuthMethod::None => {}
@@ -34,9 +50,12 @@ pub fn http_auth(config: &Config, data_dir: &Path) -> Result<AuthConfig> {
                 let store = open_store(data_dir)?;
                 auth.authenticators.push(Arc::new(ApiKeys(store)));
             }
+            AuthMethod::Oauth | AuthMethod::Jwt => {
+                anyhow::bail!("auth method {method:?} is not available in this build yet")
+            }
         }
     }
-    Ok(auth)
+    Ok(HttpSecurity { auth, extra })
 }
 
 /// API keys from the store: `Authorization: Bearer bwk_...`.

@@ -98,6 +98,13 @@ pub struct RateLimitSection {
     /// When Redis cannot be reached: let calls through with a warning (true)
     /// or refuse them (false).
     pub fail_open: bool,
+    /// Requests per client address per minute to each authorization-server
+    /// endpoint: authorize, oauth_callback, mfa_verify, token, register,
+    /// revoke, introspect.
+    pub endpoints: std::collections::BTreeMap<String, u32>,
+    /// When Redis cannot be reached, the authorization-server endpoints refuse
+    /// requests (false, the default) or let them through (true).
+    pub endpoints_fail_open: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,6 +122,11 @@ impl Default for RateLimitSection {
             backend: RateLimitBackend::Local,
             redis_url: "redis://127.0.0.1:6379".into(),
             fail_open: true,
+            endpoints: bulwark_server::limits::DEFAULT_ENDPOINT_BUDGETS
+                .iter()
+                .map(|(name, n)| (name.to_string(), *n))
+                .collect(),
+            endpoints_fail_open: false,
         }
     }
 }
@@ -123,13 +135,20 @@ impl Default for RateLimitSection {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthSection {
-    /// `none`, or any of `api-key` (keys from `bulwark auth key create`).
+    /// `none`, or any of `api-key` (keys from `bulwark auth key create`),
+    /// `oauth` (tokens from bulwark's own authorization server) and `jwt`
+    /// (tokens from the external identity provider in `[auth.jwt]`).
     pub methods: Vec<AuthMethod>,
     /// Issuers announced in the RFC 9728 protected-resource metadata.
     pub authorization_servers: Vec<String>,
     /// Take the tenant and its backend credentials from each request's
     /// `X-Tenant-Id` / `X-Tenant-Credential-*` headers (or `Bearer <key>:<tenant>`).
     pub tenant_headers: bool,
+    /// The built-in OAuth 2.1 authorization server (method `oauth`).
+    pub oauth: OAuthSection,
+    /// JWTs from an external identity provider (method `jwt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwt: Option<JwtSection>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,6 +156,8 @@ pub struct AuthSection {
 pub enum AuthMethod {
     None,
     ApiKey,
+    Oauth,
+    Jwt,
 }
 
 impl Default for AuthSection {
@@ -145,8 +166,109 @@ impl Default for AuthSection {
             methods: vec![AuthMethod::None],
             authorization_servers: Vec::new(),
             tenant_headers: false,
+            oauth: OAuthSection::default(),
+            jwt: None,
         }
     }
+}
+
+/// The built-in authorization server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthSection {
+    /// The issuer: the public origin clients reach bulwark at, such as
+    /// `https://bulwark.example.com`. Default: `http://` + `http.listen`, which
+    /// only works for loopback; set it for anything else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    pub access_token_ttl_secs: u64,
+    pub refresh_token_ttl_secs: u64,
+    /// Accept `http://` loopback Client ID Metadata Document URLs (tests only).
+    pub allow_insecure_cimd: bool,
+    /// Log in through an upstream OpenID Connect provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub federation: Option<FederationSection>,
+}
+
+impl Default for OAuthSection {
+    fn default() -> Self {
+        OAuthSection {
+            issuer: None,
+            access_token_ttl_secs: 15 * 60,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
+            allow_insecure_cimd: false,
+            federation: None,
+        }
+    }
+}
+
+/// An upstream OpenID Connect provider users log in with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FederationSection {
+    pub issuer: String,
+    pub client_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    /// Scopes asked of the provider.
+    #[serde(default = "default_oidc_scopes")]
+    pub scopes: Vec<String>,
+    /// The claim that names the user.
+    #[serde(default = "default_subject_claim")]
+    pub subject_claim: String,
+    /// The claim that names the user's tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_claim: Option<String>,
+    /// What federated users may be granted.
+    #[serde(default = "default_grant_scopes")]
+    pub grant_scopes: Vec<String>,
+    /// The login button's text.
+    #[serde(default = "default_federation_label")]
+    pub label: String,
+    /// Accept an `http://` provider (loopback tests only).
+    #[serde(default)]
+    pub allow_insecure_http: bool,
+}
+
+/// An external identity provider whose JWTs are accepted as bearer tokens.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtSection {
+    pub issuer: String,
+    /// Default: from the issuer's OpenID discovery document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_url: Option<String>,
+    /// Accepted `aud` values; empty means the MCP endpoint's own URL.
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    #[serde(default = "default_subject_claim")]
+    pub subject_claim: String,
+    #[serde(default = "default_scope_claim")]
+    pub scope_claim: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_claim: Option<String>,
+    /// Scopes every valid token gets on top of its own.
+    #[serde(default)]
+    pub default_scopes: Vec<String>,
+    /// Accept an `http://` issuer or JWKS URL (loopback tests only).
+    #[serde(default)]
+    pub allow_insecure_http: bool,
+}
+
+fn default_oidc_scopes() -> Vec<String> {
+    ["openid", "email", "profile"].map(String::from).to_vec()
+}
+fn default_subject_claim() -> String {
+    "sub".into()
+}
+fn default_scope_claim() -> String {
+    "scope".into()
+}
+fn default_grant_scopes() -> Vec<String> {
+    ["mcp", "profile:*"].map(String::from).to_vec()
+}
+fn default_federation_label() -> String {
+    "Sign in with single sign-on".into()
 }
 
 impl AuthSection {
@@ -404,7 +526,36 @@ fn validate(config: &Config) -> Result<()> {
     }
     if config.auth.methods.is_empty() {
         bail!(
-            "invalid configuration: key `auth.methods` is empty; use [\"none\"] to turn authentication off, or [\"api-key\"]"
+            "invalid configuration: key `auth.methods` is empty; use [\"none\"] to turn authentication off, or any of [\"api-key\", \"oauth\", \"jwt\"]"
+        );
+    }
+    if config.auth.methods.contains(&AuthMethod::Jwt) && config.auth.jwt.is_none() {
+        bail!(
+            "invalid configuration: key `auth.methods` has `jwt` but there is no `[auth.jwt]` section; give at least `auth.jwt.issuer`"
+        );
+    }
+    for name in config.rate_limit.endpoints.keys() {
+        if !bulwark_server::limits::DEFAULT_ENDPOINT_BUDGETS
+            .iter()
+            .any(|(known, _)| known == name)
+        {
+            let known: Vec<&str> = bulwark_server::limits::DEFAULT_ENDPOINT_BUDGETS
+                .iter()
+                .map(|(known, _)| *known)
+                .collect();
+            bail!(
+                "invalid configuration: key `rate_limit.endpoints.{name}` names no endpoint; known endpoints: {}",
+                known.join(", ")
+            );
+        }
+    }
+    if let Some(issuer) = &config.auth.oauth.issuer
+        && (!(issuer.starts_with("http://") || issuer.starts_with("https://"))
+            || issuer.ends_with('/')
+            || issuer.get(8..).unwrap_or("").contains('/'))
+    {
+        bail!(
+            "invalid configuration: key `auth.oauth.issuer` is `{issuer}`; give the public origin bulwark is reached at, like `https://bulwark.example.com`, with no path and no trailing slash"
         );
     }
     if config.server.profile.is_empty() {

@@ -237,7 +237,14 @@ fn rate_limits(config: &Config, rt: &tokio::runtime::Runtime) -> Result<Arc<Rate
         .iter()
         .map(|(k, v)| (k.clone(), *v))
         .collect();
-    let limits = RateLimits::new(config.rate_limit.mcp_requests_per_minute, &tools);
+    let endpoints: std::collections::HashMap<String, u32> = config
+        .rate_limit
+        .endpoints
+        .iter()
+        .map(|(k, v)| (k.clone(), *v))
+        .collect();
+    let limits = RateLimits::new(config.rate_limit.mcp_requests_per_minute, &tools)
+        .with_endpoints(&endpoints);
     Ok(match config.rate_limit.backend {
         config::RateLimitBackend::Local => limits,
         config::RateLimitBackend::Redis => {
@@ -245,6 +252,7 @@ fn rate_limits(config: &Config, rt: &tokio::runtime::Runtime) -> Result<Arc<Rate
                 .block_on(RedisBudgets::connect(
                     &config.rate_limit.redis_url,
                     config.rate_limit.fail_open,
+                    config.rate_limit.endpoints_fail_open,
                 ))
                 .map_err(|e| anyhow!(e))?;
             limits.with_redis(redis)
@@ -372,6 +380,18 @@ fn serve(config: Config, args: ServeArgs) -> Result<ExitCode> {
                      or pass --insecure-no-auth if the network is otherwise protected"
                 ));
             }
+            // Bound first: with port 0 the real address is only known now,
+            // and the authorization server's default issuer is built from it.
+            let listener = rt
+                .block_on(tokio::net::TcpListener::bind(config.http.listen))
+                .with_context(|| {
+                    format!(
+                        "cannot listen on {}; pick a free address with --http HOST:PORT",
+                        config.http.listen
+                    )
+                })?;
+            let local = listener.local_addr()?;
+            let security = auth::http_security(&config, &data_dir, local, bulwark.audit())?;
             let options = HttpOptions {
                 default_profile: config.server.profile.clone(),
                 allowed_hosts: config.http.allowed_hosts.clone(),
@@ -380,19 +400,11 @@ fn serve(config: Config, args: ServeArgs) -> Result<ExitCode> {
                 max_sessions: config.http.max_sessions,
                 session_idle: Duration::from_secs(config.http.session_idle_secs),
                 shutdown_grace: Duration::from_secs(config.http.shutdown_grace_secs),
-                auth: auth::http_auth(&config, &data_dir)?,
+                auth: security.auth,
+                extra: security.extra,
             };
             let server = HttpServer::new(&bulwark, &options)?;
             rt.block_on(async {
-                let listener = tokio::net::TcpListener::bind(config.http.listen)
-                    .await
-                    .with_context(|| {
-                        format!(
-                            "cannot listen on {}; pick a free address with --http HOST:PORT",
-                            config.http.listen
-                        )
-                    })?;
-                let local = listener.local_addr()?;
                 tracing::info!(
                     address = %local,
                     profile = %config.server.profile,
