@@ -162,6 +162,21 @@ impl JwtAuthenticator {
         token: &str,
         target: &AuthTarget,
     ) -> Result<Option<Principal>, IdpError> {
+        match self.verify_explained(token, target).await? {
+            Ok(principal) => Ok(Some(principal)),
+            Err(reason) => {
+                tracing::debug!(issuer = %self.inner.config.issuer, reason, "bearer token rejected");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Like [`verify`](Self::verify), but says why a token is rejected (for diagnostics).
+    pub async fn verify_explained(
+        &self,
+        token: &str,
+        target: &AuthTarget,
+    ) -> Result<Result<Principal, String>, IdpError> {
         let config = &self.inner.config;
         let audiences = if config.audiences.is_empty() {
             resource_audiences(&target.resource)
@@ -174,20 +189,9 @@ impl JwtAuthenticator {
             algorithms: &config.algorithms,
             leeway_secs: config.leeway.as_secs(),
         };
-        let claims = match verify_jwt(token, &self.inner.jwks, &expect).await? {
-            Ok(claims) => claims,
-            Err(reason) => {
-                tracing::debug!(issuer = %config.issuer, reason, "bearer token rejected");
-                return Ok(None);
-            }
-        };
-        match principal(config, &claims) {
-            Ok(principal) => Ok(Some(principal)),
-            Err(reason) => {
-                tracing::debug!(issuer = %config.issuer, reason, "bearer token rejected");
-                Ok(None)
-            }
-        }
+        Ok(verify_jwt(token, &self.inner.jwks, &expect)
+            .await?
+            .and_then(|claims| principal(config, &claims)))
     }
 }
 
