@@ -50,7 +50,8 @@ pub(crate) async fn discover(
 ) -> Result<ProviderMetadata, IdpError> {
     let issuer_url = parse_url("issuer", issuer, allow_http)?;
     let url = discovery_url(&issuer_url);
-    let metadata: ProviderMetadata = get_json(client, &url, "the OpenID discovery document").await?;
+    let metadata: ProviderMetadata =
+        get_json(client, &url, "the OpenID discovery document").await?;
     // An exact match: a lookalike issuer would let another provider's tokens in.
     if metadata.issuer != issuer {
         return Err(IdpError::IssuerMismatch {

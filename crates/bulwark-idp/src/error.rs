@@ -5,7 +5,10 @@
 pub enum IdpError {
     /// A configuration value is unusable.
     #[error("{field}: {problem}")]
-    Config { field: &'static str, problem: String },
+    Config {
+        field: &'static str,
+        problem: String,
+    },
 
     /// A URL uses plain http while `allow_insecure_http` is off.
     #[error(
@@ -15,7 +18,9 @@ pub enum IdpError {
     InsecureUrl { field: &'static str, url: String },
 
     /// The provider could not be reached or answered with an HTTP error.
-    #[error("could not fetch {what} from {url}: {reason}; check that the identity provider is up and the URL is right")]
+    #[error(
+        "could not fetch {what} from {url}: {reason}; check that the identity provider is up and the URL is right"
+    )]
     Fetch {
         what: &'static str,
         url: String,
@@ -71,7 +76,9 @@ pub enum IdpError {
     },
 
     /// The ID token failed verification.
-    #[error("the ID token from {issuer} is not valid: {reason}; start the login again, and if it persists check the client id and the provider's signing keys")]
+    #[error(
+        "the ID token from {issuer} is not valid: {reason}; start the login again, and if it persists check the client id and the provider's signing keys"
+    )]
     InvalidIdToken { issuer: String, reason: String },
 }
 

@@ -14,7 +14,11 @@ pub(crate) const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Parses a configured URL and enforces https unless insecure http is allowed.
-pub(crate) fn parse_url(field: &'static str, value: &str, allow_http: bool) -> Result<Url, IdpError> {
+pub(crate) fn parse_url(
+    field: &'static str,
+    value: &str,
+    allow_http: bool,
+) -> Result<Url, IdpError> {
     let url = Url::parse(value).map_err(|e| {
         IdpError::config(
             field,
@@ -59,12 +63,7 @@ pub(crate) fn client(allow_http: bool) -> Result<reqwest::Client, IdpError> {
         .https_only(!allow_http)
         .user_agent(concat!("bulwark-idp/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| {
-            IdpError::config(
-                "http client",
-                format!("cannot build the HTTPS client: {e}"),
-            )
-        })
+        .map_err(|e| IdpError::config("http client", format!("cannot build the HTTPS client: {e}")))
 }
 
 /// Reads a response body, refusing more than [`MAX_DOCUMENT_BYTES`].

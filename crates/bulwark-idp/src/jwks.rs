@@ -7,7 +7,8 @@
 //!   flood of garbage `kid`s cannot make us hammer the provider;
 //! - keys older than [`JwksPolicy::max_age`] (1 h) are refreshed in the
 //!   background on use, so removed (revoked) keys stop verifying;
-//! - when the provider is down, the last good keys stay in use;
+//! - when the provider is down, the last good keys stay in use; with no keys
+//!   yet, a failed fetch is retried at most every 5 s;
 //! - concurrent misses share one fetch.
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -24,6 +25,9 @@ use crate::http::{client, get_json, parse_url};
 
 /// A JWKS with more keys than this is not a signing key set we want to try.
 const MAX_KEYS: usize = 64;
+/// Before any keys arrived, failed fetches are retried at most this often
+/// (or the refetch interval, if shorter): short, because nothing verifies meanwhile.
+const NO_KEYS_RETRY: Duration = Duration::from_secs(5);
 
 /// When the cached key set is refetched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,7 +179,12 @@ impl RemoteJwks {
                 self.refresh_if_stale();
                 keys
             }
-            None => self.fetch_shared(generation).await?,
+            None => {
+                if let Some(error) = self.recent_failure() {
+                    return Err(error);
+                }
+                self.fetch_shared(generation).await?
+            }
         };
         let found = keys.matching(kid, alg);
         if !found.is_empty() {
@@ -201,6 +210,17 @@ impl RemoteJwks {
             .state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// With no keys yet, a fetch that failed moments ago is reported again rather than
+    /// retried, so an outage does not turn every request into a request to the provider.
+    fn recent_failure(&self) -> Option<IdpError> {
+        let state = self.state();
+        let retry_after = self.inner.policy.min_refetch_interval.min(NO_KEYS_RETRY);
+        match (&state.keys, &state.last_error, state.attempted_at) {
+            (None, Some(error), Some(at)) if at.elapsed() < retry_after => Some(error.clone()),
+            _ => None,
+        }
     }
 
     fn may_refetch(&self) -> bool {
@@ -363,7 +383,9 @@ impl VerifyKey {
         }
         let alg = match jwk.common.key_algorithm {
             None => None,
-            Some(alg) => Some(signing_algorithm(alg).ok_or("its `alg` is not a signing algorithm")?),
+            Some(alg) => {
+                Some(signing_algorithm(alg).ok_or("its `alg` is not a signing algorithm")?)
+            }
         };
         let kind = match &jwk.algorithm {
             AlgorithmParameters::RSA(_) => KeyKind::Rsa,
@@ -377,7 +399,9 @@ impl VerifyKey {
             }
             AlgorithmParameters::OctetKeyPair(_) => return Err("unsupported curve".into()),
             // A shared secret published in a key set is never a trust anchor.
-            AlgorithmParameters::OctetKey(_) => return Err("symmetric keys are not accepted".into()),
+            AlgorithmParameters::OctetKey(_) => {
+                return Err("symmetric keys are not accepted".into());
+            }
         };
         let key = DecodingKey::from_jwk(&jwk).map_err(|e| format!("unusable key material: {e}"))?;
         Ok(VerifyKey {
@@ -430,8 +454,9 @@ impl KeySet {
             return Err(IdpError::BadDocument {
                 what: "the signing keys (JWKS)",
                 url: url.to_string(),
-                reason: "it holds no usable signing key (RSA, P-256, P-384 or Ed25519 with `use` sig)"
-                    .into(),
+                reason:
+                    "it holds no usable signing key (RSA, P-256, P-384 or Ed25519 with `use` sig)"
+                        .into(),
             });
         }
         Ok(KeySet {
@@ -469,7 +494,8 @@ mod tests {
         assert!(k.fits(Algorithm::ES256));
         assert!(!k.fits(Algorithm::ES384));
         assert!(!k.fits(Algorithm::RS256));
-        let pinned = key(json!({"kty": "EC", "crv": "P-256", "x": X, "y": Y, "alg": "ES256"})).unwrap();
+        let pinned =
+            key(json!({"kty": "EC", "crv": "P-256", "x": X, "y": Y, "alg": "ES256"})).unwrap();
         assert!(pinned.fits(Algorithm::ES256));
     }
 
@@ -477,7 +503,9 @@ mod tests {
     fn symmetric_encryption_and_unknown_keys_are_skipped() {
         assert!(key(json!({"kty": "oct", "k": "c2VjcmV0"})).is_err());
         assert!(key(json!({"kty": "EC", "crv": "P-256", "x": X, "y": Y, "use": "enc"})).is_err());
-        assert!(key(json!({"kty": "EC", "crv": "P-256", "x": X, "y": Y, "alg": "RSA-OAEP"})).is_err());
+        assert!(
+            key(json!({"kty": "EC", "crv": "P-256", "x": X, "y": Y, "alg": "RSA-OAEP"})).is_err()
+        );
         assert!(key(json!({"kty": "XYZ"})).is_err());
     }
 
@@ -488,7 +516,10 @@ mod tests {
             keys: vec![json!({"kty": "oct", "k": "c2VjcmV0"})],
         };
         let error = KeySet::parse(raw, &url).err().unwrap();
-        assert!(error.to_string().contains("no usable signing key"), "{error}");
+        assert!(
+            error.to_string().contains("no usable signing key"),
+            "{error}"
+        );
     }
 
     #[test]

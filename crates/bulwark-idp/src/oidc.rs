@@ -69,7 +69,10 @@ impl std::fmt::Debug for OidcProviderConfig {
         f.debug_struct("OidcProviderConfig")
             .field("issuer", &self.issuer)
             .field("client_id", &self.client_id)
-            .field("client_secret", &self.client_secret.as_ref().map(|_| "<redacted>"))
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "<redacted>"),
+            )
             .field("redirect_uri", &self.redirect_uri)
             .field("scopes", &self.scopes)
             .field("allow_insecure_http", &self.allow_insecure_http)
@@ -109,7 +112,6 @@ struct ClientInner {
     metadata: ProviderMetadata,
     authorization_endpoint: Url,
     token_endpoint: Url,
-    redirect_uri: Url,
     scope: String,
     auth: TokenAuth,
     http: reqwest::Client,
@@ -135,7 +137,8 @@ impl OidcClient {
                 "is empty: register bulwark with the provider and copy the client id it gives",
             ));
         }
-        let redirect_uri = parse_url("oidc.redirect_uri", &config.redirect_uri, allow_http)?;
+        // Checked, but sent verbatim: providers compare it byte for byte with the registered one.
+        parse_url("oidc.redirect_uri", &config.redirect_uri, allow_http)?;
         let http = client(allow_http)?;
         let metadata = discover(&http, &config.issuer, allow_http).await?;
         let authorization_endpoint = endpoint(
@@ -150,7 +153,12 @@ impl OidcClient {
             metadata.token_endpoint.as_ref(),
             allow_http,
         )?;
-        let jwks_uri = endpoint(&metadata, "jwks_uri", metadata.jwks_uri.as_ref(), allow_http)?;
+        let jwks_uri = endpoint(
+            &metadata,
+            "jwks_uri",
+            metadata.jwks_uri.as_ref(),
+            allow_http,
+        )?;
         if let Some(methods) = &metadata.code_challenge_methods_supported
             && !methods.iter().any(|m| m == "S256")
         {
@@ -162,7 +170,10 @@ impl OidcClient {
                     .into(),
             });
         }
-        let auth = match (&config.client_secret, &metadata.token_endpoint_auth_methods_supported) {
+        let auth = match (
+            &config.client_secret,
+            &metadata.token_endpoint_auth_methods_supported,
+        ) {
             (None, _) => TokenAuth::None,
             // Basic is the OAuth default when the provider does not list methods.
             (Some(_), None) => TokenAuth::Basic,
@@ -195,7 +206,6 @@ impl OidcClient {
             inner: Arc::new(ClientInner {
                 authorization_endpoint,
                 token_endpoint,
-                redirect_uri,
                 scope,
                 auth,
                 http,
@@ -213,7 +223,6 @@ impl OidcClient {
             metadata: self.inner.metadata.clone(),
             authorization_endpoint: self.inner.authorization_endpoint.clone(),
             token_endpoint: self.inner.token_endpoint.clone(),
-            redirect_uri: self.inner.redirect_uri.clone(),
             scope: self.inner.scope.clone(),
             auth: self.inner.auth,
             http: self.inner.http.clone(),
@@ -245,7 +254,7 @@ impl OidcClient {
         url.query_pairs_mut()
             .append_pair("response_type", "code")
             .append_pair("client_id", &self.inner.config.client_id)
-            .append_pair("redirect_uri", self.inner.redirect_uri.as_str())
+            .append_pair("redirect_uri", &self.inner.config.redirect_uri)
             .append_pair("scope", &self.inner.scope)
             .append_pair("state", &pending.state)
             .append_pair("nonce", &pending.nonce)
@@ -274,7 +283,11 @@ impl OidcClient {
                     found: found.to_string(),
                 });
             }
-            None if self.inner.metadata.authorization_response_iss_parameter_supported => {
+            None if self
+                .inner
+                .metadata
+                .authorization_response_iss_parameter_supported =>
+            {
                 return Err(IdpError::MissingIssuerParameter {
                     issuer: issuer.clone(),
                 });
@@ -325,7 +338,7 @@ impl OidcClient {
         let mut form = vec![
             ("grant_type", "authorization_code"),
             ("code", code),
-            ("redirect_uri", inner.redirect_uri.as_str()),
+            ("redirect_uri", inner.config.redirect_uri.as_str()),
             ("code_verifier", verifier),
         ];
         let mut request = inner.http.post(inner.token_endpoint.clone());
@@ -371,7 +384,10 @@ impl OidcClient {
         if !status.is_success() {
             let detail = match &json {
                 Some(body) => {
-                    let error = body.get("error").and_then(Value::as_str).unwrap_or("unknown error");
+                    let error = body
+                        .get("error")
+                        .and_then(Value::as_str)
+                        .unwrap_or("unknown error");
                     match body.get("error_description").and_then(Value::as_str) {
                         Some(description) => format!("{error}: {}", clip(description)),
                         None => error.to_string(),
@@ -450,10 +466,7 @@ fn form_encode(value: &str) -> String {
 
 /// Provider text goes into our error messages; keep it short and printable.
 fn clip(text: &str) -> String {
-    text.chars()
-        .filter(|c| !c.is_control())
-        .take(200)
-        .collect()
+    text.chars().filter(|c| !c.is_control()).take(200).collect()
 }
 
 #[cfg(test)]
@@ -469,7 +482,10 @@ mod tests {
     fn random_tokens_are_43_unique_base64url_chars() {
         let a = random_token();
         assert_eq!(a.len(), 43);
-        assert!(a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert!(
+            a.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
         assert_ne!(a, random_token());
     }
 
@@ -478,12 +494,21 @@ mod tests {
         let ok = json!({"sub": "alice", "iat": 1, "aud": "c", "nonce": "n"});
         assert!(check_id_token_claims(&claims(ok), "c", "n").is_ok());
         let replay = json!({"sub": "alice", "iat": 1, "aud": "c", "nonce": "other"});
-        assert!(check_id_token_claims(&claims(replay), "c", "n").unwrap_err().contains("nonce"));
+        assert!(
+            check_id_token_claims(&claims(replay), "c", "n")
+                .unwrap_err()
+                .contains("nonce")
+        );
         let no_nonce = json!({"sub": "alice", "iat": 1, "aud": "c"});
         assert!(check_id_token_claims(&claims(no_nonce), "c", "n").is_err());
         let multi = json!({"sub": "alice", "iat": 1, "aud": ["c", "d"], "nonce": "n"});
-        assert!(check_id_token_claims(&claims(multi), "c", "n").unwrap_err().contains("azp"));
-        let foreign_azp = json!({"sub": "alice", "iat": 1, "aud": ["c", "d"], "azp": "d", "nonce": "n"});
+        assert!(
+            check_id_token_claims(&claims(multi), "c", "n")
+                .unwrap_err()
+                .contains("azp")
+        );
+        let foreign_azp =
+            json!({"sub": "alice", "iat": 1, "aud": ["c", "d"], "azp": "d", "nonce": "n"});
         assert!(check_id_token_claims(&claims(foreign_azp), "c", "n").is_err());
         let no_iat = json!({"sub": "alice", "aud": "c", "nonce": "n"});
         assert!(check_id_token_claims(&claims(no_iat), "c", "n").is_err());

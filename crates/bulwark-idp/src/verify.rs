@@ -31,10 +31,7 @@ pub(crate) async fn verify_jwt(
     expect: &Expect<'_>,
 ) -> Result<Result<Claims, String>, IdpError> {
     if token.len() > MAX_TOKEN_BYTES {
-        return Ok(Err(format!(
-            "longer than {} KiB",
-            MAX_TOKEN_BYTES / 1024
-        )));
+        return Ok(Err(format!("longer than {} KiB", MAX_TOKEN_BYTES / 1024)));
     }
     // Three base64url segments: a signed JWT. Five would be an encrypted one, which we do not take.
     let segments: Vec<&str> = token.split('.').collect();
@@ -63,10 +60,7 @@ pub(crate) async fn verify_jwt(
     match unverified_issuer(segments[1]) {
         Some(iss) if iss == expect.issuer => {}
         Some(iss) => {
-            return Ok(Err(format!(
-                "issued by `{iss}`, not `{}`",
-                expect.issuer
-            )));
+            return Ok(Err(format!("issued by `{iss}`, not `{}`", expect.issuer)));
         }
         None => return Ok(Err("no string `iss` claim in a JSON payload".into())),
     }
@@ -77,7 +71,10 @@ pub(crate) async fn verify_jwt(
                 "no signing key with kid `{kid}` for {:?} in the issuer's key set",
                 header.alg
             ),
-            None => format!("no signing key for {:?} in the issuer's key set", header.alg),
+            None => format!(
+                "no signing key for {:?} in the issuer's key set",
+                header.alg
+            ),
         }));
     }
     let mut validation = Validation::new(header.alg);

@@ -210,7 +210,10 @@ async fn rejected(authenticator: &JwtAuthenticator, token: &str, why: &str) {
         .await
         .unwrap()
         .unwrap_err();
-    assert!(reason.contains(why), "expected `{why}` in the reason `{reason}`");
+    assert!(
+        reason.contains(why),
+        "expected `{why}` in the reason `{reason}`"
+    );
 }
 
 // ---------------------------------------------------------------- tests
@@ -277,7 +280,12 @@ async fn rs256_with_scp_array_client_id_and_resource_audience() {
 
     let mut other_resource = claims.clone();
     other_resource["aud"] = json!("http://127.0.0.1:8080/mcp/dfir");
-    rejected(&authenticator, &sign(key, &other_resource), "aud contains none").await;
+    rejected(
+        &authenticator,
+        &sign(key, &other_resource),
+        "aud contains none",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -298,7 +306,12 @@ async fn expired_and_not_yet_valid_tokens_are_rejected_within_leeway_rules() {
     let mut skewed = idp.claims();
     skewed["exp"] = json!(now() - 10);
     skewed["nbf"] = json!(now() + 10);
-    assert!(auth(&authenticator, &sign(&key, &skewed)).await.unwrap().is_some());
+    assert!(
+        auth(&authenticator, &sign(&key, &skewed))
+            .await
+            .unwrap()
+            .is_some()
+    );
 
     let mut no_exp = idp.claims();
     no_exp.as_object_mut().unwrap().remove("exp");
@@ -313,10 +326,20 @@ async fn wrong_issuer_or_audience_is_rejected() {
 
     let mut foreign = idp.claims();
     foreign["iss"] = json!("https://evil.example");
-    rejected(&authenticator, &sign(&key, &foreign), "issued by `https://evil.example`").await;
+    rejected(
+        &authenticator,
+        &sign(&key, &foreign),
+        "issued by `https://evil.example`",
+    )
+    .await;
     // A token of another issuer never makes us fetch keys.
     assert_eq!(idp.jwks_hits(), 0);
-    assert!(auth(&authenticator, &sign(&key, &idp.claims())).await.unwrap().is_some());
+    assert!(
+        auth(&authenticator, &sign(&key, &idp.claims()))
+            .await
+            .unwrap()
+            .is_some()
+    );
 
     let mut lookalike = idp.claims();
     lookalike["iss"] = json!(format!("{}/", idp.issuer));
@@ -342,7 +365,12 @@ async fn alg_none_and_hs256_with_the_public_key_are_rejected() {
     let authenticator = idp.authenticator();
     let claims = idp.claims();
     // Sanity: the same claims properly signed are accepted.
-    assert!(auth(&authenticator, &sign(key, &claims)).await.unwrap().is_some());
+    assert!(
+        auth(&authenticator, &sign(key, &claims))
+            .await
+            .unwrap()
+            .is_some()
+    );
 
     let payload = b64(claims.to_string().as_bytes());
     for header in [
@@ -351,8 +379,18 @@ async fn alg_none_and_hs256_with_the_public_key_are_rejected() {
         json!({"alg": "None", "kid": "rsa-1"}),
     ] {
         let header = b64(header.to_string().as_bytes());
-        rejected(&authenticator, &format!("{header}.{payload}."), "not a signed JWT").await;
-        rejected(&authenticator, &format!("{header}.{payload}.c2ln"), "unsupported header").await;
+        rejected(
+            &authenticator,
+            &format!("{header}.{payload}."),
+            "not a signed JWT",
+        )
+        .await;
+        rejected(
+            &authenticator,
+            &format!("{header}.{payload}.c2ln"),
+            "unsupported header",
+        )
+        .await;
     }
 
     // The classic confusion: HMAC keyed with the RSA public key the verifier holds.
@@ -367,7 +405,12 @@ async fn alg_none_and_hs256_with_the_public_key_are_rejected() {
 
     // ES256 is allowed, but an RSA key cannot verify it.
     let ec = ec_key("rsa-1");
-    rejected(&authenticator, &sign(&ec, &claims), "no signing key with kid `rsa-1` for ES256").await;
+    rejected(
+        &authenticator,
+        &sign(&ec, &claims),
+        "no signing key with kid `rsa-1` for ES256",
+    )
+    .await;
 
     // A tampered payload breaks the signature.
     let token = sign(key, &claims);
@@ -408,7 +451,11 @@ async fn garbage_is_rejected_without_fetching_keys() {
     ] {
         rejected(&authenticator, garbage, "").await;
     }
-    assert_eq!(idp.jwks_hits(), 0, "no fetch for tokens that cannot be ours");
+    assert_eq!(
+        idp.jwks_hits(),
+        0,
+        "no fetch for tokens that cannot be ours"
+    );
 }
 
 #[tokio::test]
@@ -420,17 +467,34 @@ async fn unknown_kid_refetches_once_and_a_rotated_key_verifies() {
         min_refetch_interval: Duration::from_millis(300),
         ..JwksPolicy::default()
     });
-    assert!(auth(&authenticator, &sign(&old, &idp.claims())).await.unwrap().is_some());
+    assert!(
+        auth(&authenticator, &sign(&old, &idp.claims()))
+            .await
+            .unwrap()
+            .is_some()
+    );
     assert_eq!(idp.jwks_hits(), 1);
 
     // The provider rotates: the new key is published, then used.
     idp.publish(&[&old, &new]);
     tokio::time::sleep(Duration::from_millis(350)).await;
-    let principal = auth(&authenticator, &sign(&new, &idp.claims())).await.unwrap();
+    let principal = auth(&authenticator, &sign(&new, &idp.claims()))
+        .await
+        .unwrap();
     assert_eq!(principal.unwrap().id, "alice");
     assert_eq!(idp.jwks_hits(), 2, "exactly one refetch for the new kid");
-    assert!(auth(&authenticator, &sign(&new, &idp.claims())).await.unwrap().is_some());
-    assert!(auth(&authenticator, &sign(&old, &idp.claims())).await.unwrap().is_some());
+    assert!(
+        auth(&authenticator, &sign(&new, &idp.claims()))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        auth(&authenticator, &sign(&old, &idp.claims()))
+            .await
+            .unwrap()
+            .is_some()
+    );
     assert_eq!(idp.jwks_hits(), 2);
 }
 
@@ -441,10 +505,24 @@ async fn with_the_default_policy_a_rotation_right_after_a_fetch_waits_30_seconds
     let idp = TestIdp::start(&[&old]).await;
     let authenticator = idp.authenticator();
     assert_eq!(authenticator.jwks().policy(), JwksPolicy::default());
-    assert!(auth(&authenticator, &sign(&old, &idp.claims())).await.unwrap().is_some());
+    assert!(
+        auth(&authenticator, &sign(&old, &idp.claims()))
+            .await
+            .unwrap()
+            .is_some()
+    );
     idp.publish(&[&old, &new]);
-    rejected(&authenticator, &sign(&new, &idp.claims()), "no signing key with kid `2025`").await;
-    assert_eq!(idp.jwks_hits(), 1, "no refetch within 30 s of the last fetch");
+    rejected(
+        &authenticator,
+        &sign(&new, &idp.claims()),
+        "no signing key with kid `2025`",
+    )
+    .await;
+    assert_eq!(
+        idp.jwks_hits(),
+        1,
+        "no refetch within 30 s of the last fetch"
+    );
 }
 
 #[tokio::test]
@@ -456,7 +534,12 @@ async fn a_flood_of_unknown_kids_causes_at_most_one_refetch_per_interval() {
         min_refetch_interval: interval,
         ..JwksPolicy::default()
     });
-    assert!(auth(&authenticator, &sign(&key, &idp.claims())).await.unwrap().is_some());
+    assert!(
+        auth(&authenticator, &sign(&key, &idp.claims()))
+            .await
+            .unwrap()
+            .is_some()
+    );
     assert_eq!(idp.jwks_hits(), 1);
 
     for round in 1..=2 {
@@ -465,7 +548,8 @@ async fn a_flood_of_unknown_kids_causes_at_most_one_refetch_per_interval() {
         let tokens: Vec<String> = (0..50)
             .map(|i| sign_as(&key, &format!("garbage-{round}-{i}"), &idp.claims()))
             .collect();
-        let results = futures::future::join_all(tokens.iter().map(|t| auth(&authenticator, t))).await;
+        let results =
+            futures::future::join_all(tokens.iter().map(|t| auth(&authenticator, t))).await;
         assert!(results.iter().all(|r| matches!(r, Ok(None))), "{results:?}");
         // ...and later ones inside the interval fetch nothing.
         for i in 0..50 {
@@ -475,7 +559,12 @@ async fn a_flood_of_unknown_kids_causes_at_most_one_refetch_per_interval() {
         assert_eq!(idp.jwks_hits(), 1 + round, "one refetch in round {round}");
     }
     // The real key still works throughout.
-    assert!(auth(&authenticator, &sign(&key, &idp.claims())).await.unwrap().is_some());
+    assert!(
+        auth(&authenticator, &sign(&key, &idp.claims()))
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 #[tokio::test]
@@ -495,14 +584,22 @@ async fn stale_keys_are_refreshed_in_the_background_and_removed_keys_stop_verify
     assert!(auth(&authenticator, &token).await.unwrap().is_some());
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while idp.jwks_hits() < 2 {
-        assert!(tokio::time::Instant::now() < deadline, "no background refresh");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no background refresh"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // Let the refresh land in the cache.
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(authenticator.jwks().cached_key_ids(), ["current"]);
     rejected(&authenticator, &token, "no signing key with kid `revoked`").await;
-    assert!(auth(&authenticator, &sign(&current, &idp.claims())).await.unwrap().is_some());
+    assert!(
+        auth(&authenticator, &sign(&current, &idp.claims()))
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 #[tokio::test]
@@ -513,12 +610,19 @@ async fn idp_down_with_cached_keys_still_verifies() {
         min_refetch_interval: Duration::from_millis(50),
         max_age: Duration::from_millis(100),
     });
-    assert!(auth(&authenticator, &sign(&key, &idp.claims())).await.unwrap().is_some());
+    assert!(
+        auth(&authenticator, &sign(&key, &idp.claims()))
+            .await
+            .unwrap()
+            .is_some()
+    );
     idp.set_down(true);
     tokio::time::sleep(Duration::from_millis(150)).await;
     // Stale keys and a failing refresh: the cached keys keep working.
     for _ in 0..3 {
-        let principal = auth(&authenticator, &sign(&key, &idp.claims())).await.unwrap();
+        let principal = auth(&authenticator, &sign(&key, &idp.claims()))
+            .await
+            .unwrap();
         assert_eq!(principal.unwrap().id, "alice");
         tokio::time::sleep(Duration::from_millis(80)).await;
     }
@@ -541,6 +645,12 @@ async fn idp_down_without_cached_keys_is_an_error() {
         .unwrap_err();
     assert!(error.contains("could not fetch"), "{error}");
     assert!(error.contains("503"), "{error}");
+    // Asked again at once: the failure is reported, the provider not asked again.
+    let again = auth(&authenticator, &sign(&key, &idp.claims()))
+        .await
+        .unwrap_err();
+    assert_eq!(again, error);
+    assert_eq!(idp.state.discovery_hits.load(Ordering::SeqCst), 1);
 
     // Nothing listening at all.
     let closed = {
@@ -564,9 +674,18 @@ async fn idp_down_without_cached_keys_is_an_error() {
         ..JwksPolicy::default()
     });
     idp.set_down(true);
-    assert!(auth(&authenticator, &sign(&key, &idp.claims())).await.is_err());
+    assert!(
+        auth(&authenticator, &sign(&key, &idp.claims()))
+            .await
+            .is_err()
+    );
     idp.set_down(false);
-    assert!(auth(&authenticator, &sign(&key, &idp.claims())).await.unwrap().is_some());
+    assert!(
+        auth(&authenticator, &sign(&key, &idp.claims()))
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 #[tokio::test]
@@ -583,7 +702,9 @@ async fn discovery_issuer_mismatch_and_oversized_jwks_are_errors() {
     .unwrap();
     let mut claims = idp.claims();
     claims["iss"] = json!(slash);
-    let error = auth(&authenticator, &sign(&key, &claims)).await.unwrap_err();
+    let error = auth(&authenticator, &sign(&key, &claims))
+        .await
+        .unwrap_err();
     assert!(error.contains("names issuer"), "{error}");
 
     let authenticator = JwtAuthenticator::new(JwtConfig {

@@ -167,7 +167,10 @@ async fn log_in(authorization_url: &str, login: &str, password: &str) -> Callbac
             continue;
         }
         let body = response.text().await.unwrap();
-        assert!(status.is_success(), "the provider answered {status} at {here}:\n{body}");
+        assert!(
+            status.is_success(),
+            "the provider answered {status} at {here}:\n{body}"
+        );
         let form = Form::parse(&body).unwrap_or_else(|| panic!("no form at {here}:\n{body}"));
         let fields: Vec<(String, String)> = form
             .inputs
@@ -190,7 +193,10 @@ fn callback(url: &Url) -> Callback {
             .map(|(_, v)| v.into_owned())
     };
     if let Some(error) = param("error") {
-        panic!("the provider returned an error: {error}: {:?}", param("error_description"));
+        panic!(
+            "the provider returned an error: {error}: {:?}",
+            param("error_description")
+        );
     }
     Callback {
         code: param("code").expect("a code in the callback"),
@@ -262,17 +268,37 @@ async fn confidential_client_logs_alice_in_and_gets_verified_claims() {
 
     let (url, pending) = client.begin();
     assert_eq!(query(&url, "response_type").as_deref(), Some("code"));
-    assert_eq!(query(&url, "code_challenge_method").as_deref(), Some("S256"));
-    assert_eq!(query(&url, "state").as_deref(), Some(pending.state.as_str()));
-    assert_eq!(query(&url, "nonce").as_deref(), Some(pending.nonce.as_str()));
-    assert_eq!(query(&url, "scope").as_deref(), Some("openid email profile"));
+    assert_eq!(
+        query(&url, "code_challenge_method").as_deref(),
+        Some("S256")
+    );
+    assert_eq!(
+        query(&url, "state").as_deref(),
+        Some(pending.state.as_str())
+    );
+    assert_eq!(
+        query(&url, "nonce").as_deref(),
+        Some(pending.nonce.as_str())
+    );
+    assert_eq!(
+        query(&url, "scope").as_deref(),
+        Some("openid email profile")
+    );
     assert!(query(&url, "code_challenge").is_some());
-    assert!(!url.contains(&pending.pkce_verifier), "the verifier never leaves bulwark");
+    assert!(
+        !url.contains(&pending.pkce_verifier),
+        "the verifier never leaves bulwark"
+    );
 
     let callback = log_in(&url, "alice", "wonderland").await;
     assert_eq!(callback.iss.as_deref(), Some(provider.issuer.as_str()));
     let claims = client
-        .finish(&pending, &callback.code, &callback.state, callback.iss.as_deref())
+        .finish(
+            &pending,
+            &callback.code,
+            &callback.state,
+            callback.iss.as_deref(),
+        )
         .await
         .unwrap();
     assert_eq!(claims["sub"], "alice");
@@ -284,7 +310,12 @@ async fn confidential_client_logs_alice_in_and_gets_verified_claims() {
 
     // The code works once.
     let replay = client
-        .finish(&pending, &callback.code, &callback.state, callback.iss.as_deref())
+        .finish(
+            &pending,
+            &callback.code,
+            &callback.state,
+            callback.iss.as_deref(),
+        )
         .await
         .unwrap_err();
     assert!(
@@ -302,7 +333,12 @@ async fn public_client_logs_in_with_pkce_only() {
     let (url, pending) = client.begin();
     let callback = log_in(&url, "alice", "wonderland").await;
     let claims = client
-        .finish(&pending, &callback.code, &callback.state, callback.iss.as_deref())
+        .finish(
+            &pending,
+            &callback.code,
+            &callback.state,
+            callback.iss.as_deref(),
+        )
         .await
         .unwrap();
     assert_eq!(claims["sub"], "alice");
@@ -321,7 +357,12 @@ async fn a_wrong_pkce_verifier_or_secret_is_refused_by_the_provider() {
         ..pending.clone()
     };
     let error = client
-        .finish(&other_verifier, &callback.code, &callback.state, callback.iss.as_deref())
+        .finish(
+            &other_verifier,
+            &callback.code,
+            &callback.state,
+            callback.iss.as_deref(),
+        )
         .await
         .unwrap_err();
     assert!(
@@ -335,7 +376,12 @@ async fn a_wrong_pkce_verifier_or_secret_is_refused_by_the_provider() {
     let (url, pending) = wrong_secret.begin();
     let callback = log_in(&url, "alice", "wonderland").await;
     let error = wrong_secret
-        .finish(&pending, &callback.code, &callback.state, callback.iss.as_deref())
+        .finish(
+            &pending,
+            &callback.code,
+            &callback.state,
+            callback.iss.as_deref(),
+        )
         .await
         .unwrap_err();
     assert!(error.to_string().contains("invalid_client"), "{error}");
@@ -349,18 +395,33 @@ async fn a_state_mismatch_is_rejected_before_the_code_is_redeemed() {
     let callback = log_in(&url, "alice", "wonderland").await;
     let (_, other) = client.begin();
     let error = client
-        .finish(&pending, &callback.code, &other.state, callback.iss.as_deref())
+        .finish(
+            &pending,
+            &callback.code,
+            &other.state,
+            callback.iss.as_deref(),
+        )
         .await
         .unwrap_err();
     assert!(matches!(error, IdpError::StateMismatch), "{error}");
     let error = client
-        .finish(&other, &callback.code, &callback.state, callback.iss.as_deref())
+        .finish(
+            &other,
+            &callback.code,
+            &callback.state,
+            callback.iss.as_deref(),
+        )
         .await
         .unwrap_err();
     assert!(matches!(error, IdpError::StateMismatch), "{error}");
     // The code was not spent: the right login still finishes.
     let claims = client
-        .finish(&pending, &callback.code, &callback.state, callback.iss.as_deref())
+        .finish(
+            &pending,
+            &callback.code,
+            &callback.state,
+            callback.iss.as_deref(),
+        )
         .await
         .unwrap();
     assert_eq!(claims["sub"], "alice");
@@ -370,20 +431,35 @@ async fn a_state_mismatch_is_rejected_before_the_code_is_redeemed() {
 async fn a_wrong_or_missing_iss_is_rejected() {
     let provider = start_provider();
     let client = provider.confidential().await;
-    assert!(client.metadata().authorization_response_iss_parameter_supported);
+    assert!(
+        client
+            .metadata()
+            .authorization_response_iss_parameter_supported
+    );
     let (url, pending) = client.begin();
     let callback = log_in(&url, "alice", "wonderland").await;
     let error = client
-        .finish(&pending, &callback.code, &callback.state, Some("https://evil.example"))
+        .finish(
+            &pending,
+            &callback.code,
+            &callback.state,
+            Some("https://evil.example"),
+        )
         .await
         .unwrap_err();
-    assert!(matches!(error, IdpError::IssuerParameterMismatch { .. }), "{error}");
+    assert!(
+        matches!(error, IdpError::IssuerParameterMismatch { .. }),
+        "{error}"
+    );
     // This provider promises `iss` (RFC 9207), so a callback without one is suspect.
     let error = client
         .finish(&pending, &callback.code, &callback.state, None)
         .await
         .unwrap_err();
-    assert!(matches!(error, IdpError::MissingIssuerParameter { .. }), "{error}");
+    assert!(
+        matches!(error, IdpError::MissingIssuerParameter { .. }),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -398,7 +474,12 @@ async fn a_nonce_mismatch_is_rejected() {
         ..pending
     };
     let error = client
-        .finish(&replayed, &callback.code, &callback.state, callback.iss.as_deref())
+        .finish(
+            &replayed,
+            &callback.code,
+            &callback.state,
+            callback.iss.as_deref(),
+        )
         .await
         .unwrap_err();
     assert!(
@@ -419,7 +500,9 @@ async fn a_tampered_id_token_is_rejected() {
         .post(token_endpoint)
         .basic_auth(
             url::form_urlencoded::byte_serialize(CLIENT_ID.as_bytes()).collect::<String>(),
-            Some(url::form_urlencoded::byte_serialize(CLIENT_SECRET.as_bytes()).collect::<String>()),
+            Some(
+                url::form_urlencoded::byte_serialize(CLIENT_SECRET.as_bytes()).collect::<String>(),
+            ),
         )
         .form(&[
             ("grant_type", "authorization_code"),
@@ -433,8 +516,14 @@ async fn a_tampered_id_token_is_rejected() {
         .json()
         .await
         .unwrap();
-    let id_token = response["id_token"].as_str().expect("an id_token").to_string();
-    let claims = client.verify_id_token(&id_token, &pending.nonce).await.unwrap();
+    let id_token = response["id_token"]
+        .as_str()
+        .expect("an id_token")
+        .to_string();
+    let claims = client
+        .verify_id_token(&id_token, &pending.nonce)
+        .await
+        .unwrap();
     assert_eq!(claims["sub"], "alice");
 
     let parts: Vec<&str> = id_token.split('.').collect();
@@ -460,7 +549,10 @@ async fn a_tampered_id_token_is_rejected() {
     let public = OidcClient::discover(provider.config(PUBLIC_CLIENT_ID, None))
         .await
         .unwrap();
-    let error = public.verify_id_token(&id_token, &pending.nonce).await.unwrap_err();
+    let error = public
+        .verify_id_token(&id_token, &pending.nonce)
+        .await
+        .unwrap_err();
     assert!(error.to_string().contains("aud"), "{error}");
 }
 
