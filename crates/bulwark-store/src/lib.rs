@@ -45,6 +45,13 @@ const LAST_USED_EVERY: Duration = Duration::from_secs(60);
 /// Past this many throttle entries, stale ones are dropped. Entries are only
 /// made for keys that verified, so outsiders cannot grow the map.
 const THROTTLE_PRUNE_AT: usize = 4096;
+/// Most verified keys remembered; past this the memory starts over.
+const KEY_CACHE_MAX: usize = 10_000;
+/// How often, at most, verification asks SQLite whether another process
+/// changed the database. Each asking opens a read transaction (file-lock
+/// system calls), which cost more than the rest of a cached verification;
+/// so a revocation made by another process takes effect within this time.
+const CHANGE_CHECK_EVERY: Duration = Duration::from_millis(100);
 /// Attempts at drawing an unused random key id (collisions are ~impossible).
 const ID_ATTEMPTS: usize = 5;
 
@@ -63,6 +70,21 @@ struct Inner {
     conn: Mutex<rusqlite::Connection>,
     /// Key id → when this process last wrote its `last_used_at`.
     last_used: Mutex<HashMap<String, Instant>>,
+    /// Keys verified since the database last changed.
+    verified: Mutex<KeyCache>,
+}
+
+/// Verified keys by the SHA-256 of their secret, valid for as long as the
+/// database's `data_version` stays the same: any commit by another
+/// connection (a `bulwark auth key revoke` in another process) empties it,
+/// and this handle's own revocations do too. Checking the version costs a
+/// read of shared memory; a cache hit skips the query, which under load
+/// serialized every request on the connection's lock.
+#[derive(Default)]
+struct KeyCache {
+    data_version: Option<i64>,
+    checked_at: Option<Instant>,
+    keys: HashMap<String, ApiKey>,
 }
 
 impl std::fmt::Debug for Store {
@@ -96,6 +118,7 @@ impl Store {
             inner: Arc::new(Inner {
                 conn: Mutex::new(conn),
                 last_used: Mutex::new(HashMap::new()),
+                verified: Mutex::new(KeyCache::default()),
             }),
         }
     }
@@ -105,6 +128,13 @@ impl Store {
         // an open transaction is rolled back when it is dropped.
         self.inner
             .conn
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn verified(&self) -> MutexGuard<'_, KeyCache> {
+        self.inner
+            .verified
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
@@ -169,6 +199,7 @@ impl Store {
         let now = now_rfc3339();
         let key = sqlite::revoke_api_key(&mut self.conn(), id_or_name, &now)?;
         self.throttle().remove(&key.id);
+        self.verified().keys.clear();
         Ok(key)
     }
 
@@ -181,6 +212,28 @@ impl Store {
             return Ok(None);
         };
         let presented = key::hash_secret(secret);
+        let version = self.current_version()?;
+        {
+            let mut cache = self.verified();
+            if cache.data_version != Some(version) {
+                cache.keys.clear();
+                cache.data_version = Some(version);
+            }
+            // Keyed by the full hash of a 256-bit secret: a hit proves the
+            // secret as well as the constant-time comparison below does.
+            if let Some(cached) = cache.keys.get_mut(&presented) {
+                let mut key = cached.clone();
+                drop(cache);
+                let before = key.last_used_at.clone();
+                self.note_use(&mut key);
+                if key.last_used_at != before
+                    && let Some(cached) = self.verified().keys.get_mut(&presented)
+                {
+                    cached.last_used_at = key.last_used_at.clone();
+                }
+                return Ok(Some(key));
+            }
+        }
         let Some((mut key, stored)) = sqlite::find_for_verify(&self.conn(), id)? else {
             return Ok(None);
         };
@@ -193,7 +246,33 @@ impl Store {
             return Ok(None);
         }
         self.note_use(&mut key);
+        let mut cache = self.verified();
+        // Only if nothing changed since the version was read: a revocation
+        // committed in between must not be papered over.
+        if cache.data_version == Some(version) {
+            if cache.keys.len() >= KEY_CACHE_MAX {
+                cache.keys.clear();
+            }
+            cache.keys.insert(presented, key.clone());
+        }
         Ok(Some(key))
+    }
+
+    /// The database's change counter, asked of SQLite at most every
+    /// [`CHANGE_CHECK_EVERY`].
+    fn current_version(&self) -> Result<i64, StoreError> {
+        let now = Instant::now();
+        {
+            let cache = self.verified();
+            if let (Some(version), Some(at)) = (cache.data_version, cache.checked_at)
+                && now.duration_since(at) < CHANGE_CHECK_EVERY
+            {
+                return Ok(version);
+            }
+        }
+        let version = sqlite::data_version(&self.conn())?;
+        self.verified().checked_at = Some(now);
+        Ok(version)
     }
 
     fn note_use(&self, key: &mut ApiKey) {
@@ -302,6 +381,9 @@ mod tests {
         // now stop a second write.
         let old = "2000-01-01T00:00:00Z";
         sqlite::touch_last_used(&store.conn(), &key.id, old).unwrap();
+        // That write went around the store; a new process would not have
+        // the key cached.
+        store.verified().keys.clear();
         let second = store.verify_api_key(&secret).unwrap().unwrap();
         assert_eq!(second.last_used_at.as_deref(), Some(old), "throttled");
 
@@ -309,6 +391,7 @@ mod tests {
         store
             .throttle()
             .insert(key.id.clone(), Instant::now() - LAST_USED_EVERY * 2);
+        store.verified().keys.clear();
         let third = store.verify_api_key(&secret).unwrap().unwrap();
         let listed = store.list_api_keys().unwrap();
         assert_eq!(listed[0].last_used_at, third.last_used_at);

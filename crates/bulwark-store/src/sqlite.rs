@@ -314,6 +314,14 @@ pub(crate) fn find_for_verify(
         .map_err(db_err(ACTION))
 }
 
+/// A number that changes whenever another connection (another process, or a
+/// CLI command) commits to the database. Reads shared memory only: cheap.
+pub(crate) fn data_version(conn: &Connection) -> Result<i64, StoreError> {
+    conn.prepare_cached("PRAGMA data_version")
+        .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)))
+        .map_err(db_err("checking for changes by other processes"))
+}
+
 pub(crate) fn touch_last_used(conn: &Connection, id: &str, now: &str) -> Result<(), StoreError> {
     conn.prepare_cached("UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1")
         .and_then(|mut stmt| stmt.execute([id, now]))

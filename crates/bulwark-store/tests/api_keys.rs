@@ -350,8 +350,10 @@ fn two_handles_on_one_file_see_each_others_writes() {
         .unwrap_err();
     assert!(matches!(err, StoreError::DuplicateName { .. }), "{err}");
 
-    // CLI revokes; the server stops accepting at once.
+    // CLI revokes; the server stops accepting within 100 ms (it looks for
+    // other processes' changes that often).
     cli.revoke_api_key(&key.id).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(150));
     assert_eq!(serve.verify_api_key(&secret).unwrap(), None);
     assert!(
         serve.list_api_keys().unwrap()[0].revoked_at.is_some(),
@@ -411,4 +413,32 @@ fn clones_share_one_store() {
     assert!(store.verify_api_key(&secret).unwrap().is_some());
     let handle = std::thread::spawn(move || clone.verify_api_key(&secret).unwrap().is_some());
     assert!(handle.join().unwrap());
+}
+
+/// Verified keys are remembered, but a revocation committed by another
+/// connection (another process sharing the file) ends that at once.
+#[test]
+fn revocation_by_another_connection_beats_the_verified_key_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bulwark.db");
+    let server = bulwark_store::Store::open(&path).unwrap();
+    let cli = bulwark_store::Store::open(&path).unwrap();
+    let (_, secret) = cli.create_api_key("ci", &["mcp".to_owned()], None).unwrap();
+    for _ in 0..3 {
+        assert!(server.verify_api_key(&secret).unwrap().is_some());
+    }
+    cli.revoke_api_key("ci").unwrap();
+    // Other processes' changes are looked for every 100 ms.
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    assert!(
+        server.verify_api_key(&secret).unwrap().is_none(),
+        "a key revoked elsewhere must stop verifying on the next request"
+    );
+    // A wrong secret with the same id never verifies, cached or not.
+    let (_, other) = cli.create_api_key("ci2", &["mcp".to_owned()], None).unwrap();
+    assert!(server.verify_api_key(&other).unwrap().is_some());
+    let mut forged = other.clone();
+    forged.pop();
+    forged.push(if other.ends_with('A') { 'B' } else { 'A' });
+    assert!(server.verify_api_key(&forged).unwrap().is_none());
 }
