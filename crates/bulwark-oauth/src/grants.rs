@@ -317,40 +317,39 @@ pub(crate) fn redeem_code(
         "UPDATE oauth_codes SET used_at = ?1 WHERE code_sha256 = ?2",
         params![now, sha256_hex(&req.code)],
     )?;
-    let refusal = if expires_at < now {
-        Some(GrantError::InvalidGrant(
-            "the authorization code expired; start a new authorization".into(),
-        ))
-    } else if family.grant.client_id != req.client_id {
-        Some(GrantError::InvalidGrant(
-            "the authorization code was issued to another client".into(),
-        ))
-    } else if (redirect_uri_sent || req.redirect_uri.is_some())
-        && req.redirect_uri.as_deref() != Some(redirect_uri.as_str())
-    {
-        Some(GrantError::InvalidGrant(
+    let refusal =
+        if expires_at < now {
+            Some(GrantError::InvalidGrant(
+                "the authorization code expired; start a new authorization".into(),
+            ))
+        } else if family.grant.client_id != req.client_id {
+            Some(GrantError::InvalidGrant(
+                "the authorization code was issued to another client".into(),
+            ))
+        } else if (redirect_uri_sent || req.redirect_uri.is_some())
+            && req.redirect_uri.as_deref() != Some(redirect_uri.as_str())
+        {
+            Some(GrantError::InvalidGrant(
             "redirect_uri differs from the one in the authorization request; send the same value"
                 .into(),
         ))
-    } else if !valid_verifier(&req.code_verifier) || s256(&req.code_verifier) != challenge {
-        Some(GrantError::InvalidGrant(
-            "code_verifier does not match the code_challenge (PKCE S256)".into(),
-        ))
-    } else if req
-        .resource
-        .as_deref()
-        .is_some_and(|r| crate::token::normalise(r) != crate::token::normalise(&family.grant.aud))
-    {
-        Some(GrantError::InvalidTarget(
-            "resource differs from the one authorized; send the same value or none".into(),
-        ))
-    } else if family.revoked || subject_gone(&tx, &family.grant)? {
-        Some(GrantError::InvalidGrant(
-            "this authorization was revoked; start a new one".into(),
-        ))
-    } else {
-        None
-    };
+        } else if !valid_verifier(&req.code_verifier) || s256(&req.code_verifier) != challenge {
+            Some(GrantError::InvalidGrant(
+                "code_verifier does not match the code_challenge (PKCE S256)".into(),
+            ))
+        } else if req.resource.as_deref().is_some_and(|r| {
+            crate::token::normalise(r) != crate::token::normalise(&family.grant.aud)
+        }) {
+            Some(GrantError::InvalidTarget(
+                "resource differs from the one authorized; send the same value or none".into(),
+            ))
+        } else if family.revoked || subject_gone(&tx, &family.grant)? {
+            Some(GrantError::InvalidGrant(
+                "this authorization was revoked; start a new one".into(),
+            ))
+        } else {
+            None
+        };
     if let Some(refusal) = refusal {
         tx.commit()?;
         return Err(refusal);

@@ -40,7 +40,10 @@ async fn missing_pkce_is_refused() {
     let h = Harness::start().await;
     let client = h.public_client(REDIRECT).await;
     let pkce = Pkce::new();
-    let q = without(&without(&base_query(&client, &pkce), "code_challenge"), "code_challenge_method");
+    let q = without(
+        &without(&base_query(&client, &pkce), "code_challenge"),
+        "code_challenge_method",
+    );
     let r = h.get_authorize(&q, None).await;
     assert_eq!(redirected_error(&h, &r), "invalid_request");
 }
@@ -52,7 +55,11 @@ async fn plain_or_missing_pkce_method_is_refused() {
     let pkce = Pkce::new();
     let mut q = without(&base_query(&client, &pkce), "code_challenge_method");
     let r = h.get_authorize(&q, None).await;
-    assert_eq!(redirected_error(&h, &r), "invalid_request", "missing method means plain");
+    assert_eq!(
+        redirected_error(&h, &r),
+        "invalid_request",
+        "missing method means plain"
+    );
     q.push(("code_challenge_method", "plain"));
     let r = h.get_authorize(&q, None).await;
     assert_eq!(redirected_error(&h, &r), "invalid_request");
@@ -71,11 +78,21 @@ async fn unregistered_redirect_uri_is_shown_not_redirected() {
     let page = r.text().await.unwrap();
     assert!(page.contains("not registered"), "{page}");
     // The JSON flavour for non-browsers.
-    let r = h.http.get(h.url("/authorize")).query(&q).send().await.unwrap();
+    let r = h
+        .http
+        .get(h.url("/authorize"))
+        .query(&q)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_request");
     // Unknown client: also a page.
-    let q = [("response_type", "code"), ("client_id", "nope"), ("redirect_uri", REDIRECT)];
+    let q = [
+        ("response_type", "code"),
+        ("client_id", "nope"),
+        ("redirect_uri", REDIRECT),
+    ];
     let r = h.get_authorize(&q, None).await;
     assert_eq!(r.status(), 400);
     assert!(r.headers().get("location").is_none());
@@ -93,10 +110,16 @@ async fn loopback_redirect_may_use_another_port() {
     let pkce = Pkce::new();
     let login = h.begin(&client, &pkce, &[]).await;
     let r = h
-        .post_form("/authorize", &login, &[("username", "ivy"), ("password", PASSWORD)])
+        .post_form(
+            "/authorize",
+            &login,
+            &[("username", "ivy"), ("password", PASSWORD)],
+        )
         .await;
     assert_eq!(r.status(), 200);
-    let r = h.post_form("/authorize/consent", &login, &[("decision", "approve")]).await;
+    let r = h
+        .post_form("/authorize/consent", &login, &[("decision", "approve")])
+        .await;
     let loc = location(&r);
     assert!(loc.starts_with("http://127.0.0.1:54321/callback?"), "{loc}");
     let code = query_of(&loc)["code"].clone();
@@ -121,16 +144,26 @@ async fn resource_must_be_one_mcp_route_of_this_server() {
     let mut q = base_query(&client, &pkce);
     q.push(("resource", &core));
     q.push(("resource", &all));
-    assert_eq!(redirected_error(&h, &h.get_authorize(&q, None).await), "invalid_target");
+    assert_eq!(
+        redirected_error(&h, &h.get_authorize(&q, None).await),
+        "invalid_target"
+    );
     for bad in ["https://other.example/mcp", "http://127.0.0.1:1/mcp"] {
         let mut q = base_query(&client, &pkce);
         q.push(("resource", bad));
-        assert_eq!(redirected_error(&h, &h.get_authorize(&q, None).await), "invalid_target", "{bad}");
+        assert_eq!(
+            redirected_error(&h, &h.get_authorize(&q, None).await),
+            "invalid_target",
+            "{bad}"
+        );
     }
     let token_path = h.url("/token");
     let mut q = base_query(&client, &pkce);
     q.push(("resource", &token_path));
-    assert_eq!(redirected_error(&h, &h.get_authorize(&q, None).await), "invalid_target");
+    assert_eq!(
+        redirected_error(&h, &h.get_authorize(&q, None).await),
+        "invalid_target"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -140,7 +173,10 @@ async fn only_code_response_type() {
     let pkce = Pkce::new();
     let mut q = without(&base_query(&client, &pkce), "response_type");
     q.push(("response_type", "token"));
-    assert_eq!(redirected_error(&h, &h.get_authorize(&q, None).await), "unsupported_response_type");
+    assert_eq!(
+        redirected_error(&h, &h.get_authorize(&q, None).await),
+        "unsupported_response_type"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -150,14 +186,22 @@ async fn wrong_password_and_unknown_user_fail_and_are_audited() {
     let client = h.public_client(REDIRECT).await;
     let login = h.begin(&client, &Pkce::new(), &[]).await;
     let r = h
-        .post_form("/authorize", &login, &[("username", "jo"), ("password", "wrong password!")])
+        .post_form(
+            "/authorize",
+            &login,
+            &[("username", "jo"), ("password", "wrong password!")],
+        )
         .await;
     assert_eq!(r.status(), 401);
     let page = r.text().await.unwrap();
     assert!(page.contains("Wrong user name or password"));
     assert!(page.contains("name=\"pending\""), "the form comes back");
     let r = h
-        .post_form("/authorize", &login, &[("username", "nobody"), ("password", PASSWORD)])
+        .post_form(
+            "/authorize",
+            &login,
+            &[("username", "nobody"), ("password", PASSWORD)],
+        )
         .await;
     assert_eq!(r.status(), 401);
     let failures = h.events("auth.login").await;
@@ -169,10 +213,17 @@ async fn wrong_password_and_unknown_user_fail_and_are_audited() {
         assert_eq!(e["source_ip"], "127.0.0.1");
         assert_eq!(e["status_code"], 401);
     }
-    assert!(!h.audit_text().contains("wrong password!"), "passwords never reach the log");
+    assert!(
+        !h.audit_text().contains("wrong password!"),
+        "passwords never reach the log"
+    );
     // The right password still works on the same page afterwards.
     let r = h
-        .post_form("/authorize", &login, &[("username", "jo"), ("password", PASSWORD)])
+        .post_form(
+            "/authorize",
+            &login,
+            &[("username", "jo"), ("password", PASSWORD)],
+        )
         .await;
     assert_eq!(r.status(), 200);
 }
@@ -184,11 +235,19 @@ async fn too_many_failures_end_the_login() {
     let client = h.public_client(REDIRECT).await;
     let login = h.begin(&client, &Pkce::new(), &[]).await;
     for _ in 0..5 {
-        h.post_form("/authorize", &login, &[("username", "kim"), ("password", "nope nope")])
-            .await;
+        h.post_form(
+            "/authorize",
+            &login,
+            &[("username", "kim"), ("password", "nope nope")],
+        )
+        .await;
     }
     let r = h
-        .post_form("/authorize", &login, &[("username", "kim"), ("password", PASSWORD)])
+        .post_form(
+            "/authorize",
+            &login,
+            &[("username", "kim"), ("password", PASSWORD)],
+        )
         .await;
     assert_eq!(r.status(), 400, "the pending login is gone");
 }
@@ -201,22 +260,43 @@ async fn wrong_totp_is_refused_and_audited() {
     let client = h.public_client(REDIRECT).await;
     let login = h.begin(&client, &Pkce::new(), &[]).await;
     let r = h
-        .post_form("/authorize", &login, &[("username", "lou"), ("password", PASSWORD)])
+        .post_form(
+            "/authorize",
+            &login,
+            &[("username", "lou"), ("password", PASSWORD)],
+        )
         .await;
     assert_eq!(r.status(), 200);
     // Consent cannot be reached by skipping the second factor.
-    let r = h.post_form("/authorize/consent", &login, &[("decision", "approve")]).await;
+    let r = h
+        .post_form("/authorize/consent", &login, &[("decision", "approve")])
+        .await;
     assert_eq!(r.status(), 400);
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let stale = totp.generate(now - 300);
     for bad in ["000000", "12345", stale.as_str()] {
-        let r = h.post_form("/authorize/mfa", &login, &[("code", bad)]).await;
+        let r = h
+            .post_form("/authorize/mfa", &login, &[("code", bad)])
+            .await;
         assert_eq!(r.status(), 401, "{bad}");
     }
     let events = h.events("auth.mfa").await;
     assert_eq!(events.len(), 3);
-    assert!(events.iter().all(|e| e["outcome"] == "failure" && e["user"] == "lou"));
-    let r = h.post_form("/authorize/mfa", &login, &[("code", &totp.generate_current().unwrap())]).await;
+    assert!(
+        events
+            .iter()
+            .all(|e| e["outcome"] == "failure" && e["user"] == "lou")
+    );
+    let r = h
+        .post_form(
+            "/authorize/mfa",
+            &login,
+            &[("code", &totp.generate_current().unwrap())],
+        )
+        .await;
     assert_eq!(r.status(), 200);
 }
 
@@ -226,14 +306,22 @@ async fn deny_redirects_access_denied() {
     h.add_user("max", false);
     let client = h.public_client(REDIRECT).await;
     let login = h.begin(&client, &Pkce::new(), &[]).await;
-    h.post_form("/authorize", &login, &[("username", "max"), ("password", PASSWORD)])
+    h.post_form(
+        "/authorize",
+        &login,
+        &[("username", "max"), ("password", PASSWORD)],
+    )
+    .await;
+    let r = h
+        .post_form("/authorize/consent", &login, &[("decision", "deny")])
         .await;
-    let r = h.post_form("/authorize/consent", &login, &[("decision", "deny")]).await;
     assert_eq!(redirected_error_state(&h, &r), "access_denied");
     let events = h.events("auth.consent").await;
     assert_eq!(events[0]["outcome"], "denied");
     // The decision is final: the form cannot be sent again.
-    let r = h.post_form("/authorize/consent", &login, &[("decision", "approve")]).await;
+    let r = h
+        .post_form("/authorize/consent", &login, &[("decision", "approve")])
+        .await;
     assert_eq!(r.status(), 400);
 }
 
@@ -251,20 +339,31 @@ async fn a_form_from_another_browser_is_refused() {
     h.add_user("ned", false);
     let client = h.public_client(REDIRECT).await;
     let login = h.begin(&client, &Pkce::new(), &[]).await;
-    for cookie in ["bulwark_oauth_browser=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", ""] {
+    for cookie in [
+        "bulwark_oauth_browser=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "",
+    ] {
         let stolen = Login {
             pending: login.pending.clone(),
             cookie: cookie.into(),
             page: String::new(),
         };
         let r = h
-            .post_form("/authorize", &stolen, &[("username", "ned"), ("password", PASSWORD)])
+            .post_form(
+                "/authorize",
+                &stolen,
+                &[("username", "ned"), ("password", PASSWORD)],
+            )
             .await;
         assert_eq!(r.status(), 400, "cookie {cookie:?}");
     }
     // The browser that started it still can.
     let r = h
-        .post_form("/authorize", &login, &[("username", "ned"), ("password", PASSWORD)])
+        .post_form(
+            "/authorize",
+            &login,
+            &[("username", "ned"), ("password", PASSWORD)],
+        )
         .await;
     assert_eq!(r.status(), 200);
 }
@@ -278,7 +377,11 @@ async fn a_login_page_expires() {
     assert!(login.cookie.len() > 20);
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let r = h
-        .post_form("/authorize", &login, &[("username", "oli"), ("password", PASSWORD)])
+        .post_form(
+            "/authorize",
+            &login,
+            &[("username", "oli"), ("password", PASSWORD)],
+        )
         .await;
     assert_eq!(r.status(), 400);
     assert!(r.text().await.unwrap().contains("start again"));
@@ -288,27 +391,63 @@ async fn a_login_page_expires() {
 async fn granted_scopes_are_requested_ones_the_user_may_have() {
     let h = Harness::start().await;
     h.store
-        .add_user("pat", PASSWORD, false, &["mcp".into(), "profile:core".into()], Some("acme"))
+        .add_user(
+            "pat",
+            PASSWORD,
+            false,
+            &["mcp".into(), "profile:core".into()],
+            Some("acme"),
+        )
         .unwrap();
     h.add_user("quin", false);
     let client = h.public_client(REDIRECT).await;
-    let t = h.tokens_for(&client, "pat", &[("scope", "mcp profile:all profile:core unknown:thing")]).await;
-    assert_eq!(t["scope"], "mcp profile:core", "profile:all not allowed, unknown dropped");
-    let p = h.check(t["access_token"].as_str().unwrap(), "/mcp/core").await.unwrap();
+    let t = h
+        .tokens_for(
+            &client,
+            "pat",
+            &[("scope", "mcp profile:all profile:core unknown:thing")],
+        )
+        .await;
+    assert_eq!(
+        t["scope"], "mcp profile:core",
+        "profile:all not allowed, unknown dropped"
+    );
+    let p = h
+        .check(t["access_token"].as_str().unwrap(), "/mcp/core")
+        .await
+        .unwrap();
     assert_eq!(p.tenant.as_deref(), Some("acme"));
-    let t = h.tokens_for(&client, "quin", &[("scope", "profile:all tools:destructive")]).await;
+    let t = h
+        .tokens_for(
+            &client,
+            "quin",
+            &[("scope", "profile:all tools:destructive")],
+        )
+        .await;
     assert_eq!(t["scope"], "profile:all", "profile:* covers profile:all");
-    let p = h.check(t["access_token"].as_str().unwrap(), "/mcp").await.unwrap();
+    let p = h
+        .check(t["access_token"].as_str().unwrap(), "/mcp")
+        .await
+        .unwrap();
     assert_eq!(p.tenant, None);
     // Only unknown scopes: nothing to grant.
     let pkce = Pkce::new();
     let mut q = base_query(&client, &pkce);
     q.push(("scope", "unknown:thing"));
-    assert_eq!(redirected_error(&h, &h.get_authorize(&q, None).await), "invalid_scope");
+    assert_eq!(
+        redirected_error(&h, &h.get_authorize(&q, None).await),
+        "invalid_scope"
+    );
     // Known but not allowed for this user: refused after login.
-    let login = h.begin(&client, &pkce, &[("scope", "tools:destructive")]).await;
+    let login = h
+        .begin(&client, &pkce, &[("scope", "tools:destructive")])
+        .await;
     let r = h
-        .post_form("/authorize", &login, &[("username", "pat"), ("password", PASSWORD)])
+        .post_form(
+            "/authorize",
+            &login,
+            &[("username", "pat"), ("password", PASSWORD)],
+        )
         .await;
     assert_eq!(redirected_error_state(&h, &r), "invalid_scope");
 }
@@ -337,17 +476,36 @@ async fn metadata_and_jwks() {
         assert_eq!(m[k], h.url(path), "{k}");
     }
     assert_eq!(m["response_types_supported"], serde_json::json!(["code"]));
-    assert_eq!(m["grant_types_supported"], serde_json::json!(["authorization_code", "refresh_token"]));
-    assert_eq!(m["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+    assert_eq!(
+        m["grant_types_supported"],
+        serde_json::json!(["authorization_code", "refresh_token"])
+    );
+    assert_eq!(
+        m["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
     assert_eq!(
         m["token_endpoint_auth_methods_supported"],
         serde_json::json!(["none", "client_secret_basic", "client_secret_post"])
     );
-    assert!(m["scopes_supported"].as_array().unwrap().contains(&"mcp".into()));
+    assert!(
+        m["scopes_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&"mcp".into())
+    );
     assert_eq!(m["client_id_metadata_document_supported"], true);
     assert_eq!(m["authorization_response_iss_parameter_supported"], true);
 
-    let jwks: Value = h.http.get(h.url("/jwks.json")).send().await.unwrap().json().await.unwrap();
+    let jwks: Value = h
+        .http
+        .get(h.url("/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let keys = jwks["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 1);
     assert_eq!(keys[0]["kty"], "EC");

@@ -50,12 +50,17 @@ async fn token_claims_have_the_documented_shape() {
         .unwrap();
     let client = h.public_client(REDIRECT).await;
     let resource = h.url("/mcp/core");
-    let t = h.tokens_for(&client, "ann", &[("resource", &resource)]).await;
+    let t = h
+        .tokens_for(&client, "ann", &[("resource", &resource)])
+        .await;
     let token = t["access_token"].as_str().unwrap();
     let header = header_of(token);
     assert_eq!(header["alg"], "ES256");
     assert_eq!(header["typ"], "at+jwt");
-    assert_eq!(header["kid"], h.store.list_signing_keys().unwrap()[0].kid.as_str());
+    assert_eq!(
+        header["kid"],
+        h.store.list_signing_keys().unwrap()[0].kid.as_str()
+    );
     let c = claims_of(token);
     assert_eq!(c["iss"], h.base);
     assert_eq!(c["sub"], "ann");
@@ -81,10 +86,20 @@ async fn expired_access_token_is_rejected() {
     assert!(h.check(token, "/mcp").await.is_none());
     // The refresh token still gets a new one.
     let r = h
-        .token(&client, &[("grant_type", "refresh_token"), ("refresh_token", t["refresh_token"].as_str().unwrap())])
+        .token(
+            &client,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", t["refresh_token"].as_str().unwrap()),
+            ],
+        )
         .await;
     let fresh: Value = r.json().await.unwrap();
-    assert!(h.check(fresh["access_token"].as_str().unwrap(), "/mcp").await.is_some());
+    assert!(
+        h.check(fresh["access_token"].as_str().unwrap(), "/mcp")
+            .await
+            .is_some()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -101,8 +116,14 @@ async fn a_token_for_another_audience_is_rejected() {
     assert!(h.check(token, "/mcp/core2").await.is_none());
     // With a trailing slash, the same resource.
     let core_slash = format!("{core}/");
-    let t = h.tokens_for(&client, "cal", &[("resource", &core_slash)]).await;
-    assert!(h.check(t["access_token"].as_str().unwrap(), "/mcp/core").await.is_some());
+    let t = h
+        .tokens_for(&client, "cal", &[("resource", &core_slash)])
+        .await;
+    assert!(
+        h.check(t["access_token"].as_str().unwrap(), "/mcp/core")
+            .await
+            .is_some()
+    );
     // No resource: the issuer origin, good for every MCP route.
     let t = h.tokens_for(&client, "cal", &[]).await;
     let any = t["access_token"].as_str().unwrap();
@@ -114,11 +135,19 @@ async fn a_token_for_another_audience_is_rejected() {
     other.add_user("cal", false);
     let other_client = other.public_client(REDIRECT).await;
     let foreign = other.tokens_for(&other_client, "cal", &[]).await;
-    assert!(h.check(foreign["access_token"].as_str().unwrap(), "/mcp").await.is_none());
+    assert!(
+        h.check(foreign["access_token"].as_str().unwrap(), "/mcp")
+            .await
+            .is_none()
+    );
     // Resource at the token endpoint must match the authorized one.
     let pkce = Pkce::new();
     let code = h
-        .login_and_approve(&h.begin(&client, &pkce, &[("resource", &core)]).await, "cal", None)
+        .login_and_approve(
+            &h.begin(&client, &pkce, &[("resource", &core)]).await,
+            "cal",
+            None,
+        )
         .await;
     let all = h.url("/mcp/all");
     let r = h
@@ -148,17 +177,34 @@ async fn malformed_and_forged_tokens_are_rejected() {
     assert!(h.check(&good, "/mcp").await.is_some());
 
     // Garbage and API-key-shaped strings.
-    for bad in ["", "garbage", "a.b.c", "bwk_0123456789abcdef", "eyJhbGciOiJFUzI1NiJ9..", &good[..good.len() - 2]] {
+    for bad in [
+        "",
+        "garbage",
+        "a.b.c",
+        "bwk_0123456789abcdef",
+        "eyJhbGciOiJFUzI1NiJ9..",
+        &good[..good.len() - 2],
+    ] {
         assert!(h.check(bad, "/mcp").await.is_none(), "{bad:?}");
     }
 
     // alg none with the real claims.
-    let none_header = URL_SAFE_NO_PAD.encode(json!({"alg": "none", "typ": "at+jwt", "kid": kid}).to_string());
+    let none_header =
+        URL_SAFE_NO_PAD.encode(json!({"alg": "none", "typ": "at+jwt", "kid": kid}).to_string());
     let body = good.split('.').nth(1).unwrap();
-    assert!(h.check(&format!("{none_header}.{body}."), "/mcp").await.is_none(), "alg none");
+    assert!(
+        h.check(&format!("{none_header}.{body}."), "/mcp")
+            .await
+            .is_none(),
+        "alg none"
+    );
     // HS256 with the public x coordinate as the secret (key confusion).
     let hs = jsonwebtoken::encode(
-        &Header { kid: Some(kid.clone()), typ: Some("at+jwt".into()), ..Header::new(Algorithm::HS256) },
+        &Header {
+            kid: Some(kid.clone()),
+            typ: Some("at+jwt".into()),
+            ..Header::new(Algorithm::HS256)
+        },
         &claims,
         &EncodingKey::from_secret(b"x"),
     )
@@ -170,37 +216,82 @@ async fn malformed_and_forged_tokens_are_rejected() {
     getrandom::fill(&mut bytes).unwrap();
     let other = p256::SecretKey::from_slice(&bytes).unwrap();
     let der = p256::pkcs8::EncodePrivateKey::to_pkcs8_der(&other).unwrap();
-    assert!(h.check(&sign(&claims, &kid, der.as_bytes()), "/mcp").await.is_none(), "wrong signature");
+    assert!(
+        h.check(&sign(&claims, &kid, der.as_bytes()), "/mcp")
+            .await
+            .is_none(),
+        "wrong signature"
+    );
 
     // Tampered payload with the original signature.
     let mut tampered = claims.clone();
     tampered["scope"] = json!("mcp profile:* tools:destructive");
     let parts: Vec<&str> = good.split('.').collect();
-    let forged = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(tampered.to_string()), parts[2]);
+    let forged = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(tampered.to_string()),
+        parts[2]
+    );
     assert!(h.check(&forged, "/mcp").await.is_none(), "tampered payload");
 
     // With the server's real key: each claim check on its own.
     let (real_kid, pkcs8) = server_key(&h);
     assert_eq!(real_kid, kid);
-    assert!(h.check(&sign(&claims, &kid, &pkcs8), "/mcp").await.is_some(), "control: re-signed original");
+    assert!(
+        h.check(&sign(&claims, &kid, &pkcs8), "/mcp")
+            .await
+            .is_some(),
+        "control: re-signed original"
+    );
     let mut wrong_iss = claims.clone();
     wrong_iss["iss"] = json!("http://evil.example");
-    assert!(h.check(&sign(&wrong_iss, &kid, &pkcs8), "/mcp").await.is_none(), "wrong issuer");
+    assert!(
+        h.check(&sign(&wrong_iss, &kid, &pkcs8), "/mcp")
+            .await
+            .is_none(),
+        "wrong issuer"
+    );
     let mut slash_iss = claims.clone();
     slash_iss["iss"] = json!(format!("{}/", h.base));
-    assert!(h.check(&sign(&slash_iss, &kid, &pkcs8), "/mcp").await.is_none(), "issuer with slash");
+    assert!(
+        h.check(&sign(&slash_iss, &kid, &pkcs8), "/mcp")
+            .await
+            .is_none(),
+        "issuer with slash"
+    );
     let mut future = claims.clone();
     future["nbf"] = json!(claims["iat"].as_i64().unwrap() + 3600);
-    assert!(h.check(&sign(&future, &kid, &pkcs8), "/mcp").await.is_none(), "not yet valid");
+    assert!(
+        h.check(&sign(&future, &kid, &pkcs8), "/mcp")
+            .await
+            .is_none(),
+        "not yet valid"
+    );
     let mut expired = claims.clone();
     expired["exp"] = json!(claims["iat"].as_i64().unwrap() - 10);
-    assert!(h.check(&sign(&expired, &kid, &pkcs8), "/mcp").await.is_none(), "expired");
+    assert!(
+        h.check(&sign(&expired, &kid, &pkcs8), "/mcp")
+            .await
+            .is_none(),
+        "expired"
+    );
     let mut no_exp = claims.clone();
     no_exp.as_object_mut().unwrap().remove("exp");
-    assert!(h.check(&sign(&no_exp, &kid, &pkcs8), "/mcp").await.is_none(), "no exp");
+    assert!(
+        h.check(&sign(&no_exp, &kid, &pkcs8), "/mcp")
+            .await
+            .is_none(),
+        "no exp"
+    );
     let mut other_aud = claims.clone();
     other_aud["aud"] = json!("http://evil.example/mcp");
-    assert!(h.check(&sign(&other_aud, &kid, &pkcs8), "/mcp").await.is_none(), "foreign aud");
+    assert!(
+        h.check(&sign(&other_aud, &kid, &pkcs8), "/mcp")
+            .await
+            .is_none(),
+        "foreign aud"
+    );
     let mut unknown_kid = Header::new(Algorithm::ES256);
     unknown_kid.kid = Some("nope".into());
     unknown_kid.typ = Some("at+jwt".into());
@@ -208,7 +299,8 @@ async fn malformed_and_forged_tokens_are_rejected() {
     assert!(h.check(&t, "/mcp").await.is_none(), "unknown kid");
     let mut id_token_typ = Header::new(Algorithm::ES256);
     id_token_typ.kid = Some(kid.clone());
-    let t = jsonwebtoken::encode(&id_token_typ, &claims, &EncodingKey::from_ec_der(&pkcs8)).unwrap();
+    let t =
+        jsonwebtoken::encode(&id_token_typ, &claims, &EncodingKey::from_ec_der(&pkcs8)).unwrap();
     assert!(h.check(&t, "/mcp").await.is_none(), "typ is not at+jwt");
 }
 
@@ -225,20 +317,37 @@ async fn revocation_by_another_process_takes_effect_within_a_second() {
     let replica = AuthorizationServer::open(&h.db_path, config, None).unwrap();
     let t = h.tokens_for(&client, "eli", &[]).await;
     let access = t["access_token"].as_str().unwrap();
-    assert!(check_with(&replica, &h.base, access, "/mcp").await.is_some(), "shared keys");
+    assert!(
+        check_with(&replica, &h.base, access, "/mcp")
+            .await
+            .is_some(),
+        "shared keys"
+    );
     let r = h
         .http
         .post(h.url("/revoke"))
         .basic_auth(&client.id, client.secret.as_deref())
-        .form(&[("token", t["refresh_token"].as_str().unwrap()), ("token_type_hint", "refresh_token")])
+        .form(&[
+            ("token", t["refresh_token"].as_str().unwrap()),
+            ("token_type_hint", "refresh_token"),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    assert!(h.check(access, "/mcp").await.is_none(), "at once in the revoking process");
+    assert!(
+        h.check(access, "/mcp").await.is_none(),
+        "at once in the revoking process"
+    );
     let start = std::time::Instant::now();
-    while check_with(&replica, &h.base, access, "/mcp").await.is_some() {
-        assert!(start.elapsed() < Duration::from_secs(1), "the replica still accepts the token after 1 s");
+    while check_with(&replica, &h.base, access, "/mcp")
+        .await
+        .is_some()
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "the replica still accepts the token after 1 s"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -260,8 +369,27 @@ async fn key_rotation_keeps_old_tokens_valid_and_signs_new_ones_with_the_new_key
     let new_token = new["access_token"].as_str().unwrap();
     assert_eq!(header_of(new_token)["kid"], new_key.kid.as_str());
     assert!(h.check(new_token, "/mcp").await.is_some());
-    assert!(h.check(old_token, "/mcp").await.is_some(), "old key still verifies its tokens");
-    let jwks: Value = h.http.get(h.url("/jwks.json")).send().await.unwrap().json().await.unwrap();
-    let kids: Vec<&str> = jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
-    assert!(kids.contains(&old_kid.as_str()) && kids.contains(&new_key.kid.as_str()), "{kids:?}");
+    assert!(
+        h.check(old_token, "/mcp").await.is_some(),
+        "old key still verifies its tokens"
+    );
+    let jwks: Value = h
+        .http
+        .get(h.url("/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert!(
+        kids.contains(&old_kid.as_str()) && kids.contains(&new_key.kid.as_str()),
+        "{kids:?}"
+    );
 }

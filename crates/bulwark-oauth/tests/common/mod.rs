@@ -38,9 +38,12 @@ pub async fn serve(router: axum::Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
-        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .await
-            .unwrap();
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
     });
     format!("http://{addr}")
 }
@@ -72,9 +75,12 @@ impl Harness {
         let server = AuthorizationServer::open(&db_path, config, Some(audit.clone())).unwrap();
         let router = server.router();
         tokio::spawn(async move {
-            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-                .await
-                .unwrap();
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .unwrap();
         });
         let store = OAuthStore::open(&db_path).unwrap();
         Harness {
@@ -150,10 +156,16 @@ impl Harness {
     }
 
     pub fn add_user(&self, name: &str, totp: bool) -> Option<bulwark_oauth::TotpEnrollment> {
-        self.store.add_user(name, PASSWORD, totp, &[], None).unwrap()
+        self.store
+            .add_user(name, PASSWORD, totp, &[], None)
+            .unwrap()
     }
 
-    pub async fn get_authorize(&self, query: &[(&str, &str)], cookie: Option<&str>) -> reqwest::Response {
+    pub async fn get_authorize(
+        &self,
+        query: &[(&str, &str)],
+        cookie: Option<&str>,
+    ) -> reqwest::Response {
         let mut req = self
             .http
             .get(self.url("/authorize"))
@@ -181,7 +193,12 @@ impl Harness {
         login_from(r).await
     }
 
-    pub async fn post_form(&self, path: &str, login: &Login, fields: &[(&str, &str)]) -> reqwest::Response {
+    pub async fn post_form(
+        &self,
+        path: &str,
+        login: &Login,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
         let mut form: Vec<(&str, &str)> = vec![("pending", login.pending.as_str())];
         form.extend_from_slice(fields);
         self.http
@@ -196,21 +213,34 @@ impl Harness {
     }
 
     /// Password (and TOTP if given), then approve; the code from the redirect.
-    pub async fn login_and_approve(&self, login: &Login, user: &str, totp: Option<&totp_rs::TOTP>) -> String {
+    pub async fn login_and_approve(
+        &self,
+        login: &Login,
+        user: &str,
+        totp: Option<&totp_rs::TOTP>,
+    ) -> String {
         let r = self
-            .post_form("/authorize", login, &[("username", user), ("password", PASSWORD)])
+            .post_form(
+                "/authorize",
+                login,
+                &[("username", user), ("password", PASSWORD)],
+            )
             .await;
         assert_eq!(r.status(), 200);
         let page = r.text().await.unwrap();
         if let Some(t) = totp {
             assert!(page.contains("name=\"code\""), "{page}");
             let code = t.generate_current().unwrap();
-            let r = self.post_form("/authorize/mfa", login, &[("code", &code)]).await;
+            let r = self
+                .post_form("/authorize/mfa", login, &[("code", &code)])
+                .await;
             assert_eq!(r.status(), 200);
         } else {
             assert!(page.contains("name=\"decision\""), "{page}");
         }
-        let r = self.post_form("/authorize/consent", login, &[("decision", "approve")]).await;
+        let r = self
+            .post_form("/authorize/consent", login, &[("decision", "approve")])
+            .await;
         assert_eq!(r.status(), 302);
         let location = location(&r);
         let q = query_of(&location);
@@ -257,12 +287,21 @@ impl Harness {
     }
 }
 
-pub async fn check_with(server: &AuthorizationServer, base: &str, token: &str, path: &str) -> Option<Principal> {
+pub async fn check_with(
+    server: &AuthorizationServer,
+    base: &str,
+    token: &str,
+    path: &str,
+) -> Option<Principal> {
     let target = AuthTarget {
         path: path.into(),
         resource: format!("{base}{path}"),
     };
-    server.authenticator().authenticate(token, &target).await.unwrap()
+    server
+        .authenticator()
+        .authenticate(token, &target)
+        .await
+        .unwrap()
 }
 
 #[derive(Clone)]
@@ -283,7 +322,10 @@ impl Pkce {
         getrandom::fill(&mut bytes).unwrap();
         let verifier = URL_SAFE_NO_PAD.encode(bytes);
         let challenge = URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
-        Pkce { verifier, challenge }
+        Pkce {
+            verifier,
+            challenge,
+        }
     }
 }
 
@@ -305,7 +347,10 @@ pub async fn login_from(r: reqwest::Response) -> Login {
         .unwrap()
         .to_string();
     let page = r.text().await.unwrap();
-    let start = page.find("name=\"pending\" value=\"").expect("hidden pending field") + 22;
+    let start = page
+        .find("name=\"pending\" value=\"")
+        .expect("hidden pending field")
+        + 22;
     let end = start + page[start..].find('"').unwrap();
     Login {
         pending: page[start..end].to_string(),
@@ -324,7 +369,11 @@ pub fn location(r: &reqwest::Response) -> String {
 }
 
 pub fn query_of(url: &str) -> std::collections::HashMap<String, String> {
-    url::Url::parse(url).unwrap().query_pairs().into_owned().collect()
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect()
 }
 
 pub fn totp_of(enrollment: &bulwark_oauth::TotpEnrollment) -> totp_rs::TOTP {
