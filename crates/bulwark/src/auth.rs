@@ -50,8 +50,27 @@ pub fn http_security(
                 let store = open_store(data_dir)?;
                 auth.authenticators.push(Arc::new(ApiKeys(store)));
             }
-            AuthMethod::Oauth | AuthMethod::Jwt => {
-                anyhow::bail!("auth method {method:?} is not available in this build yet")
+            AuthMethod::Jwt => {
+                let jwt = config.auth.jwt.as_ref().context(
+                    "auth method `jwt` needs an `[auth.jwt]` section with at least `issuer`",
+                )?;
+                let mut idp = bulwark_idp::JwtConfig::new(jwt.issuer.clone());
+                idp.jwks_url = jwt.jwks_url.clone();
+                idp.audiences = jwt.audiences.clone();
+                idp.subject_claim = jwt.subject_claim.clone();
+                idp.scope_claim = jwt.scope_claim.clone();
+                idp.tenant_claim = jwt.tenant_claim.clone();
+                idp.default_scopes = jwt.default_scopes.clone();
+                idp.allow_insecure_http = jwt.allow_insecure_http;
+                let verifier = bulwark_idp::JwtAuthenticator::new(idp)
+                    .map_err(|e| anyhow::anyhow!("`[auth.jwt]`: {e}"))?;
+                auth.authenticators.push(Arc::new(verifier));
+                if !auth.authorization_servers.contains(&jwt.issuer) {
+                    auth.authorization_servers.push(jwt.issuer.clone());
+                }
+            }
+            AuthMethod::Oauth => {
+                anyhow::bail!("auth method `oauth` is not available in this build yet")
             }
         }
     }
