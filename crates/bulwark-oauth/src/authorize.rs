@@ -59,6 +59,10 @@ pub(crate) enum Stage {
     Consent {
         grant: Grant,
     },
+    /// Sent to the upstream provider; waiting for `/oauth/callback`.
+    Upstream {
+        login: bulwark_idp::PendingLogin,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -123,8 +127,29 @@ impl PendingStore {
         ct_eq(&pending.browser_sha256, &sha256_hex(browser)).then(|| pending.clone())
     }
 
+    /// The pending authorization waiting for upstream `state`, if this browser's.
+    pub(crate) fn find_upstream(
+        &self,
+        state: &str,
+        browser: Option<&str>,
+    ) -> Option<(String, Pending, bulwark_idp::PendingLogin)> {
+        let id = self
+            .lock()
+            .iter()
+            .find(|(_, p)| matches!(&p.stage, Stage::Upstream { login } if ct_eq(&login.state, state)))
+            .map(|(id, _)| id.clone())?;
+        let pending = self.get(&id, browser)?;
+        match &pending.stage {
+            Stage::Upstream { login } => {
+                let login = login.clone();
+                Some((id, pending, login))
+            }
+            _ => None,
+        }
+    }
+
     /// Moves to `stage` if the stage is still what the caller saw.
-    fn advance(&self, id: &str, from: fn(&Stage) -> bool, to: Stage) -> bool {
+    pub(crate) fn advance(&self, id: &str, from: fn(&Stage) -> bool, to: Stage) -> bool {
         let mut map = self.lock();
         match map.get_mut(id) {
             Some(p) if from(&p.stage) => {
@@ -323,7 +348,7 @@ fn hidden(id: &str) -> String {
     )
 }
 
-fn login_page(
+pub(crate) fn login_page(
     inner: &Inner,
     id: &str,
     p: &Pending,
@@ -333,14 +358,25 @@ fn login_page(
     let error = error
         .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", html_escape(e)))
         .unwrap_or_default();
-    let _ = inner;
+    let federated = inner
+        .federation
+        .as_ref()
+        .map(|f| {
+            format!(
+                "<p>or</p><form method=\"post\" action=\"/authorize\">{}\
+                 <button type=\"submit\" name=\"federated\" value=\"1\">{}</button></form>",
+                hidden(id),
+                html_escape(&f.config.label)
+            )
+        })
+        .unwrap_or_default();
     let body = format!(
         "<h1>Sign in to bulwark</h1>\
          <p><strong>{client}</strong> asks to use <code>{aud}</code>.</p>{error}\
          <form method=\"post\" action=\"/authorize\">{hidden}\
          <label>User name<input name=\"username\" autocomplete=\"username\" required autofocus></label>\
          <label>Password<input type=\"password\" name=\"password\" autocomplete=\"current-password\" required></label>\
-         <button type=\"submit\">Sign in</button></form>",
+         <button type=\"submit\">Sign in</button></form>{federated}",
         client = html_escape(&p.request.client_label),
         aud = html_escape(&p.request.aud),
         hidden = hidden(id),
@@ -692,7 +728,7 @@ fn pending_for(
 
 /// After the last factor: either the consent page or, if nothing can be
 /// granted, an `invalid_scope` redirect.
-fn to_consent(
+pub(crate) fn to_consent(
     inner: &Inner,
     id: &str,
     pending: &Pending,
@@ -725,7 +761,7 @@ fn to_consent(
     };
     if !inner.pending.advance(
         id,
-        |s| matches!(s, Stage::Login | Stage::Mfa { .. }),
+        |s| matches!(s, Stage::Login | Stage::Mfa { .. } | Stage::Upstream { .. }),
         Stage::Consent {
             grant: grant.clone(),
         },
@@ -755,7 +791,10 @@ pub(crate) async fn authorize_post(
         Ok(found) => found,
         Err(response) => return *response,
     };
-    if !matches!(pending.stage, Stage::Login) {
+    if params.get("federated").ok().flatten().is_some() {
+        return crate::federation::start(&inner, &headers, &id).await;
+    }
+    if !matches!(pending.stage, Stage::Login | Stage::Upstream { .. }) {
         return error_page(
             &headers,
             StatusCode::BAD_REQUEST,
@@ -859,7 +898,7 @@ pub(crate) async fn authorize_post(
     if user.totp {
         let moved = inner.pending.advance(
             &id,
-            |s| matches!(s, Stage::Login),
+            |s| matches!(s, Stage::Login | Stage::Upstream { .. }),
             Stage::Mfa {
                 user: user.name.clone(),
                 allowed: user.scopes.clone(),

@@ -34,6 +34,7 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
         .route("/authorize", get(authorize_get).post(authorize_post))
         .route("/authorize/mfa", post(mfa_post))
         .route("/authorize/consent", post(consent_post))
+        .route("/oauth/callback", get(crate::federation::callback))
         .route("/token", post(token))
         .route("/register", post(register))
         .route("/revoke", post(revoke))
@@ -47,7 +48,7 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
 /// carry no cookies, so any origin may. The login pages are not opened up.
 async fn cors(request: Request, next: Next) -> Response {
     let path = request.uri().path();
-    let open = !path.starts_with("/authorize");
+    let open = !path.starts_with("/authorize") && !path.starts_with("/oauth/");
     if open && request.method() == Method::OPTIONS {
         let mut response = StatusCode::NO_CONTENT.into_response();
         let h = response.headers_mut();

@@ -15,6 +15,7 @@ mod clients;
 mod db;
 mod endpoints;
 mod error;
+mod federation;
 mod grants;
 mod keys;
 mod token;
@@ -27,6 +28,7 @@ use std::time::{Duration, Instant};
 
 pub use clients::ClientInfo;
 pub use error::OAuthError;
+pub use federation::FederationConfig;
 pub use keys::SigningKeyInfo;
 pub use users::{TotpEnrollment, UserInfo};
 
@@ -58,6 +60,8 @@ pub struct OAuthConfig {
     pub scopes_supported: Vec<String>,
     /// Accept `http://` loopback Client ID Metadata Document URLs (tests only).
     pub allow_insecure_cimd: bool,
+    /// Offer logins through an upstream OpenID Connect provider.
+    pub federation: Option<FederationConfig>,
 }
 
 impl Default for OAuthConfig {
@@ -70,6 +74,7 @@ impl Default for OAuthConfig {
             login_ttl: Duration::from_secs(10 * 60),
             scopes_supported: vec!["mcp".into(), "profile:*".into(), "tools:destructive".into()],
             allow_insecure_cimd: false,
+            federation: None,
         }
     }
 }
@@ -104,6 +109,7 @@ pub(crate) struct Inner {
     pub audit: Option<bulwark_audit::AuditLog>,
     pub settings: grants::TokenSettings,
     pub last_cleanup: Mutex<Option<Instant>>,
+    pub federation: Option<federation::Federation>,
 }
 
 /// The authorization server: its HTTP endpoints and its token verifier.
@@ -140,6 +146,17 @@ impl AuthorizationServer {
                 )));
             }
         }
+        if let Some(f) = &mut config.federation {
+            let callback = format!("{}/oauth/callback", config.issuer);
+            if f.provider.redirect_uri.is_empty() {
+                f.provider.redirect_uri = callback;
+            } else if f.provider.redirect_uri != callback {
+                return Err(OAuthError::Config(format!(
+                    "federation redirect_uri is `{}` but the callback is served at `{callback}`; register that URL with the provider and use it",
+                    f.provider.redirect_uri
+                )));
+            }
+        }
         let db = db::Db::open(db_path)?;
         db.with(keys::ensure_active)?;
         let verifier = Arc::new(token::Verifier::new(&config.issuer, db_path)?);
@@ -152,6 +169,7 @@ impl AuthorizationServer {
             inner: Arc::new(Inner {
                 pending: authorize::PendingStore::new(config.login_ttl),
                 cimd: clients::CimdFetcher::new(config.allow_insecure_cimd)?,
+                federation: config.federation.clone().map(federation::Federation::new),
                 config,
                 db,
                 verifier,
