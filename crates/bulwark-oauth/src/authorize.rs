@@ -863,9 +863,10 @@ pub(crate) async fn authorize_post(
                 } else {
                     "unknown user"
                 });
+            let attempted: String = username.chars().take(64).collect();
             let event = who(
                 event,
-                Some(&username),
+                Some(&attempted),
                 Some(&pending.request.client_id),
                 None,
             );

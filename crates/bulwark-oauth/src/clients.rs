@@ -27,7 +27,7 @@ const CIMD_CACHE_MAX: usize = 1024;
 pub(crate) const AUTH_METHODS: &[&str] = &["none", "client_secret_basic", "client_secret_post"];
 
 /// A registered client as the CLI lists it (never its secret).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ClientInfo {
     pub client_id: String,
     pub client_name: Option<String>,

@@ -10,7 +10,7 @@ use crate::error::{OAuthError, db_err};
 use crate::util::{b64url, fill_random, now_secs, rfc3339};
 
 /// A signing key as the CLI lists it (never the private half).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SigningKeyInfo {
     /// RFC 7638 thumbprint of the public key; the JWT header's `kid`.
     pub kid: String,

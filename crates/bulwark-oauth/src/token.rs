@@ -25,8 +25,8 @@ use crate::util::{now_secs, split_scope};
 const POLL_EVERY: Duration = Duration::from_millis(250);
 /// A full reload drops revocations whose tokens have expired anyway.
 const FULL_RELOAD_EVERY: Duration = Duration::from_secs(60);
-/// Past this without a successful look at the database, verification fails
-/// closed: a revocation might be missed.
+/// After failing to read the database this long, verification fails closed:
+/// a revocation might be missed.
 const STALE_AFTER: Duration = Duration::from_secs(30);
 /// The JWT `typ` of access tokens (RFC 9068).
 const TOKEN_TYP: &str = "at+jwt";
@@ -87,7 +87,8 @@ pub(crate) struct Verifier {
     epoch: Instant,
     /// Milliseconds since `epoch`.
     next_poll_ms: AtomicU64,
-    last_ok_ms: AtomicU64,
+    /// When reads of the database started failing (0: they do not).
+    failing_since_ms: AtomicU64,
 }
 
 impl Verifier {
@@ -112,7 +113,7 @@ impl Verifier {
             }),
             epoch: Instant::now(),
             next_poll_ms: AtomicU64::new(0),
-            last_ok_ms: AtomicU64::new(0),
+            failing_since_ms: AtomicU64::new(0),
         };
         let mut watcher = verifier
             .watcher
@@ -150,8 +151,18 @@ impl Verifier {
         let Ok(mut watcher) = self.watcher.try_lock() else {
             return;
         };
-        if let Err(e) = self.reload(&mut watcher) {
-            tracing::warn!("OAuth revocation watcher cannot read the database: {e}");
+        match self.reload(&mut watcher) {
+            Ok(()) => self.failing_since_ms.store(0, Ordering::Relaxed),
+            Err(e) => {
+                tracing::warn!("OAuth revocation watcher cannot read the database: {e}");
+                // Keep the first failure's time; `max(1)` because 0 means healthy.
+                let _ = self.failing_since_ms.compare_exchange(
+                    0,
+                    self.elapsed_ms().max(1),
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                );
+            }
         }
     }
 
@@ -160,7 +171,6 @@ impl Verifier {
         let version: i64 = w.conn.query_row("PRAGMA data_version", [], |r| r.get(0))?;
         let full = w.last_full.is_none_or(|t| t.elapsed() >= FULL_RELOAD_EVERY);
         if !full && w.data_version == Some(version) {
-            self.last_ok_ms.store(self.elapsed_ms(), Ordering::Relaxed);
             return Ok(());
         }
         let now = now_secs();
@@ -212,7 +222,6 @@ impl Verifier {
         if full {
             w.last_full = Some(Instant::now());
         }
-        self.last_ok_ms.store(self.elapsed_ms(), Ordering::Relaxed);
         Ok(())
     }
 
@@ -311,13 +320,12 @@ impl Verifier {
         target: &AuthTarget,
     ) -> Result<Option<Principal>, String> {
         self.poll_if_due();
-        let stale = self
-            .elapsed_ms()
-            .saturating_sub(self.last_ok_ms.load(Ordering::Relaxed));
-        if stale > STALE_AFTER.as_millis() as u64 {
+        let since = self.failing_since_ms.load(Ordering::Relaxed);
+        let failing_for = self.elapsed_ms().saturating_sub(since);
+        if since != 0 && failing_for > STALE_AFTER.as_millis() as u64 {
             return Err(format!(
                 "the OAuth revocation list could not be read from the database for {}s; check the data dir",
-                stale / 1000
+                failing_for / 1000
             ));
         }
         let Some(claims) = self.verify(token) else {
@@ -350,5 +358,56 @@ impl bulwark_server::Authenticator for TokenAuthenticator {
         // All local and quick: done before the future, which is just a value.
         let result = self.verifier.authenticate(credential, target);
         Box::pin(std::future::ready(result))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verification_fails_closed_when_the_database_stays_unreadable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.db");
+        let mut conn = crate::db::open_file(&path).unwrap();
+        crate::keys::ensure_active(&mut conn).unwrap();
+        let mut verifier = Verifier::new("http://127.0.0.1:1", &path).unwrap();
+        let target = AuthTarget {
+            path: "/mcp".into(),
+            resource: "http://127.0.0.1:1/mcp".into(),
+        };
+        // Make every later read fail.
+        conn.execute_batch("DROP TABLE oauth_revocations").unwrap();
+        assert_eq!(
+            verifier.authenticate("a.b.c", &target),
+            Ok(None),
+            "a short outage is tolerated"
+        );
+        assert_ne!(verifier.failing_since_ms.load(Ordering::Relaxed), 0);
+        // Pretend the first failure was more than STALE_AFTER ago.
+        verifier.epoch = Instant::now() - STALE_AFTER - Duration::from_secs(2);
+        verifier.failing_since_ms.store(1, Ordering::Relaxed);
+        verifier.next_poll_ms.store(0, Ordering::Relaxed);
+        let err = verifier.authenticate("a.b.c", &target).unwrap_err();
+        assert!(err.contains("could not be read"), "{err}");
+    }
+
+    #[test]
+    fn audience_is_the_origin_or_the_exact_route() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.db");
+        let mut conn = crate::db::open_file(&path).unwrap();
+        crate::keys::ensure_active(&mut conn).unwrap();
+        let v = Verifier::new("http://h:1", &path).unwrap();
+        let t = |p: &str| AuthTarget {
+            path: p.into(),
+            resource: format!("http://h:1{p}"),
+        };
+        assert!(v.audience_ok("http://h:1", &t("/mcp/core")));
+        assert!(v.audience_ok("http://h:1/", &t("/mcp/core")));
+        assert!(v.audience_ok("http://h:1/mcp/core/", &t("/mcp/core")));
+        assert!(!v.audience_ok("http://h:1/mcp/core", &t("/mcp/all")));
+        assert!(!v.audience_ok("http://h:1/mcp", &t("/mcp/core")));
+        assert!(!v.audience_ok("http://h:2", &t("/mcp")));
     }
 }

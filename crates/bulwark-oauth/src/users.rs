@@ -26,7 +26,7 @@ pub struct TotpEnrollment {
 }
 
 /// A user as listed: never the password hash or TOTP secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct UserInfo {
     pub name: String,
     pub totp: bool,
