@@ -9,6 +9,9 @@ use anyhow::{Context, Result};
 use bulwark_server::{AuthConfig, Authenticator, ExtraRoutes, Principal};
 use bulwark_store::Store;
 
+use std::process::ExitCode;
+
+use crate::cli::{ClientCommand, SigningKeyCommand, UserCommand};
 use crate::config::{AuthMethod, Config};
 
 /// The store every bulwark process on this data directory shares.
@@ -34,15 +37,15 @@ pub fn http_security(
     config: &Config,
     data_dir: &Path,
     local: SocketAddr,
+    profiles: &[String],
     audit: Option<&bulwark_audit::AuditLog>,
 ) -> Result<HttpSecurity> {
-    let _ = (local, audit);
     let mut auth = AuthConfig {
         authorization_servers: config.auth.authorization_servers.clone(),
         tenant_headers: config.auth.tenant_headers,
         ..Default::default()
     };
-    let extra = None;
+    let mut extra = None;
     for method in &config.auth.methods {
         match method {
             AuthMethod::None => {}
@@ -70,11 +73,204 @@ pub fn http_security(
                 }
             }
             AuthMethod::Oauth => {
-                anyhow::bail!("auth method `oauth` is not available in this build yet")
+                let server = authorization_server(config, data_dir, local, profiles, audit)?;
+                auth.authenticators.push(server.authenticator());
+                if !auth
+                    .authorization_servers
+                    .iter()
+                    .any(|s| s == server.issuer())
+                {
+                    auth.authorization_servers.push(server.issuer().to_string());
+                }
+                extra = Some(ExtraRoutes {
+                    router: server.router(),
+                    limited: bulwark_oauth::RATE_LIMITED_ENDPOINTS
+                        .iter()
+                        .map(|(path, budget)| (path.to_string(), budget.to_string()))
+                        .collect(),
+                });
             }
         }
     }
     Ok(HttpSecurity { auth, extra })
+}
+
+/// The built-in authorization server, from `[auth.oauth]`.
+fn authorization_server(
+    config: &Config,
+    data_dir: &Path,
+    local: SocketAddr,
+    profiles: &[String],
+    audit: Option<&bulwark_audit::AuditLog>,
+) -> Result<bulwark_oauth::AuthorizationServer> {
+    let section = &config.auth.oauth;
+    let issuer = match &section.issuer {
+        Some(issuer) => issuer.clone(),
+        None if local.ip().is_unspecified() => anyhow::bail!(
+            "bulwark listens on {local}, every address, so it cannot tell which one clients use: \
+             set `auth.oauth.issuer` to the public origin, e.g. https://bulwark.example.com"
+        ),
+        None => format!("http://{local}"),
+    };
+    let mut scopes_supported = vec!["mcp".to_string(), "profile:*".to_string()];
+    scopes_supported.extend(profiles.iter().map(|p| format!("profile:{p}")));
+    scopes_supported.push("tools:destructive".into());
+    let federation = section
+        .federation
+        .as_ref()
+        .map(|f| bulwark_oauth::FederationConfig {
+            provider: bulwark_idp::OidcProviderConfig {
+                issuer: f.issuer.clone(),
+                client_id: f.client_id.clone(),
+                client_secret: f.client_secret.clone(),
+                // Empty: the authorization server fills in its own callback.
+                redirect_uri: String::new(),
+                scopes: f.scopes.clone(),
+                allow_insecure_http: f.allow_insecure_http,
+            },
+            subject_claim: f.subject_claim.clone(),
+            tenant_claim: f.tenant_claim.clone(),
+            scopes: f.grant_scopes.clone(),
+            label: f.label.clone(),
+        });
+    let oauth = bulwark_oauth::OAuthConfig {
+        issuer,
+        access_token_ttl: std::time::Duration::from_secs(section.access_token_ttl_secs),
+        refresh_token_ttl: std::time::Duration::from_secs(section.refresh_token_ttl_secs),
+        scopes_supported,
+        allow_insecure_cimd: section.allow_insecure_cimd,
+        federation,
+        ..Default::default()
+    };
+    bulwark_oauth::AuthorizationServer::open(&store_path(data_dir), oauth, audit.cloned())
+        .map_err(|e| anyhow::anyhow!("cannot start the authorization server: {e}"))
+}
+
+fn oauth_store(config: &Config) -> Result<bulwark_oauth::OAuthStore> {
+    let path = store_path(&crate::config::data_dir(config));
+    bulwark_oauth::OAuthStore::open(&path)
+        .map_err(|e| anyhow::anyhow!("cannot open the store at {}: {e}", path.display()))
+}
+
+/// `bulwark auth user ...`.
+pub fn users(config: &Config, command: UserCommand) -> Result<ExitCode> {
+    let store = oauth_store(config)?;
+    match command {
+        UserCommand::Add {
+            name,
+            password_stdin: _,
+            totp,
+            scopes,
+            tenant,
+        } => {
+            let mut password = String::new();
+            std::io::stdin()
+                .read_line(&mut password)
+                .context("cannot read the password from stdin")?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            if password.is_empty() {
+                anyhow::bail!(
+                    "no password on stdin; pipe one in, e.g. `printf '%s\\n' \"$PW\" | bulwark auth user add {name} --password-stdin`"
+                );
+            }
+            let scopes: Vec<String> = scopes.into_iter().map(|s| s.trim().to_string()).collect();
+            let enrollment = store
+                .add_user(&name, password, totp, &scopes, tenant.as_deref())
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("added user `{name}` with scopes {}", scopes.join(","));
+            if let Some(enrollment) = enrollment {
+                println!("TOTP secret (base32): {}", enrollment.secret_base32);
+                println!("load this URI into an authenticator app; it is shown only once:");
+                println!("{}", enrollment.otpauth_uri);
+            }
+        }
+        UserCommand::List { json } => {
+            let users = store.list_users().map_err(|e| anyhow::anyhow!("{e}"))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&users)?);
+            } else {
+                for user in users {
+                    println!(
+                        "{:20}  {:30}  totp {:3}  tenant {}  created {}",
+                        user.name,
+                        user.scopes.join(","),
+                        if user.totp { "on" } else { "off" },
+                        user.tenant.as_deref().unwrap_or("-"),
+                        user.created_at
+                    );
+                }
+            }
+        }
+        UserCommand::Remove { name } => {
+            store
+                .remove_user(&name)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("removed user `{name}` and revoked their tokens");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `bulwark auth signing-key ...`.
+pub fn signing_keys(config: &Config, command: SigningKeyCommand) -> Result<ExitCode> {
+    let store = oauth_store(config)?;
+    match command {
+        SigningKeyCommand::Rotate => {
+            let key = store
+                .rotate_signing_key()
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "new signing key {}; the previous one stays published until its tokens expire",
+                key.kid
+            );
+        }
+        SigningKeyCommand::List { json } => {
+            let keys = store
+                .list_signing_keys()
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&keys)?);
+            } else {
+                for key in keys {
+                    println!(
+                        "{}  created {}  {}",
+                        key.kid,
+                        key.created_at,
+                        if key.active {
+                            "active".to_string()
+                        } else {
+                            format!("retired {}", key.retired_at.as_deref().unwrap_or("-"))
+                        }
+                    );
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `bulwark auth client ...`.
+pub fn clients(config: &Config, command: ClientCommand) -> Result<ExitCode> {
+    let store = oauth_store(config)?;
+    match command {
+        ClientCommand::List { json } => {
+            let clients = store.list_clients().map_err(|e| anyhow::anyhow!("{e}"))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&clients)?);
+            } else {
+                for client in clients {
+                    println!(
+                        "{}  {:24}  {}  created {}",
+                        client.client_id,
+                        client.client_name.as_deref().unwrap_or("-"),
+                        client.redirect_uris.join(" "),
+                        client.created_at
+                    );
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// API keys from the store: `Authorization: Bearer bwk_...`.

@@ -59,6 +59,65 @@ pub enum AuthCommand {
     /// API keys for `--auth api-key`.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Users who log in to the built-in authorization server (`--auth oauth`).
+    #[command(subcommand)]
+    User(UserCommand),
+    /// The authorization server's token-signing keys.
+    #[command(subcommand)]
+    SigningKey(SigningKeyCommand),
+    /// OAuth clients registered with the authorization server.
+    #[command(subcommand)]
+    Client(ClientCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user. The password is read from stdin (one line), never from
+    /// the command line; it is stored as an argon2id hash.
+    Add {
+        name: String,
+        /// Read the password from stdin (required: passwords do not belong in argv).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        /// Also require a TOTP code at login; prints the secret and an
+        /// otpauth:// URI to load into an authenticator app.
+        #[arg(long)]
+        totp: bool,
+        /// Comma-separated scopes the user may grant to clients.
+        #[arg(long, value_delimiter = ',', default_value = "mcp,profile:*")]
+        scopes: Vec<String>,
+        /// The tenant the user's tokens act for.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// List users (never their secrets).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a user and revoke every token issued to them.
+    Remove { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SigningKeyCommand {
+    /// Start signing with a new key; the old one stays published until the
+    /// tokens it signed expire.
+    Rotate,
+    /// List signing keys.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// List registered clients.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -96,7 +155,8 @@ pub struct ServeArgs {
     /// Profile to serve on stdio and at /mcp.
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
-    /// Authentication methods for HTTP, comma-separated: `none`, `api-key`.
+    /// Authentication methods for HTTP, comma-separated: `none`, or any of
+    /// `api-key`, `oauth`, `jwt`.
     #[arg(long, value_name = "METHODS", value_delimiter = ',')]
     pub auth: Option<Vec<String>>,
     /// Allow `--http` on a non-loopback address without authentication.

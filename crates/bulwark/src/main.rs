@@ -125,6 +125,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Auth(AuthCommand::Key(command)) => keys(&config, command),
+        Command::Auth(AuthCommand::User(command)) => auth::users(&config, command),
+        Command::Auth(AuthCommand::SigningKey(command)) => auth::signing_keys(&config, command),
+        Command::Auth(AuthCommand::Client(command)) => auth::clients(&config, command),
         Command::Audit(AuditCommand::Verify { file }) => {
             let path = file.unwrap_or_else(|| audit_path(&config));
             match bulwark_audit::verify(&path) {
@@ -397,7 +400,13 @@ fn serve(config: Config, args: ServeArgs) -> Result<ExitCode> {
                     )
                 })?;
             let local = listener.local_addr()?;
-            let security = auth::http_security(&config, &data_dir, local, bulwark.audit())?;
+            let security = auth::http_security(
+                &config,
+                &data_dir,
+                local,
+                &bulwark.registry().profile_names(),
+                bulwark.audit(),
+            )?;
             let options = HttpOptions {
                 default_profile: config.server.profile.clone(),
                 allowed_hosts: config.http.allowed_hosts.clone(),
