@@ -107,3 +107,44 @@ def test_kill_9_during_a_burst_loses_no_answered_call(servers, data_dir):
 
 def server_bin(servers) -> str:
     return servers.bin
+
+
+def test_store_copy_is_searchable_and_matches_the_log(servers, bulwark_bin, data_dir):
+    """`audit.store = true`: every record also lands in the store, byte for
+    byte, and `bulwark audit search` filters it."""
+    server = servers.http("core", {"BULWARK_AUDIT__STORE": "true", "BULWARK_AUTH__TENANT_HEADERS": "true"})
+    url = server.url("/mcp/core")
+    with httpx.Client(timeout=HTTP_TIMEOUT) as http:
+        for n in range(5):
+            r = post_stateless(
+                http, url, "tools/call", {"name": "test_tool", "arguments": {"message": f"m{n}"}}, headers={"X-Tenant-Id": "acme" if n % 2 else "umbrella"}
+            )
+            rpc_response(r)
+    log_lines = {json.loads(line)["hash"]: line for line in (data_dir / "audit.jsonl").read_text().splitlines()}
+
+    def search(*args: str) -> list[str]:
+        done = run_cli(bulwark_bin, data_dir, "audit", "search", *args)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.splitlines()
+
+    import time
+
+    deadline = time.monotonic() + 5
+    while len(search("--type", "tool_call")) < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    found = search("--type", "tool_call")
+    assert len(found) == 5
+    for line in found:
+        assert log_lines[json.loads(line)["hash"]] == line, "the copy differs from the log"
+    # Newest first, and filters combine.
+    assert [json.loads(line)["seq"] for line in found] == sorted((json.loads(line)["seq"] for line in found), reverse=True)
+    acme = search("--type", "tool_call", "--tenant", "acme")
+    assert len(acme) == 2 and all(json.loads(line)["tenant"] == "acme" for line in acme)
+    assert search("--type", "tool_call", "--limit", "1") == found[:1]
+    assert search("--since", "2999-01-01T00:00:00Z") == []
+
+
+def test_search_without_store_copy_says_how_to_turn_it_on(bulwark_bin, data_dir):
+    done = run_cli(bulwark_bin, data_dir, "audit", "search")
+    assert done.returncode == 0
+    assert "audit.store = true" in done.stderr

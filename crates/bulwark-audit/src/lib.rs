@@ -42,7 +42,7 @@ mod verify;
 
 pub use error::{AuditError, VerifyError};
 pub use event::{AuditEvent, args_digest};
-pub use log::{AuditLog, AuditOptions, Fsync};
+pub use log::{AuditLog, AuditOptions, AuditSink, Fsync};
 pub use verify::verify;
 
 /// Re-exported so callers need not depend on `bulwark-core` just to build events.

@@ -25,7 +25,7 @@ pub enum Fsync {
 }
 
 /// How to open an [`AuditLog`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AuditOptions {
     pub path: PathBuf,
     pub fsync: Fsync,
@@ -36,6 +36,30 @@ pub struct AuditOptions {
     /// Keep `args` in the log. When false only `args_sha256` is kept, since
     /// arguments may carry secrets or personal data.
     pub include_params: bool,
+    /// Also hand every written line to this sink (a queryable copy, such as
+    /// the store's). The file stays the record of truth.
+    pub sink: Option<Arc<dyn AuditSink>>,
+}
+
+impl fmt::Debug for AuditOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuditOptions")
+            .field("path", &self.path)
+            .field("fsync", &self.fsync)
+            .field("min_severity", &self.min_severity)
+            .field("stderr_lines", &self.stderr_lines)
+            .field("include_params", &self.include_params)
+            .field("sink", &self.sink.is_some())
+            .finish()
+    }
+}
+
+/// A second destination for sealed records. `accept` runs under the
+/// writer's lock, once per written batch, so it must only queue the lines
+/// (for another thread to store); it cannot fail the records, which are
+/// already in the file.
+pub trait AuditSink: Send + Sync + 'static {
+    fn accept(&self, lines: &[&str]);
 }
 
 impl AuditOptions {
@@ -48,6 +72,7 @@ impl AuditOptions {
             min_severity: Severity::Low,
             stderr_lines: false,
             include_params: false,
+            sink: None,
         }
     }
 }
@@ -147,6 +172,7 @@ impl AuditLog {
             prev: tail.prev,
             fsync: options.fsync,
             stderr_lines: options.stderr_lines,
+            sink: options.sink.clone(),
             dirty: tail.dirty,
             last_sync: Instant::now(),
             poisoned: false,
@@ -362,6 +388,7 @@ struct Writer {
     prev: String,
     fsync: Fsync,
     stderr_lines: bool,
+    sink: Option<Arc<dyn AuditSink>>,
     /// Written but not yet fsynced.
     dirty: bool,
     last_sync: Instant,
@@ -492,6 +519,9 @@ impl Writer {
                 for line in lines.lines() {
                     let _ = writeln!(stderr, "AUDIT: {line}");
                 }
+            }
+            if let Some(sink) = &self.sink {
+                sink.accept(&lines.lines().collect::<Vec<_>>());
             }
         }
 

@@ -54,6 +54,9 @@ pub enum StoreError {
     #[error("invalid tenant {tenant:?}: {reason}")]
     InvalidTenant { tenant: String, reason: String },
 
+    #[error("invalid {what}: {reason}")]
+    Invalid { what: &'static str, reason: String },
+
     #[error(
         "an active API key named {name:?} already exists (id {id}); revoke it first with \
          `bulwark auth key revoke {id}` or pick another name"

@@ -315,6 +315,69 @@ impl Store {
     }
 }
 
+/// Which audit records [`Store::search_audit`] returns; `None` filters
+/// nothing.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub event_type: Option<String>,
+    pub user: Option<String>,
+    pub tenant: Option<String>,
+    /// RFC 3339; records at or after this time.
+    pub since: Option<String>,
+    pub limit: usize,
+}
+
+impl Store {
+    /// Copies audit log lines (JSON objects as the audit log writes them)
+    /// into the store, where they can be searched. Lines already copied are
+    /// skipped; a line that is not an audit record is an error, and nothing
+    /// of that batch is stored.
+    pub fn insert_audit_lines(&self, lines: &[&str]) -> Result<usize, StoreError> {
+        let parsed: Vec<serde_json::Value> = lines
+            .iter()
+            .map(|line| {
+                serde_json::from_str(line).map_err(|e| StoreError::Invalid {
+                    what: "audit record",
+                    reason: format!("not JSON: {e}"),
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        fn text<'a>(v: &'a serde_json::Value, key: &str) -> Option<&'a str> {
+            v.get(key).and_then(|f| f.as_str())
+        }
+        let mut rows = Vec::with_capacity(lines.len());
+        for (value, line) in parsed.iter().zip(lines) {
+            let (Some(hash), Some(time), Some(event_type)) = (
+                text(value, "hash"),
+                text(value, "time"),
+                text(value, "event_type"),
+            ) else {
+                return Err(StoreError::Invalid {
+                    what: "audit record",
+                    reason: "it lacks `hash`, `time` or `event_type`".into(),
+                });
+            };
+            rows.push(sqlite::AuditRow {
+                hash,
+                seq: value.get("seq").and_then(|s| s.as_i64()),
+                time,
+                event_type,
+                severity: text(value, "severity"),
+                user: text(value, "user"),
+                tenant: text(value, "tenant"),
+                outcome: text(value, "outcome"),
+                record: line,
+            });
+        }
+        sqlite::insert_audit_rows(&mut self.conn(), &rows)
+    }
+
+    /// Copied audit records matching `query`, newest first, as JSON lines.
+    pub fn search_audit(&self, query: &AuditQuery) -> Result<Vec<String>, StoreError> {
+        sqlite::search_audit(&self.conn(), query)
+    }
+}
+
 /// Now, as RFC 3339 UTC with whole seconds: `2025-01-31T12:00:00Z`.
 pub(crate) fn now_rfc3339() -> String {
     format_time(OffsetDateTime::now_utc())

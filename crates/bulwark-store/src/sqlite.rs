@@ -14,9 +14,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Versioned migrations, applied in order, each in its own transaction.
 /// Never edit a released entry; append a new one.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    "CREATE TABLE api_keys (
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        "CREATE TABLE api_keys (
          -- rowid alias: gives creation order even within one second
          seq           INTEGER PRIMARY KEY AUTOINCREMENT,
          id            TEXT NOT NULL UNIQUE,
@@ -30,7 +31,25 @@ const MIGRATIONS: &[(i64, &str)] = &[(
      );
      -- Backstop for the check in create: one active key per name.
      CREATE UNIQUE INDEX api_keys_active_name ON api_keys (name) WHERE revoked_at IS NULL;",
-)];
+    ),
+    (
+        2,
+        "CREATE TABLE audit_events (
+         id         INTEGER PRIMARY KEY AUTOINCREMENT,
+         hash       TEXT NOT NULL UNIQUE, -- the record's own chain hash
+         seq        INTEGER,
+         time       TEXT NOT NULL,
+         event_type TEXT NOT NULL,
+         severity   TEXT,
+         user       TEXT,
+         tenant     TEXT,
+         outcome    TEXT,
+         record     TEXT NOT NULL         -- the JSON line exactly as in the log
+     );
+     CREATE INDEX audit_events_time ON audit_events (time);
+     CREATE INDEX audit_events_type ON audit_events (event_type, time);",
+    ),
+];
 
 const KEY_COLUMNS: &str = "id, name, scopes, tenant, created_at, last_used_at, revoked_at";
 
@@ -320,6 +339,89 @@ pub(crate) fn data_version(conn: &Connection) -> Result<i64, StoreError> {
     conn.prepare_cached("PRAGMA data_version")
         .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)))
         .map_err(db_err("checking for changes by other processes"))
+}
+
+/// One audit record, as the columns the queries filter on plus its line.
+pub(crate) struct AuditRow<'a> {
+    pub hash: &'a str,
+    pub seq: Option<i64>,
+    pub time: &'a str,
+    pub event_type: &'a str,
+    pub severity: Option<&'a str>,
+    pub user: Option<&'a str>,
+    pub tenant: Option<&'a str>,
+    pub outcome: Option<&'a str>,
+    pub record: &'a str,
+}
+
+/// Inserts records in one transaction; a record already present (same
+/// hash) is skipped. Returns how many were new.
+pub(crate) fn insert_audit_rows(
+    conn: &mut Connection,
+    rows: &[AuditRow<'_>],
+) -> Result<usize, StoreError> {
+    const ACTION: &str = "copying audit records into the store";
+    let tx = conn.transaction().map_err(db_err(ACTION))?;
+    let mut added = 0;
+    {
+        let mut stmt = tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO audit_events
+                 (hash, seq, time, event_type, severity, user, tenant, outcome, record)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )
+            .map_err(db_err(ACTION))?;
+        for row in rows {
+            added += stmt
+                .execute(params![
+                    row.hash,
+                    row.seq,
+                    row.time,
+                    row.event_type,
+                    row.severity,
+                    row.user,
+                    row.tenant,
+                    row.outcome,
+                    row.record
+                ])
+                .map_err(db_err(ACTION))?;
+        }
+    }
+    tx.commit().map_err(db_err(ACTION))?;
+    Ok(added)
+}
+
+/// Audit lines matching every given filter, newest first.
+pub(crate) fn search_audit(
+    conn: &Connection,
+    query: &crate::AuditQuery,
+) -> Result<Vec<String>, StoreError> {
+    const ACTION: &str = "searching the audit records";
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT record FROM audit_events
+             WHERE (?1 IS NULL OR event_type = ?1)
+               AND (?2 IS NULL OR user = ?2)
+               AND (?3 IS NULL OR tenant = ?3)
+               AND (?4 IS NULL OR time >= ?4)
+             ORDER BY time DESC, id DESC
+             LIMIT ?5",
+        )
+        .map_err(db_err(ACTION))?;
+    let rows = stmt
+        .query_map(
+            params![
+                query.event_type,
+                query.user,
+                query.tenant,
+                query.since,
+                query.limit as i64
+            ],
+            |row| row.get(0),
+        )
+        .map_err(db_err(ACTION))?;
+    rows.collect::<Result<Vec<String>, _>>()
+        .map_err(db_err(ACTION))
 }
 
 pub(crate) fn touch_last_used(conn: &Connection, id: &str, now: &str) -> Result<(), StoreError> {

@@ -435,10 +435,41 @@ fn revocation_by_another_connection_beats_the_verified_key_cache() {
         "a key revoked elsewhere must stop verifying on the next request"
     );
     // A wrong secret with the same id never verifies, cached or not.
-    let (_, other) = cli.create_api_key("ci2", &["mcp".to_owned()], None).unwrap();
+    let (_, other) = cli
+        .create_api_key("ci2", &["mcp".to_owned()], None)
+        .unwrap();
     assert!(server.verify_api_key(&other).unwrap().is_some());
     let mut forged = other.clone();
     forged.pop();
     forged.push(if other.ends_with('A') { 'B' } else { 'A' });
     assert!(server.verify_api_key(&forged).unwrap().is_none());
+}
+
+#[test]
+fn audit_lines_are_copied_once_and_bad_batches_store_nothing() {
+    let store = bulwark_store::Store::open_in_memory().unwrap();
+    let a = r#"{"seq":1,"hash":"aa","time":"2026-01-01T00:00:00Z","event_type":"tool_call","user":"u","tenant":"t"}"#;
+    let b = r#"{"seq":2,"hash":"bb","time":"2026-01-01T00:00:01Z","event_type":"auth.login","user":"v"}"#;
+    assert_eq!(store.insert_audit_lines(&[a, b]).unwrap(), 2);
+    // The same records again (a writer retrying a batch) are skipped.
+    assert_eq!(store.insert_audit_lines(&[a]).unwrap(), 0);
+    // One bad line fails the whole batch.
+    let c = r#"{"seq":3,"hash":"cc","time":"2026-01-01T00:00:02Z","event_type":"tool_call"}"#;
+    assert!(store.insert_audit_lines(&[c, "not json"]).is_err());
+    assert!(store.insert_audit_lines(&[r#"{"seq":4}"#]).is_err());
+    let all = store
+        .search_audit(&bulwark_store::AuditQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(all, vec![b.to_string(), a.to_string()]);
+    let logins = store
+        .search_audit(&bulwark_store::AuditQuery {
+            event_type: Some("auth.login".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(logins, vec![b.to_string()]);
 }

@@ -52,6 +52,21 @@ pub enum AuditCommand {
         /// The log to check; default: `audit.path`, else audit.jsonl in the data directory.
         file: Option<PathBuf>,
     },
+    /// Records copied into the store (`audit.store = true`), newest first, as JSON lines.
+    Search {
+        /// Only this event type, e.g. `tool_call`, `auth.login`, `http.401`.
+        #[arg(long = "type", value_name = "TYPE")]
+        event_type: Option<String>,
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Only records at or after this RFC 3339 time, e.g. 2026-11-21T08:00:00Z.
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -57,6 +57,9 @@ pub struct AuditSection {
     pub stderr: bool,
     /// Keep the raw arguments in records, not only their SHA-256 digest.
     pub include_params: bool,
+    /// Also copy every record into the data directory's store, where
+    /// `bulwark audit search` finds them. The JSONL file stays the record of truth.
+    pub store: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,6 +82,7 @@ impl Default for AuditSection {
             min_severity: bulwark_core::Severity::Low,
             stderr: false,
             include_params: false,
+            store: false,
         }
     }
 }

@@ -141,6 +141,33 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
             }
         }
+        Command::Audit(AuditCommand::Search {
+            event_type,
+            user,
+            tenant,
+            since,
+            limit,
+        }) => {
+            let store = auth::open_store(&config::data_dir(&config))?;
+            let query = bulwark_store::AuditQuery {
+                event_type,
+                user,
+                tenant,
+                since,
+                limit,
+            };
+            let lines = store.search_audit(&query)?;
+            if lines.is_empty() && !config.audit.store {
+                eprintln!(
+                    "no records: the store gets a copy only with `audit.store = true`; the log itself is {}",
+                    audit_path(&config).display()
+                );
+            }
+            for line in lines {
+                println!("{line}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Config(ConfigCommand::Show) => {
             let mut shown = config.clone();
             shown.data_dir = Some(config::data_dir(&config));
@@ -235,7 +262,51 @@ fn open_audit(config: &Config) -> Result<Option<bulwark_audit::AuditLog>> {
     options.min_severity = config.audit.min_severity;
     options.stderr_lines = config.audit.stderr;
     options.include_params = config.audit.include_params;
+    if config.audit.store {
+        let store = auth::open_store(&config::data_dir(config))?;
+        options.sink = Some(Arc::new(StoreSink::start(store)?));
+    }
     Ok(Some(bulwark_audit::AuditLog::open(options)?))
+}
+
+/// Copies audit lines into the store from a thread of its own, so the
+/// audit writer (and the calls waiting on it) never wait for SQLite. The
+/// queue is bounded; when the store falls that far behind, lines are
+/// dropped from the copy with a warning (the file still has them).
+struct StoreSink {
+    queue: std::sync::mpsc::SyncSender<Vec<String>>,
+}
+
+impl StoreSink {
+    const QUEUE: usize = 4096;
+
+    fn start(store: bulwark_store::Store) -> Result<Self> {
+        let (queue, batches) = std::sync::mpsc::sync_channel::<Vec<String>>(Self::QUEUE);
+        std::thread::Builder::new()
+            .name("bulwark-audit-store".into())
+            .spawn(move || {
+                for batch in batches {
+                    let lines: Vec<&str> = batch.iter().map(String::as_str).collect();
+                    if let Err(err) = store.insert_audit_lines(&lines) {
+                        tracing::warn!("audit records not copied into the store: {err}");
+                    }
+                }
+            })
+            .context("cannot start the audit store thread")?;
+        Ok(StoreSink { queue })
+    }
+}
+
+impl bulwark_audit::AuditSink for StoreSink {
+    fn accept(&self, lines: &[&str]) {
+        let batch = lines.iter().map(|l| l.to_string()).collect();
+        if let Err(std::sync::mpsc::TrySendError::Full(_)) = self.queue.try_send(batch) {
+            tracing::warn!(
+                records = lines.len(),
+                "the store is behind; audit records kept in the file only"
+            );
+        }
+    }
 }
 
 /// The configured budgets; with `backend = "redis"`, connected to Redis.
