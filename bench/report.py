@@ -30,6 +30,7 @@ TARGET_IDLE_RSS_MIB = 20.0
 LABELS = {
     "bulwark": "bulwark",
     "bulwark-secure": "bulwark + auth, audit, limits",
+    "bulwark-oauth": "bulwark + OAuth token, audit, limits",
     "fastmcp": "FastMCP",
     "ts-sdk": "TypeScript SDK",
 }
@@ -345,16 +346,24 @@ def build(results, command):
           "checked on every call (set high enough never to be reached). `bulwark` has all "
           "three off. Target: at most 10% overhead.")
         w("")
-        w("| clients | bulwark req/s | secure req/s | throughput overhead | bulwark p99 ms | secure p99 ms |")
-        w("| ---: | ---: | ---: | ---: | ---: | ---: |")
-        for c in levels:
-            a = agg["bulwark"].get(c)
-            b = agg["bulwark-secure"].get(c)
-            if not a or not b:
-                continue
-            overhead = (1 - b["rps"] / a["rps"]) * 100 if a["rps"] else float("nan")
-            w(f"| {c} | {fmt_rps(a['rps'])} | {fmt_rps(b['rps'])} | {overhead:.1f}% "
-              f"| {fmt_ms(a['p99_ms'])} | {fmt_ms(b['p99_ms'])} |")
+        if "bulwark-oauth" in agg:
+            w("")
+            w("`bulwark-oauth` is `bulwark-secure` with an access token from bulwark's own "
+              "authorization server (an ES256 JWT, obtained through the whole client flow) "
+              "in place of the API key.")
+        w("")
+        w("| variant | clients | bulwark req/s | variant req/s | throughput overhead | bulwark p99 ms | variant p99 ms | p99 overhead |")
+        w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for variant in ("bulwark-secure", "bulwark-oauth"):
+            for c in levels:
+                a = agg["bulwark"].get(c)
+                b = agg.get(variant, {}).get(c)
+                if not a or not b:
+                    continue
+                overhead = (1 - b["rps"] / a["rps"]) * 100 if a["rps"] else float("nan")
+                p99 = (b["p99_ms"] / a["p99_ms"] - 1) * 100 if a["p99_ms"] else float("nan")
+                w(f"| `{variant}` | {c} | {fmt_rps(a['rps'])} | {fmt_rps(b['rps'])} | {overhead:.1f}% "
+                  f"| {fmt_ms(a['p99_ms'])} | {fmt_ms(b['p99_ms'])} | {p99:+.1f}% |")
         w("")
 
     # ---------------------------------------------------------- no keep-alive
