@@ -352,7 +352,9 @@ pub(crate) fn find(conn: &Connection, client_id: &str) -> Result<Option<Client>,
 pub(crate) fn list(conn: &Connection) -> Result<Vec<ClientInfo>, OAuthError> {
     const ACTION: &str = "listing clients";
     let mut stmt = conn
-        .prepare("SELECT client_id, metadata, created_at FROM oauth_clients ORDER BY created_at, rowid")
+        .prepare(
+            "SELECT client_id, metadata, created_at FROM oauth_clients ORDER BY created_at, rowid",
+        )
         .map_err(db_err(ACTION))?;
     let rows = stmt
         .query_map([], |r| {

@@ -775,7 +775,7 @@ async fn introspect(
             "active": true, "token_type": "Bearer", "scope": c.scope, "client_id": c.client_id,
             "sub": c.sub, "aud": c.aud, "iss": c.iss, "exp": c.exp, "iat": c.iat, "nbf": c.nbf, "jti": c.jti,
         });
-        if let Some(t) = c.tenant {
+        if let Some(t) = &c.tenant {
             body["tenant"] = json!(t);
         }
         return json_ok(StatusCode::OK, body);

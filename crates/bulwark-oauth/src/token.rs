@@ -28,6 +28,9 @@ const FULL_RELOAD_EVERY: Duration = Duration::from_secs(60);
 /// After failing to read the database this long, verification fails closed:
 /// a revocation might be missed.
 const STALE_AFTER: Duration = Duration::from_secs(30);
+/// Verified tokens remembered, so a client reusing its token skips the
+/// signature check (~250 µs for ES256) on later requests.
+const VERIFIED_CACHE_MAX: usize = 10_000;
 /// The JWT `typ` of access tokens (RFC 9068).
 const TOKEN_TYP: &str = "at+jwt";
 
@@ -83,6 +86,9 @@ pub(crate) struct Verifier {
     issuer: String,
     validation: Validation,
     known: RwLock<Known>,
+    /// Token → its claims, for tokens whose signature and issuer checked out.
+    /// Only signed tokens get in, so the size is bounded by what we issued.
+    verified: RwLock<HashMap<String, Arc<AccessClaims>>>,
     watcher: Mutex<Watcher>,
     epoch: Instant,
     /// Milliseconds since `epoch`.
@@ -105,6 +111,7 @@ impl Verifier {
             issuer: normalise(issuer).to_string(),
             validation,
             known: RwLock::new(Known::default()),
+            verified: RwLock::new(HashMap::new()),
             watcher: Mutex::new(Watcher {
                 conn: crate::db::open_reader(db_path)?,
                 data_version: None,
@@ -205,6 +212,13 @@ impl Verifier {
         }
         {
             let mut known = self.known.write().unwrap_or_else(PoisonError::into_inner);
+            // A key that vanished takes its cached tokens with it.
+            if known.keys.keys().any(|kid| !decoding.contains_key(kid)) {
+                self.verified
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clear();
+            }
             known.keys = decoding;
             if full {
                 known.jti.clear();
@@ -263,9 +277,38 @@ impl Verifier {
     }
 
     /// Signature, issuer, times and revocation; not the audience.
-    pub(crate) fn verify(&self, token: &str) -> Option<AccessClaims> {
-        self.decode(token, &self.validation)
-            .filter(|c| !self.is_revoked(c))
+    pub(crate) fn verify(&self, token: &str) -> Option<Arc<AccessClaims>> {
+        let claims = self.verified_claims(token)?;
+        (!self.is_revoked(&claims)).then_some(claims)
+    }
+
+    /// Signature, issuer and times, from the cache when the token was seen.
+    fn verified_claims(&self, token: &str) -> Option<Arc<AccessClaims>> {
+        let cached = self
+            .verified
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(token)
+            .cloned();
+        if let Some(claims) = cached {
+            // The same rule as jsonwebtoken with no leeway.
+            let now = now_secs();
+            return (claims.exp >= now && claims.nbf <= now).then_some(claims);
+        }
+        let claims = Arc::new(self.decode(token, &self.validation)?);
+        let mut cache = self
+            .verified
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if cache.len() >= VERIFIED_CACHE_MAX {
+            let now = now_secs();
+            cache.retain(|_, c| c.exp >= now);
+            if cache.len() >= VERIFIED_CACHE_MAX {
+                cache.clear();
+            }
+        }
+        cache.insert(token.to_string(), claims.clone());
+        Some(claims)
     }
 
     /// Signature and issuer only: for `/revoke`, where an expired token is
@@ -335,11 +378,11 @@ impl Verifier {
             return Ok(None);
         }
         Ok(Some(Principal {
-            id: claims.sub,
+            id: claims.sub.clone(),
             scopes: split_scope(&claims.scope),
-            tenant: claims.tenant,
+            tenant: claims.tenant.clone(),
             method: "oauth",
-            client_id: Some(claims.client_id),
+            client_id: Some(claims.client_id.clone()),
         }))
     }
 }
@@ -390,6 +433,45 @@ mod tests {
         verifier.next_poll_ms.store(0, Ordering::Relaxed);
         let err = verifier.authenticate("a.b.c", &target).unwrap_err();
         assert!(err.contains("could not be read"), "{err}");
+    }
+
+    #[test]
+    fn cached_tokens_still_expire_and_die_with_their_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.db");
+        let mut conn = crate::db::open_file(&path).unwrap();
+        crate::keys::ensure_active(&mut conn).unwrap();
+        let v = Verifier::new("http://h:1", &path).unwrap();
+        let now = now_secs();
+        let claims = |exp: i64| AccessClaims {
+            iss: "http://h:1".into(),
+            sub: "u".into(),
+            aud: "http://h:1".into(),
+            exp,
+            iat: now,
+            nbf: now,
+            jti: format!("j{exp}"),
+            scope: "mcp".into(),
+            client_id: "c".into(),
+            tenant: None,
+            fid: "f".into(),
+        };
+        let key = crate::keys::take_active(&conn, now + 600).unwrap();
+        let long = sign(&claims(now + 600), &key).unwrap();
+        let short = sign(&claims(now + 1), &key).unwrap();
+        assert!(v.verify(&long).is_some());
+        assert!(v.verify(&short).is_some());
+        assert_eq!(v.verified.read().unwrap().len(), 2, "both cached");
+        std::thread::sleep(Duration::from_millis(2100));
+        assert!(v.verify(&short).is_none(), "expired although cached");
+        assert!(v.verify(&long).is_some());
+        // The key is deleted by hand: its cached tokens stop verifying.
+        conn.execute_batch("DELETE FROM oauth_signing_keys")
+            .unwrap();
+        crate::keys::ensure_active(&mut conn).unwrap();
+        v.next_poll_ms.store(0, Ordering::Relaxed);
+        v.poll_if_due();
+        assert!(v.verify(&long).is_none());
     }
 
     #[test]
