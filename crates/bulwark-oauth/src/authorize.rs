@@ -335,7 +335,7 @@ fn scope_description(scope: &str) -> String {
         "profile:*" => "Every tool profile".into(),
         "tools:destructive" => "Run destructive tools (changes on hosts and in backends)".into(),
         s => match s.strip_prefix("profile:") {
-            Some(p) => format!("The `{p}` tool profile"),
+            Some(p) => format!("The {p} tool profile"),
             None => s.to_string(),
         },
     }
@@ -767,7 +767,8 @@ pub(crate) fn to_consent(
         },
     ) {
         return error_page(
-            &HeaderMap::new(),
+            // Reached only from browser forms: answer as a page.
+            &HeaderMap::from_iter([(header::ACCEPT, HeaderValue::from_static("text/html"))]),
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "this sign-in already moved on; start again from the application",
