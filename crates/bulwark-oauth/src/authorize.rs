@@ -510,6 +510,15 @@ pub(crate) async fn authorize_get(
     };
     let client = match inner.resolve_client(&client_id).await {
         Ok(Some(c)) => c,
+        Ok(None) if client_id.starts_with("https://") || client_id.starts_with("http://") => {
+            return bad(
+                StatusCode::BAD_REQUEST,
+                "invalid_client",
+                format!(
+                    "client metadata document URL `{client_id}` is not accepted: it must be https, have a path, and be on a public address (loopback and private addresses only with auth.oauth.allow_insecure_cimd, for tests)"
+                ),
+            );
+        }
         Ok(None) => {
             return bad(
                 StatusCode::BAD_REQUEST,

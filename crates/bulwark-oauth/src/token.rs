@@ -290,12 +290,19 @@ impl Verifier {
             .unwrap_or_else(PoisonError::into_inner)
             .get(token)
             .cloned();
-        if let Some(claims) = cached {
-            // The same rule as jsonwebtoken with no leeway.
+        // RFC 7519 §4.1.4: refused once now >= exp. jsonwebtoken only
+        // refuses exp < now in whole seconds, which would add up to a second.
+        let live = |claims: &AccessClaims| {
             let now = now_secs();
-            return (claims.exp >= now && claims.nbf <= now).then_some(claims);
+            claims.exp > now && claims.nbf <= now
+        };
+        if let Some(claims) = cached {
+            return live(&claims).then_some(claims);
         }
         let claims = Arc::new(self.decode(token, &self.validation)?);
+        if !live(&claims) {
+            return None;
+        }
         let mut cache = self
             .verified
             .write()
