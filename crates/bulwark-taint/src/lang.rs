@@ -1,0 +1,533 @@
+//! Per-language knowledge of the syntax tree: imports, functions and their
+//! parameters, calls and their arguments, binding patterns.
+
+use std::collections::HashMap;
+
+use tree_sitter::Node;
+
+use crate::Language;
+use crate::syntax::{Src, field, is_comment, is_identifier, literal_string, named_children, unwrap_expr};
+
+/// One argument of a call: `name` is set for Python keyword arguments.
+#[derive(Clone, Copy)]
+pub(crate) struct Arg<'t> {
+    pub name: Option<&'t str>,
+    pub value: Node<'t>,
+}
+
+/// A parameter of a function: the names it binds (several for a
+/// destructuring pattern), its position, and its type text.
+#[derive(Clone, Debug)]
+pub(crate) struct Param {
+    pub names: Vec<String>,
+    pub index: usize,
+    pub type_text: String,
+    /// `self`, `cls`, a `Context`/`context.Context` parameter: never input.
+    pub plumbing: bool,
+}
+
+pub(crate) fn callee<'t>(n: Node<'t>) -> Option<Node<'t>> {
+    match n.kind() {
+        "new_expression" => field(n, "constructor"),
+        "macro_invocation" => field(n, "macro"),
+        _ => field(n, "function"),
+    }
+}
+
+pub(crate) fn call_args<'t>(src: &Src<'t>, n: Node<'t>) -> Vec<Arg<'t>> {
+    let Some(list) = field(n, "arguments") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for c in named_children(list) {
+        match c.kind() {
+            "keyword_argument" => {
+                if let (Some(name), Some(value)) = (field(c, "name"), field(c, "value")) {
+                    out.push(Arg {
+                        name: Some(src.t(name)),
+                        value,
+                    });
+                }
+            }
+            "list_splat" | "dictionary_splat" | "spread_element" | "variadic_argument" => {
+                if let Some(v) = c.named_child(0) {
+                    out.push(Arg { name: None, value: v });
+                }
+            }
+            _ => out.push(Arg { name: None, value: c }),
+        }
+    }
+    out
+}
+
+pub(crate) fn positional<'t>(args: &[Arg<'t>], i: usize) -> Option<Node<'t>> {
+    args.iter().filter(|a| a.name.is_none()).nth(i).map(|a| a.value)
+}
+
+pub(crate) fn keyword<'t>(args: &[Arg<'t>], name: &str) -> Option<Node<'t>> {
+    args.iter().find(|a| a.name == Some(name)).map(|a| a.value)
+}
+
+pub(crate) fn arg_or_kw<'t>(args: &[Arg<'t>], i: usize, name: &str) -> Option<Node<'t>> {
+    keyword(args, name).or_else(|| positional(args, i))
+}
+
+/// In an object literal (JS `{a: 1}`, Go `T{A: 1}`), the value of key `key`.
+pub(crate) fn object_value<'t>(src: &Src<'t>, obj: Node<'t>, key: &str) -> Option<Node<'t>> {
+    let obj = unwrap_expr(obj);
+    let items: Vec<Node> = match obj.kind() {
+        "object" => named_children(obj),
+        "dictionary" => named_children(obj),
+        "literal_value" => named_children(obj),
+        "composite_literal" => field(obj, "body").map(named_children).unwrap_or_default(),
+        _ => return None,
+    };
+    for it in items {
+        match it.kind() {
+            "pair" | "keyed_element" => {
+                let k = field(it, "key").or_else(|| it.named_child(0))?;
+                let kt = literal_string(src, k).unwrap_or_else(|| src.t(k).to_string());
+                if kt == key {
+                    let v = field(it, "value").or_else(|| it.named_child(1))?;
+                    if v.kind() == "literal_element" {
+                        return v.named_child(0);
+                    }
+                    return Some(v);
+                }
+            }
+            "shorthand_property_identifier" if src.t(it) == key => return Some(it),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Keys of an object literal (JS) or dict literal (Python).
+pub(crate) fn object_keys(src: &Src, obj: Node) -> Vec<String> {
+    let obj = unwrap_expr(obj);
+    let mut out = Vec::new();
+    if !matches!(obj.kind(), "object" | "dictionary") {
+        return out;
+    }
+    for it in named_children(obj) {
+        match it.kind() {
+            "pair" => {
+                if let Some(k) = field(it, "key") {
+                    out.push(literal_string(src, k).unwrap_or_else(|| src.t(k).to_string()));
+                }
+            }
+            "shorthand_property_identifier" => out.push(src.t(it).to_string()),
+            _ => {}
+        }
+    }
+    out
+}
+
+pub(crate) fn function_body<'t>(f: Node<'t>) -> Option<Node<'t>> {
+    field(f, "body")
+}
+
+/// The name a function is known by in its file: its own name, the variable
+/// it is assigned to (`const f = () => ...`), or the object key (`execute: ...`).
+pub(crate) fn function_name(src: &Src, f: Node) -> Option<String> {
+    if let Some(n) = field(f, "name") {
+        return Some(src.t(n).to_string());
+    }
+    let parent = f.parent()?;
+    match parent.kind() {
+        "variable_declarator" => field(parent, "name")
+            .filter(|n| n.kind() == "identifier")
+            .map(|n| src.t(n).to_string()),
+        "pair" => field(parent, "key").map(|k| src.t(k).to_string()),
+        "assignment_expression" | "assignment" => field(parent, "left").map(|n| src.t(n).to_string()),
+        _ => None,
+    }
+}
+
+pub(crate) fn function_params(src: &Src, lang: Language, f: Node) -> Vec<Param> {
+    let list = field(f, "parameters").or_else(|| field(f, "parameter"));
+    let Some(list) = list else {
+        return Vec::new();
+    };
+    let items: Vec<Node> = if is_identifier(list.kind()) {
+        vec![list]
+    } else {
+        named_children(list)
+    };
+    let mut out = Vec::new();
+    let mut index = 0;
+    for p in items {
+        let kind = p.kind();
+        if matches!(kind, "keyword_separator" | "positional_separator" | "attribute_item") {
+            continue;
+        }
+        if kind == "self_parameter" {
+            continue;
+        }
+        let type_text = field(p, "type").map(|t| src.t(t).to_string()).unwrap_or_default();
+        let names = match lang {
+            Language::Go => {
+                // `a, b string` declares two parameters of one type.
+                let mut cursor = p.walk();
+                let names: Vec<String> = p
+                    .children_by_field_name("name", &mut cursor)
+                    .map(|n| src.t(n).to_string())
+                    .collect();
+                if names.len() > 1 {
+                    for n in names {
+                        let plumbing = is_plumbing(lang, &n, &type_text);
+                        out.push(Param {
+                            names: vec![n],
+                            index,
+                            type_text: type_text.clone(),
+                            plumbing,
+                        });
+                        index += 1;
+                    }
+                    continue;
+                }
+                names
+            }
+            _ => bound_names(src, p),
+        };
+        if names.is_empty() {
+            index += 1;
+            continue;
+        }
+        let plumbing = names.len() == 1 && is_plumbing(lang, &names[0], &type_text)
+            || (lang == Language::Python && index == 0 && matches!(names[0].as_str(), "self" | "cls"));
+        out.push(Param {
+            names,
+            index,
+            type_text,
+            plumbing,
+        });
+        index += 1;
+    }
+    out
+}
+
+fn is_plumbing(lang: Language, name: &str, type_text: &str) -> bool {
+    match lang {
+        Language::Python => {
+            matches!(name, "self" | "cls" | "ctx" | "context")
+                || type_text.ends_with("Context")
+                || type_text.contains("Context[")
+        }
+        Language::Go => type_text == "context.Context",
+        Language::Rust => {
+            name == "self"
+                || type_text.contains("RequestContext")
+                || type_text.contains("Peer<")
+                || type_text == "Extensions"
+        }
+        _ => false,
+    }
+}
+
+/// Names bound by a pattern or parameter node.
+pub(crate) fn bound_names(src: &Src, pattern: Node) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![pattern];
+    let mut steps = 0;
+    while let Some(n) = stack.pop() {
+        steps += 1;
+        if steps > 10_000 {
+            break;
+        }
+        let kind = n.kind();
+        if is_identifier(kind) {
+            let t = src.t(n);
+            if t != "_" {
+                out.push(t.to_string());
+            }
+            continue;
+        }
+        match kind {
+            "type" | "type_annotation" | "type_identifier" | "predefined_type" | "generic_type"
+            | "string" | "integer" | "number" | "true" | "false" | "none" | "nil" => continue,
+            "field_pattern" => {
+                if let Some(p) = field(n, "pattern") {
+                    stack.push(p);
+                } else if let Some(nm) = field(n, "name") {
+                    stack.push(nm);
+                }
+                continue;
+            }
+            "pair_pattern" => {
+                if let Some(v) = field(n, "value") {
+                    stack.push(v);
+                }
+                continue;
+            }
+            "assignment_pattern" | "object_assignment_pattern" => {
+                if let Some(l) = field(n, "left") {
+                    stack.push(l);
+                }
+                continue;
+            }
+            "default_parameter" | "typed_default_parameter" => {
+                if let Some(nm) = field(n, "name") {
+                    stack.push(nm);
+                }
+                continue;
+            }
+            "attribute" | "member_expression" | "subscript" | "subscript_expression"
+            | "selector_expression" | "field_expression" | "index_expression" | "call"
+            | "call_expression" => continue,
+            _ => {}
+        }
+        let mut cursor = n.walk();
+        let children: Vec<(Option<&str>, Node)> = n
+            .children(&mut cursor)
+            .enumerate()
+            .map(|(i, c)| (n.field_name_for_child(i as u32), c))
+            .collect();
+        for (fname, c) in children.into_iter().rev() {
+            if !c.is_named() || is_comment(c) {
+                continue;
+            }
+            if matches!(fname, Some("type" | "value" | "right" | "return_type" | "key" | "default")) {
+                continue;
+            }
+            stack.push(c);
+        }
+    }
+    out.reverse();
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|n| seen.insert(n.clone()));
+    out
+}
+
+/// Normalises a module specifier: `node:fs/promises` → `fs`.
+pub(crate) fn normalize_module(spec: &str) -> String {
+    let s = spec.strip_prefix("node:").unwrap_or(spec);
+    match s {
+        "fs/promises" | "fs-extra" | "graceful-fs" | "fs-extra/esm" => "fs".into(),
+        "child_process" | "child-process-promise" => "child_process".into(),
+        "lodash-es" | "lodash" => "lodash".into(),
+        "libxmljs2" | "libxmljs" => "libxmljs".into(),
+        "node-fetch" | "cross-fetch" | "isomorphic-fetch" => "fetch".into(),
+        "undici" => "undici".into(),
+        _ => {
+            if let Some(rest) = s.strip_prefix("lodash/") {
+                return format!("lodash.{rest}");
+            }
+            s.to_string()
+        }
+    }
+}
+
+/// Local name → canonical dotted name, from the file's imports.
+pub(crate) fn imports(src: &Src, lang: Language, root: Node) -> HashMap<String, String> {
+    let mut map = HashMap::new();
+    for n in crate::syntax::walk(root, &|n| {
+        crate::syntax::is_function_like(n.kind()) && lang != Language::Python
+    }) {
+        match (lang, n.kind()) {
+            (Language::Python, "import_statement") => {
+                for c in named_children(n) {
+                    match c.kind() {
+                        "dotted_name" => {
+                            let full = src.t(c);
+                            let first = full.split('.').next().unwrap_or(full);
+                            map.insert(first.to_string(), first.to_string());
+                        }
+                        "aliased_import" => {
+                            if let (Some(name), Some(alias)) = (field(c, "name"), field(c, "alias")) {
+                                map.insert(src.t(alias).to_string(), src.t(name).to_string());
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            (Language::Python, "import_from_statement") => {
+                let Some(module) = field(n, "module_name") else { continue };
+                let module = src.t(module).trim_start_matches('.').to_string();
+                let mut cursor = n.walk();
+                let names: Vec<Node> = n.children_by_field_name("name", &mut cursor).collect();
+                for c in names {
+                    match c.kind() {
+                        "dotted_name" => {
+                            let name = src.t(c);
+                            map.insert(name.to_string(), format!("{module}.{name}"));
+                        }
+                        "aliased_import" => {
+                            if let (Some(name), Some(alias)) = (field(c, "name"), field(c, "alias")) {
+                                map.insert(
+                                    src.t(alias).to_string(),
+                                    format!("{module}.{}", src.t(name)),
+                                );
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            (Language::JavaScript | Language::TypeScript | Language::Tsx, "import_statement") => {
+                let Some(source) = field(n, "source") else { continue };
+                let module = normalize_module(&literal_string(src, source).unwrap_or_default());
+                for clause in named_children(n) {
+                    if clause.kind() != "import_clause" {
+                        continue;
+                    }
+                    for c in named_children(clause) {
+                        match c.kind() {
+                            "identifier" => {
+                                map.insert(src.t(c).to_string(), module.clone());
+                            }
+                            "namespace_import" => {
+                                if let Some(id) = named_children(c).into_iter().find(|x| x.kind() == "identifier") {
+                                    map.insert(src.t(id).to_string(), module.clone());
+                                }
+                            }
+                            "named_imports" => {
+                                for spec in named_children(c) {
+                                    if spec.kind() != "import_specifier" {
+                                        continue;
+                                    }
+                                    let Some(name) = field(spec, "name") else { continue };
+                                    let local = field(spec, "alias").unwrap_or(name);
+                                    let name = src.t(name);
+                                    let canon = if name == "default" {
+                                        module.clone()
+                                    } else {
+                                        format!("{module}.{name}")
+                                    };
+                                    map.insert(src.t(local).to_string(), canon);
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            (Language::JavaScript | Language::TypeScript | Language::Tsx, "variable_declarator") => {
+                let (Some(name), Some(value)) = (field(n, "name"), field(n, "value")) else {
+                    continue;
+                };
+                let Some(module) = require_module(src, value) else { continue };
+                match name.kind() {
+                    "identifier" => {
+                        map.insert(src.t(name).to_string(), module);
+                    }
+                    "object_pattern" => {
+                        for p in named_children(name) {
+                            match p.kind() {
+                                "shorthand_property_identifier_pattern" => {
+                                    let t = src.t(p);
+                                    map.insert(t.to_string(), format!("{module}.{t}"));
+                                }
+                                "pair_pattern" => {
+                                    if let (Some(k), Some(v)) = (field(p, "key"), field(p, "value")) {
+                                        map.insert(
+                                            src.t(v).to_string(),
+                                            format!("{module}.{}", src.t(k)),
+                                        );
+                                    }
+                                }
+                                _ => {}
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            (Language::Go, "import_spec") => {
+                let Some(path) = field(n, "path") else { continue };
+                let path = literal_string(src, path).unwrap_or_default();
+                let last = path.rsplit('/').next().unwrap_or(&path).to_string();
+                // Versioned module paths: github.com/x/y/v2 → y.
+                let last = if last.starts_with('v') && last[1..].chars().all(|c| c.is_ascii_digit()) && last.len() > 1 {
+                    path.rsplit('/').nth(1).unwrap_or(&last).to_string()
+                } else {
+                    last
+                };
+                let local = field(n, "name").map(|x| src.t(x).to_string()).unwrap_or_else(|| last.clone());
+                map.insert(local, last);
+            }
+            (Language::Rust, "use_declaration") => {
+                if let Some(arg) = field(n, "argument") {
+                    rust_use(src, arg, "", &mut map);
+                }
+            }
+            _ => {}
+        }
+    }
+    map
+}
+
+fn require_module(src: &Src, value: Node) -> Option<String> {
+    let mut v = unwrap_expr(value);
+    let mut suffix = String::new();
+    for _ in 0..4 {
+        match v.kind() {
+            "member_expression" => {
+                let prop = field(v, "property").map(|p| src.t(p)).unwrap_or("");
+                if prop != "promises" && prop != "default" {
+                    suffix = format!(".{prop}{suffix}");
+                }
+                v = unwrap_expr(field(v, "object")?);
+            }
+            "call_expression" => {
+                let f = field(v, "function")?;
+                if src.t(f) != "require" {
+                    return None;
+                }
+                let arg = field(v, "arguments")?.named_child(0)?;
+                let module = normalize_module(&literal_string(src, arg)?);
+                return Some(format!("{module}{suffix}"));
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
+fn rust_use(src: &Src, n: Node, prefix: &str, map: &mut HashMap<String, String>) {
+    let mut stack = vec![(n, prefix.to_string())];
+    let mut steps = 0;
+    while let Some((n, prefix)) = stack.pop() {
+        steps += 1;
+        if steps > 2000 {
+            return;
+        }
+        let join = |p: &str, t: &str| {
+            if p.is_empty() {
+                t.to_string()
+            } else {
+                format!("{p}.{t}")
+            }
+        };
+        match n.kind() {
+            "identifier" => {
+                let t = src.t(n);
+                map.insert(t.to_string(), join(&prefix, t));
+            }
+            "scoped_identifier" => {
+                let full = join(&prefix, &src.t(n).replace("::", "."));
+                let last = field(n, "name").map(|x| src.t(x)).unwrap_or("");
+                map.insert(last.to_string(), full);
+            }
+            "use_as_clause" => {
+                if let (Some(path), Some(alias)) = (field(n, "path"), field(n, "alias")) {
+                    map.insert(src.t(alias).to_string(), join(&prefix, &src.t(path).replace("::", ".")));
+                }
+            }
+            "scoped_use_list" => {
+                let p = field(n, "path").map(|x| src.t(x).replace("::", ".")).unwrap_or_default();
+                let p = join(&prefix, &p);
+                if let Some(list) = field(n, "list") {
+                    stack.push((list, p));
+                }
+            }
+            "use_list" => {
+                for c in named_children(n) {
+                    stack.push((c, prefix.clone()));
+                }
+            }
+            _ => {}
+        }
+    }
+}

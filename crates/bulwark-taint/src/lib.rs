@@ -1,0 +1,329 @@
+//! Source-code analysis for `bulwark scan`: finds the MCP tools a file
+//! registers and traces their parameters, within the file, to dangerous
+//! sinks (shell, eval, file paths, URLs, SQL, XML parsers, regexes); also
+//! flags weak crypto, TLS verification turned off, servers bound to every
+//! interface, ReDoS-prone regex literals and tool descriptions built at run
+//! time. Pure functions over text: no I/O, never panics, bounded time.
+//!
+//! Python, JavaScript, TypeScript/TSX, Go and Rust are parsed with
+//! tree-sitter. See `docs/taint.md`.
+
+mod lang;
+mod patterns;
+pub mod redos;
+mod rules;
+mod sinks;
+mod syntax;
+mod taint;
+mod tools;
+
+use std::collections::HashMap;
+
+use bulwark_detect::{Confidence, Finding, Location, Rule, Severity};
+
+pub use tools::ToolEntry;
+
+/// Files larger than this are skipped (no findings).
+pub const MAX_FILE_BYTES: usize = 2 * 1024 * 1024;
+/// Files with a line longer than this (minified or generated code) are skipped.
+pub const MAX_LINE_CHARS: usize = 20_000;
+
+/// A source language the analysis understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Language {
+    Python,
+    JavaScript,
+    TypeScript,
+    Tsx,
+    Go,
+    Rust,
+}
+
+impl Language {
+    /// By file extension: `.py`, `.js/.mjs/.cjs/.jsx`, `.ts/.mts/.cts`, `.tsx`, `.go`, `.rs`.
+    /// TypeScript declaration files (`.d.ts`) hold no code and give `None`.
+    pub fn from_path(path: &str) -> Option<Language> {
+        let lower = path.to_ascii_lowercase();
+        if lower.ends_with(".d.ts") || lower.ends_with(".d.mts") || lower.ends_with(".d.cts") {
+            return None;
+        }
+        let ext = lower.rsplit_once('.')?.1;
+        if lower.rsplit_once('.')?.0.ends_with(['/', '\\']) {
+            return None;
+        }
+        Some(match ext {
+            "py" | "pyw" => Language::Python,
+            "js" | "mjs" | "cjs" | "jsx" => Language::JavaScript,
+            "ts" | "mts" | "cts" => Language::TypeScript,
+            "tsx" => Language::Tsx,
+            "go" => Language::Go,
+            "rs" => Language::Rust,
+            _ => return None,
+        })
+    }
+
+    pub(crate) fn is_js(self) -> bool {
+        matches!(self, Language::JavaScript | Language::TypeScript | Language::Tsx)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Language::Python => "python",
+            Language::JavaScript => "javascript",
+            Language::TypeScript => "typescript",
+            Language::Tsx => "tsx",
+            Language::Go => "go",
+            Language::Rust => "rust",
+        }
+    }
+}
+
+/// The `BWK-CODE-*` rules this crate reports under.
+pub fn rules() -> &'static [Rule] {
+    rules::RULES
+}
+
+/// Whether a file is within the analysis bounds (size and line length).
+/// `analyze` and `tool_entry_points` return nothing for files that are not.
+pub fn within_bounds(source: &str) -> bool {
+    source.len() <= MAX_FILE_BYTES && source.split('\n').all(|l| l.len() <= MAX_LINE_CHARS || l.chars().count() <= MAX_LINE_CHARS)
+}
+
+/// The MCP tools `source` registers.
+pub fn tool_entry_points(path: &str, language: Language, source: &str) -> Vec<ToolEntry> {
+    let _ = path;
+    if !within_bounds(source) {
+        return Vec::new();
+    }
+    let Some(tree) = syntax::parse(language, source) else {
+        return Vec::new();
+    };
+    let src = syntax::Src::new(source);
+    let fx = taint::file_ctx(&src, language, tree.root_node());
+    tools::discover(&fx).into_iter().map(|f| f.entry).collect()
+}
+
+fn lower(s: Severity) -> Severity {
+    match s {
+        Severity::Critical => Severity::High,
+        Severity::High => Severity::Medium,
+        Severity::Medium => Severity::Low,
+        other => other,
+    }
+}
+
+/// What one sink is called in messages.
+fn sink_noun(rule: &str) -> &'static str {
+    match rule {
+        rules::CMD_INJECTION => "a command line",
+        rules::CODE_INJECTION => "code that is evaluated",
+        rules::PATH_TRAVERSAL => "a file path",
+        rules::SSRF => "the URL fetched",
+        rules::SQL_INJECTION => "SQL text",
+        rules::XXE => "an XML parser",
+        rules::REGEX_INJECTION => "a regular expression",
+        rules::DESERIALIZATION => "a deserializer",
+        rules::PROTOTYPE_POLLUTION => "an object key",
+        _ => "a sink",
+    }
+}
+
+/// Analyses one source file.
+pub fn analyze(path: &str, language: Language, source: &str) -> Vec<Finding> {
+    if !within_bounds(source) {
+        return Vec::new();
+    }
+    let Some(tree) = syntax::parse(language, source) else {
+        return Vec::new();
+    };
+    let src = syntax::Src::new(source);
+    let root = tree.root_node();
+    let mut fx = taint::file_ctx(&src, language, root);
+    let found = tools::discover(&fx);
+
+    // Phase 0: summaries of named functions, their own parameters as sources.
+    let named: Vec<_> = {
+        let mut v: Vec<_> = fx.funcs.values().copied().collect();
+        v.sort_by_key(|n| n.start_byte());
+        v
+    };
+    let mut summaries = HashMap::new();
+    for f in &named {
+        let params = taint::params_of(&src, language, *f);
+        let sources = taint::param_sources(&params);
+        let res = taint::Scope::new(&fx, *f, sources, None, false).run();
+        summaries.insert(
+            f.id(),
+            taint::Summary {
+                params,
+                hits: res.hits,
+                ret: res.ret,
+            },
+        );
+    }
+    fx.summaries = summaries;
+
+    // Phase 1: every scope top-down; tool handlers get tool sources, nested
+    // functions inherit the enclosing scope's bindings.
+    let mut handlers: HashMap<usize, (String, bool)> = HashMap::new();
+    for f in &found {
+        if let Some(h) = f.handler {
+            handlers.entry(h.id()).or_insert((f.entry.name.clone(), f.only_first_param));
+        }
+    }
+    let mut scopes = vec![root];
+    scopes.extend(syntax::walk(root, &|_| false).into_iter().filter(|n| syntax::is_function_like(n.kind())));
+    let mut envs: HashMap<usize, HashMap<String, taint::Taint>> = HashMap::new();
+    let mut callbacks: HashMap<usize, taint::Taint> = HashMap::new();
+    let mut hits = Vec::new();
+    for (i, s) in scopes.iter().enumerate() {
+        let (sources, outer_id) = if i == 0 {
+            (HashMap::new(), None)
+        } else {
+            let params = taint::params_of(&src, language, *s);
+            let mut sources = match handlers.get(&s.id()) {
+                Some((tool, only_first)) => taint::tool_sources(&params, tool, *only_first),
+                None => taint::param_sources(&params),
+            };
+            if let Some(t) = callbacks.get(&s.id())
+                && let Some(first) = params.iter().find(|p| !p.plumbing)
+            {
+                for name in &first.names {
+                    sources.insert(name.clone(), t.clone());
+                }
+            }
+            // Nearest enclosing scope.
+            let mut p = s.parent();
+            let mut outer = Some(root.id());
+            while let Some(pp) = p {
+                if syntax::is_function_like(pp.kind()) {
+                    outer = Some(pp.id());
+                    break;
+                }
+                p = pp.parent();
+            }
+            (sources, outer)
+        };
+        let outer_env = outer_id.and_then(|o| envs.get(&o));
+        let res = taint::Scope::new(&fx, *s, sources, outer_env, true).run();
+        for (id, t) in res.callbacks {
+            callbacks.entry(id).or_insert(t);
+        }
+        hits.extend(res.hits);
+        // Keep only tainted bindings for closures.
+        if res.env.values().any(|t| t.tool) || i == 0 {
+            envs.insert(s.id(), res.env);
+        }
+    }
+
+    let mut findings: Vec<Finding> = Vec::new();
+    for h in hits {
+        let rule = rules::rule(h.rule);
+        let (confidence, severity, message, evidence) = match &h.taint {
+            Some(t) if !h.applies(t) => continue,
+            Some(t) if t.tool => (
+                Confidence::High,
+                rule.severity,
+                format!("tool input reaches {} in {}", sink_noun(h.rule), h.label),
+                t.path(),
+            ),
+            Some(t) => {
+                if h.kind & taint::kind::DANGEROUS == 0 {
+                    continue;
+                }
+                (
+                    Confidence::Medium,
+                    lower(rule.severity),
+                    format!("{} reaches {} in {}; no tool input was traced to it", t.origin, sink_noun(h.rule), h.label),
+                    t.path(),
+                )
+            }
+            None => {
+                if h.kind & taint::kind::DANGEROUS == 0 || h.constant || !h.untraced_ok {
+                    continue;
+                }
+                (
+                    Confidence::Low,
+                    lower(rule.severity),
+                    format!("{} is called with a value that is not a literal; no tool input was traced to it", h.label),
+                    format!("{} with a non-literal argument", h.label),
+                )
+            }
+        };
+        findings.push(Finding {
+            rule_id: h.rule.to_string(),
+            severity,
+            confidence,
+            location: Location::File {
+                path: path.to_string(),
+                line: h.line,
+                column: h.column,
+            },
+            message,
+            snippet: h.snippet,
+            evidence,
+        });
+    }
+    for p in patterns::scan(&fx) {
+        findings.push(Finding {
+            rule_id: p.rule.to_string(),
+            severity: p.severity,
+            confidence: p.confidence,
+            location: Location::File {
+                path: path.to_string(),
+                line: p.line,
+                column: p.column,
+            },
+            message: p.message,
+            snippet: p.snippet,
+            evidence: p.evidence,
+        });
+    }
+    for f in &found {
+        if !f.entry.dynamic_description {
+            continue;
+        }
+        let Some(d) = f.description else { continue };
+        findings.push(Finding {
+            rule_id: rules::DYNAMIC_DESCRIPTION.to_string(),
+            severity: Severity::Medium,
+            confidence: Confidence::Medium,
+            location: Location::File {
+                path: path.to_string(),
+                line: src.line(d),
+                column: src.column(d),
+            },
+            message: format!(
+                "the description of tool `{}` is computed at run time, so it can change after the tool was reviewed (rug pull)",
+                f.entry.name
+            ),
+            snippet: src.snippet(d),
+            evidence: format!("description = `{}`", syntax::clip(src.t(d), 100)),
+        });
+    }
+    dedupe(findings)
+}
+
+/// One finding per rule and position: the most confident, then most severe.
+fn dedupe(findings: Vec<Finding>) -> Vec<Finding> {
+    let mut best: HashMap<(String, u32, u32), Finding> = HashMap::new();
+    for f in findings {
+        let Location::File { line, column, .. } = f.location else { continue };
+        let key = (f.rule_id.clone(), line, column);
+        match best.get(&key) {
+            Some(old) if (old.confidence, old.severity) >= (f.confidence, f.severity) => {}
+            _ => {
+                best.insert(key, f);
+            }
+        }
+    }
+    let mut out: Vec<Finding> = best.into_values().collect();
+    out.sort_by(|a, b| {
+        let pos = |f: &Finding| match f.location {
+            Location::File { line, column, .. } => (line, column),
+            _ => (0, 0),
+        };
+        pos(a).cmp(&pos(b)).then(a.rule_id.cmp(&b.rule_id))
+    });
+    out
+}

@@ -1,0 +1,327 @@
+//! Parsing and small helpers over tree-sitter nodes shared by every language.
+//! Nothing here recurses on the tree: walks use a cursor or an explicit stack.
+
+use std::ops::ControlFlow;
+use std::time::{Duration, Instant};
+
+use tree_sitter::{Node, Parser, Tree};
+
+use crate::Language;
+
+/// How long one parse may take before it is abandoned.
+const PARSE_BUDGET: Duration = Duration::from_secs(5);
+/// At most this many nodes are visited by one walk.
+pub(crate) const MAX_WALK: usize = 400_000;
+
+pub(crate) fn parse(lang: Language, source: &str) -> Option<Tree> {
+    let language: tree_sitter::Language = match lang {
+        Language::Python => tree_sitter_python::LANGUAGE.into(),
+        Language::JavaScript => tree_sitter_javascript::LANGUAGE.into(),
+        Language::TypeScript => tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(),
+        Language::Tsx => tree_sitter_typescript::LANGUAGE_TSX.into(),
+        Language::Go => tree_sitter_go::LANGUAGE.into(),
+        Language::Rust => tree_sitter_rust::LANGUAGE.into(),
+    };
+    let mut parser = Parser::new();
+    parser.set_language(&language).ok()?;
+    let bytes = source.as_bytes();
+    let len = bytes.len();
+    let start = Instant::now();
+    let mut progress = |_: &tree_sitter::ParseState| {
+        if start.elapsed() > PARSE_BUDGET {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    };
+    let options = tree_sitter::ParseOptions::new().progress_callback(&mut progress);
+    parser.parse_with_options(
+        &mut |i, _| if i < len { &bytes[i..] } else { &[][..] },
+        None,
+        Some(options),
+    )
+}
+
+/// The source text with a line index, for node text and 1-based positions.
+pub(crate) struct Src<'s> {
+    pub text: &'s str,
+    line_starts: Vec<usize>,
+}
+
+impl<'s> Src<'s> {
+    pub fn new(text: &'s str) -> Self {
+        let mut line_starts = vec![0];
+        for (i, b) in text.bytes().enumerate() {
+            if b == b'\n' {
+                line_starts.push(i + 1);
+            }
+        }
+        Src { text, line_starts }
+    }
+
+    pub fn t(&self, n: Node) -> &'s str {
+        self.text.get(n.byte_range()).unwrap_or("")
+    }
+
+    pub fn line(&self, n: Node) -> u32 {
+        (n.start_position().row + 1) as u32
+    }
+
+    /// 1-based column in characters.
+    pub fn column(&self, n: Node) -> u32 {
+        let row = n.start_position().row;
+        let start = self.line_starts.get(row).copied().unwrap_or(0);
+        let end = n.start_byte().max(start);
+        let prefix = self.text.get(start..end).unwrap_or("");
+        prefix.chars().count() as u32 + 1
+    }
+
+    /// The trimmed text of the line a node starts on, at most 200 characters.
+    pub fn snippet(&self, n: Node) -> String {
+        let row = n.start_position().row;
+        let start = self.line_starts.get(row).copied().unwrap_or(0);
+        let end = self
+            .line_starts
+            .get(row + 1)
+            .copied()
+            .unwrap_or(self.text.len());
+        let line = self.text.get(start..end).unwrap_or("").trim();
+        clip(line, 200)
+    }
+}
+
+pub(crate) fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+        out.push('…');
+        out
+    }
+}
+
+/// Every node under `root` (itself included) in document order, at most `MAX_WALK`.
+/// `skip` prunes a subtree (the node itself is still listed).
+pub(crate) fn walk<'t>(root: Node<'t>, skip: &dyn Fn(Node<'t>) -> bool) -> Vec<Node<'t>> {
+    let mut out = Vec::new();
+    let mut cursor = root.walk();
+    loop {
+        let node = cursor.node();
+        out.push(node);
+        if out.len() >= MAX_WALK {
+            return out;
+        }
+        let descend = node == root || !skip(node);
+        if descend && cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.node() == root {
+                return out;
+            }
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return out;
+            }
+        }
+    }
+}
+
+pub(crate) fn named_children<'t>(n: Node<'t>) -> Vec<Node<'t>> {
+    let mut cursor = n.walk();
+    n.named_children(&mut cursor)
+        .filter(|c| !is_comment(*c))
+        .collect()
+}
+
+pub(crate) fn is_comment(n: Node) -> bool {
+    matches!(
+        n.kind(),
+        "comment" | "line_comment" | "block_comment" | "html_comment"
+    )
+}
+
+pub(crate) fn field<'t>(n: Node<'t>, name: &str) -> Option<Node<'t>> {
+    n.child_by_field_name(name)
+}
+
+/// Unwraps wrappers that do not change a value: parentheses, `await`, `?`,
+/// `&x`, `x!`, `x as T`, `x satisfies T`.
+pub(crate) fn unwrap_expr(mut n: Node) -> Node {
+    for _ in 0..32 {
+        let inner = match n.kind() {
+            "parenthesized_expression" | "await_expression" | "await" | "try_expression"
+            | "non_null_expression" | "as_expression" | "satisfies_expression"
+            | "type_assertion" | "spread_element" => n.named_child(0),
+            "reference_expression" => field(n, "value"),
+            "expression_statement" => n.named_child(0),
+            _ => None,
+        };
+        match inner {
+            Some(i) if !is_comment(i) => n = i,
+            _ => return n,
+        }
+    }
+    n
+}
+
+pub(crate) fn is_function_like(kind: &str) -> bool {
+    matches!(
+        kind,
+        "function_definition"
+            | "lambda"
+            | "function_declaration"
+            | "function_expression"
+            | "function"
+            | "arrow_function"
+            | "method_definition"
+            | "generator_function_declaration"
+            | "generator_function"
+            | "method_declaration"
+            | "func_literal"
+            | "function_item"
+            | "closure_expression"
+    )
+}
+
+pub(crate) fn is_call(kind: &str) -> bool {
+    matches!(
+        kind,
+        "call" | "call_expression" | "new_expression" | "macro_invocation"
+    )
+}
+
+pub(crate) fn is_identifier(kind: &str) -> bool {
+    matches!(
+        kind,
+        "identifier"
+            | "shorthand_property_identifier"
+            | "shorthand_property_identifier_pattern"
+            | "shorthand_field_identifier"
+    )
+}
+
+/// The text of a string literal, if `n` is one with no interpolation.
+pub(crate) fn literal_string(src: &Src, n: Node) -> Option<String> {
+    let n = unwrap_expr(n);
+    match n.kind() {
+        "string" => {
+            // Python or JS/TS string.
+            let mut out = String::new();
+            let mut prefix_f = false;
+            for c in named_children(n) {
+                match c.kind() {
+                    "string_start" => {
+                        let t = src.t(c).to_ascii_lowercase();
+                        prefix_f = t.contains('f');
+                    }
+                    "string_content" | "string_fragment" | "escape_sequence" => {
+                        out.push_str(&unescape_piece(src.t(c)))
+                    }
+                    "interpolation" | "template_substitution" => return None,
+                    "string_end" => {}
+                    _ => {}
+                }
+            }
+            let _ = prefix_f;
+            if named_children(n).is_empty() {
+                // JS empty string '' or a string whose grammar has no children.
+                let t = src.t(n);
+                return Some(strip_quotes(t).to_string());
+            }
+            Some(out)
+        }
+        "template_string" => {
+            let mut out = String::new();
+            for c in named_children(n) {
+                match c.kind() {
+                    "string_fragment" | "escape_sequence" => out.push_str(&unescape_piece(src.t(c))),
+                    "template_substitution" => return None,
+                    _ => {}
+                }
+            }
+            Some(out)
+        }
+        "concatenated_string" => {
+            let mut out = String::new();
+            for c in named_children(n) {
+                out.push_str(&literal_string(src, c)?);
+            }
+            Some(out)
+        }
+        "interpreted_string_literal" | "string_literal" => {
+            let mut out = String::new();
+            for c in named_children(n) {
+                out.push_str(&unescape_piece(src.t(c)));
+            }
+            Some(out)
+        }
+        "raw_string_literal" => {
+            let t = src.t(n);
+            if let Some(rest) = t.strip_prefix('`') {
+                return Some(rest.strip_suffix('`').unwrap_or(rest).to_string());
+            }
+            // Rust r#"..."#
+            let inner = named_children(n)
+                .into_iter()
+                .find(|c| c.kind() == "string_content")
+                .map(|c| src.t(c).to_string());
+            Some(inner.unwrap_or_default())
+        }
+        "binary_operator" | "binary_expression" => {
+            let op = field(n, "operator").map(|o| src.t(o)).unwrap_or("");
+            if op != "+" {
+                return None;
+            }
+            let l = literal_string(src, field(n, "left")?)?;
+            let r = literal_string(src, field(n, "right")?)?;
+            Some(l + &r)
+        }
+        _ => None,
+    }
+}
+
+fn strip_quotes(t: &str) -> &str {
+    let t = t.trim_start_matches(['r', 'b', 'u', 'R', 'B', 'U']);
+    for q in ["\"\"\"", "'''", "\"", "'", "`"] {
+        if let Some(rest) = t.strip_prefix(q) {
+            return rest.strip_suffix(q).unwrap_or(rest);
+        }
+    }
+    t
+}
+
+fn unescape_piece(s: &str) -> String {
+    match s {
+        "\\n" => "\n".into(),
+        "\\t" => "\t".into(),
+        "\\\"" => "\"".into(),
+        "\\'" => "'".into(),
+        "\\\\" => "\\".into(),
+        _ => s.to_string(),
+    }
+}
+
+/// Whether `n` is a literal that cannot carry input: a number, boolean, null,
+/// a plain string, or a list/tuple of such.
+pub(crate) fn is_constant_literal(src: &Src, n: Node) -> bool {
+    let n = unwrap_expr(n);
+    match n.kind() {
+        "integer" | "float" | "number" | "true" | "false" | "none" | "null" | "undefined"
+        | "nil" | "int_literal" | "float_literal" | "boolean_literal" | "interpreted_string_literal"
+        | "raw_string_literal" | "string_literal" | "char_literal" | "rune_literal"
+        | "imaginary_literal" | "regex" => {
+            n.kind() != "string_literal" || literal_string(src, n).is_some()
+        }
+        "string" | "template_string" | "concatenated_string" => literal_string(src, n).is_some(),
+        "list" | "tuple" | "array" | "expression_list" | "array_expression" | "tuple_expression" => {
+            named_children(n)
+                .into_iter()
+                .all(|c| is_constant_literal(src, c))
+        }
+        "binary_operator" | "binary_expression" => literal_string(src, n).is_some(),
+        _ => false,
+    }
+}

@@ -1,0 +1,842 @@
+//! Finding the MCP tools a file registers, and their handler functions.
+
+use std::collections::HashSet;
+
+use tree_sitter::Node;
+
+use crate::Language;
+use crate::lang::{self, call_args, callee, function_params, keyword, object_keys, object_value, positional};
+use crate::syntax::{field, is_call, is_function_like, literal_string, named_children, unwrap_expr, walk};
+use crate::taint::{FileCtx, canonical_with};
+
+/// A tool a source file registers with an MCP server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolEntry {
+    /// The tool's name as clients see it.
+    pub name: String,
+    /// The function that handles it (`<anonymous>` for an inline closure).
+    pub function: String,
+    /// Its input parameters, as far as the source shows them.
+    pub parameters: Vec<String>,
+    /// 1-based line of the registration.
+    pub line: u32,
+    /// `fastmcp`, `mcp-python-lowlevel`, `mcp-ts`, `mcp-ts-lowlevel`, `fastmcp-ts`, `mcp-go`, `go-sdk`, `rmcp`.
+    pub framework: &'static str,
+    /// The description is not a literal fixed in the source (built at run time).
+    pub dynamic_description: bool,
+}
+
+/// Internal: a tool plus the nodes needed for analysis and reporting.
+pub(crate) struct Found<'t> {
+    pub entry: ToolEntry,
+    pub handler: Option<Node<'t>>,
+    /// Only the handler's first parameter carries input (JS `(args, extra)`).
+    pub only_first_param: bool,
+    pub description: Option<Node<'t>>,
+}
+
+fn entry(name: String, function: String, parameters: Vec<String>, line: u32, framework: &'static str) -> ToolEntry {
+    ToolEntry {
+        name,
+        function,
+        parameters,
+        line,
+        framework,
+        dynamic_description: false,
+    }
+}
+
+/// Whether a description expression is fixed text in the source.
+pub(crate) fn is_static_text(fx: &FileCtx, n: Node, depth: u32) -> bool {
+    if depth > 6 {
+        return false;
+    }
+    let src = fx.src;
+    let n = unwrap_expr(n);
+    if literal_string(src, n).is_some() {
+        return true;
+    }
+    match n.kind() {
+        "identifier" => fx
+            .module_consts
+            .get(src.t(n))
+            .is_some_and(|v| *v != n && is_static_text(fx, *v, depth + 1)),
+        "binary_operator" | "binary_expression" => {
+            field(n, "operator").is_some_and(|o| src.t(o) == "+")
+                && field(n, "left").is_some_and(|l| is_static_text(fx, l, depth + 1))
+                && field(n, "right").is_some_and(|r| is_static_text(fx, r, depth + 1))
+        }
+        "concatenated_string" => named_children(n).into_iter().all(|c| is_static_text(fx, c, depth + 1)),
+        "call" | "call_expression" => {
+            let Some(c) = callee(n) else { return false };
+            let name = canonical_with(fx, &Default::default(), c);
+            let method = name.rsplit('.').next().unwrap_or("");
+            if !matches!(method, "dedent" | "strip" | "trim" | "cleandoc" | "trimStart" | "trimEnd" | "join" | "to_string" | "into" | "to_owned") {
+                return false;
+            }
+            let args = call_args(src, n);
+            let recv_ok = match unwrap_expr(c).kind() {
+                "attribute" | "member_expression" | "field_expression" => field(unwrap_expr(c), "object")
+                    .or_else(|| field(unwrap_expr(c), "value"))
+                    .is_some_and(|r| is_static_text(fx, r, depth + 1) || fx.imports.contains_key(src.t(r))),
+                _ => true,
+            };
+            recv_ok && args.iter().all(|a| is_static_text(fx, a.value, depth + 1))
+        }
+        "array" | "list" => named_children(n).into_iter().all(|c| is_static_text(fx, c, depth + 1)),
+        _ => false,
+    }
+}
+
+fn non_plumbing_names(fx: &FileCtx, f: Node, only_first: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, p) in function_params(fx.src, fx.lang, f).into_iter().enumerate() {
+        if p.plumbing || (only_first && i > 0) {
+            continue;
+        }
+        out.extend(p.names);
+    }
+    out
+}
+
+fn resolve_function<'t>(fx: &FileCtx<'t>, n: Node<'t>) -> Option<Node<'t>> {
+    let n = unwrap_expr(n);
+    if is_function_like(n.kind()) {
+        return Some(n);
+    }
+    let src = fx.src;
+    let name = match n.kind() {
+        "identifier" => src.t(n),
+        "selector_expression" => field(n, "field").map(|f| src.t(f))?,
+        "member_expression" => field(n, "property").map(|f| src.t(f))?,
+        "call_expression" => {
+            // handler.bind(this), wrap(handler)
+            let args = call_args(src, n);
+            return args.iter().find_map(|a| resolve_function(fx, a.value));
+        }
+        _ => return None,
+    };
+    fx.funcs.get(name).copied()
+}
+
+fn fn_label(fx: &FileCtx, f: Option<Node>) -> String {
+    f.and_then(|f| lang::function_name(fx.src, f))
+        .unwrap_or_else(|| "<anonymous>".to_string())
+}
+
+pub(crate) fn discover<'t>(fx: &FileCtx<'t>) -> Vec<Found<'t>> {
+    let nodes = walk(fx.root, &|_| false);
+    let mut found = match fx.lang {
+        Language::Python => python(fx, &nodes),
+        Language::JavaScript | Language::TypeScript | Language::Tsx => js(fx, &nodes),
+        Language::Go => go(fx, &nodes),
+        Language::Rust => rust(fx, &nodes),
+    };
+    for f in &mut found {
+        if let Some(d) = f.description {
+            f.entry.dynamic_description = !is_static_text(fx, d, 0);
+        }
+    }
+    found
+}
+
+// ------------------------------------------------------------------ Python
+
+fn python<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
+    let src = fx.src;
+    let mut out = Vec::new();
+    let mut list_tool_descs: Vec<(String, Node<'t>, u32)> = Vec::new();
+    for &n in nodes {
+        match n.kind() {
+            "decorated_definition" => {
+                let Some(def) = field(n, "definition") else { continue };
+                if def.kind() != "function_definition" {
+                    continue;
+                }
+                for d in named_children(n) {
+                    if d.kind() != "decorator" {
+                        continue;
+                    }
+                    let Some(expr) = d.named_child(0) else { continue };
+                    let (target, args) = if expr.kind() == "call" {
+                        (callee(expr), call_args(src, expr))
+                    } else {
+                        (Some(expr), Vec::new())
+                    };
+                    let Some(target) = target else { continue };
+                    let last = match target.kind() {
+                        "attribute" => field(target, "attribute").map(|a| src.t(a)).unwrap_or(""),
+                        "identifier" => src.t(target),
+                        _ => "",
+                    };
+                    let fname = field(def, "name").map(|x| src.t(x).to_string()).unwrap_or_default();
+                    match last {
+                        "tool" => {
+                            let name = keyword(&args, "name")
+                                .or_else(|| positional(&args, 0))
+                                .and_then(|x| literal_string(src, x))
+                                .unwrap_or_else(|| fname.clone());
+                            out.push(Found {
+                                entry: entry(name, fname.clone(), non_plumbing_names(fx, def, false), src.line(d), "fastmcp"),
+                                handler: Some(def),
+                                only_first_param: false,
+                                description: keyword(&args, "description"),
+                            });
+                        }
+                        "call_tool" => {
+                            out.extend(python_dispatch(fx, def, &fname, src.line(d)));
+                        }
+                        "list_tools" => {
+                            for c in walk(def, &|_| false) {
+                                if c.kind() != "call" {
+                                    continue;
+                                }
+                                let Some(cal) = callee(c) else { continue };
+                                if !src.t(cal).ends_with("Tool") {
+                                    continue;
+                                }
+                                let a = call_args(src, c);
+                                if let (Some(name), Some(desc)) = (
+                                    keyword(&a, "name").and_then(|x| literal_string(src, x)),
+                                    keyword(&a, "description"),
+                                ) {
+                                    list_tool_descs.push((name, desc, src.line(c)));
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            "call" => {
+                // mcp.add_tool(fn, name=..., description=...) / Tool.from_function(fn, ...)
+                let Some(c) = callee(n) else { continue };
+                if c.kind() != "attribute" {
+                    continue;
+                }
+                let method = field(c, "attribute").map(|a| src.t(a)).unwrap_or("");
+                if !matches!(method, "add_tool" | "from_function") {
+                    continue;
+                }
+                let args = call_args(src, n);
+                let Some(first) = positional(&args, 0).or_else(|| keyword(&args, "fn")) else { continue };
+                let Some(f) = resolve_function(fx, first) else { continue };
+                let fname = fn_label(fx, Some(f));
+                let name = keyword(&args, "name")
+                    .and_then(|x| literal_string(src, x))
+                    .unwrap_or_else(|| fname.clone());
+                out.push(Found {
+                    entry: entry(name, fname, non_plumbing_names(fx, f, false), src.line(n), "fastmcp"),
+                    handler: Some(f),
+                    only_first_param: false,
+                    description: keyword(&args, "description"),
+                });
+            }
+            _ => {}
+        }
+    }
+    merge_listed(&mut out, list_tool_descs, "mcp-python-lowlevel");
+    out
+}
+
+fn merge_listed<'t>(out: &mut Vec<Found<'t>>, listed: Vec<(String, Node<'t>, u32)>, framework: &'static str) {
+    for (name, desc, line) in listed {
+        if let Some(f) = out.iter_mut().find(|f| f.entry.name == name) {
+            f.description = Some(desc);
+        } else {
+            out.push(Found {
+                entry: entry(name, "<list_tools>".into(), Vec::new(), line, framework),
+                handler: None,
+                only_first_param: false,
+                description: Some(desc),
+            });
+        }
+    }
+}
+
+/// `@server.call_tool()` handler: one entry per `if name == "x"` / `case "x"` branch.
+fn python_dispatch<'t>(fx: &FileCtx<'t>, def: Node<'t>, fname: &str, line: u32) -> Vec<Found<'t>> {
+    let src = fx.src;
+    let params = function_params(src, fx.lang, def);
+    let name_param = params.iter().find(|p| !p.plumbing).and_then(|p| p.names.first().cloned());
+    let arg_param = params.iter().filter(|p| !p.plumbing).nth(1).and_then(|p| p.names.first().cloned());
+    let mut branches: Vec<(String, Node<'t>, u32)> = Vec::new();
+    for n in walk(def, &|_| false) {
+        match n.kind() {
+            "comparison_operator" => {
+                let kids = named_children(n);
+                if kids.len() != 2 || !src.t(n).contains("==") {
+                    continue;
+                }
+                let (a, b) = (kids[0], kids[1]);
+                let (var, lit) = match (literal_string(src, a), literal_string(src, b)) {
+                    (None, Some(l)) => (a, l),
+                    (Some(l), None) => (b, l),
+                    _ => continue,
+                };
+                if Some(src.t(var).to_string()) != name_param && !src.t(var).ends_with("name") {
+                    continue;
+                }
+                // The branch body: the enclosing if/elif's consequence.
+                let mut p = n.parent();
+                while let Some(pp) = p {
+                    if matches!(pp.kind(), "if_statement" | "elif_clause") {
+                        break;
+                    }
+                    p = pp.parent();
+                }
+                let body = p.and_then(|pp| field(pp, "consequence")).unwrap_or(n);
+                branches.push((lit, body, src.line(n)));
+            }
+            "case_clause" => {
+                let Some(pat) = named_children(n).into_iter().find(|c| c.kind() == "case_pattern") else { continue };
+                let Some(lit) = pat.named_child(0).and_then(|s| literal_string(src, s)) else { continue };
+                let body = field(n, "consequence").unwrap_or(n);
+                branches.push((lit, body, src.line(n)));
+            }
+            _ => {}
+        }
+    }
+    let all_params = non_plumbing_names(fx, def, false);
+    if branches.is_empty() {
+        return vec![Found {
+            entry: entry("<call_tool>".into(), fname.to_string(), all_params, line, "mcp-python-lowlevel"),
+            handler: Some(def),
+            only_first_param: false,
+            description: None,
+        }];
+    }
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    for (i, (name, body, bline)) in branches.into_iter().enumerate() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let params = argument_keys(fx, body, arg_param.as_deref());
+        out.push(Found {
+            entry: entry(name, fname.to_string(), params, bline, "mcp-python-lowlevel"),
+            // The handler is analysed once, under the first tool's name.
+            handler: if i == 0 { Some(def) } else { None },
+            only_first_param: false,
+            description: None,
+        });
+    }
+    out
+}
+
+/// Keys read from the arguments object inside a branch: `arguments["x"]`,
+/// `arguments.get("x")`, `args.x`, `const {x} = args`.
+fn argument_keys(fx: &FileCtx, body: Node, arg_name: Option<&str>) -> Vec<String> {
+    let src = fx.src;
+    let is_args = |t: &str| {
+        let t = t.trim_end_matches('?').replace("?.", ".");
+        Some(t.as_str()) == arg_name
+            || t.ends_with("arguments")
+            || t == "args"
+            || t.ends_with(".args")
+            || t == "params"
+            || t == "input"
+    };
+    let mut out: Vec<String> = Vec::new();
+    for n in walk(body, &|_| false).into_iter().take(20_000) {
+        match n.kind() {
+            "subscript" | "subscript_expression" | "index_expression" => {
+                let obj = field(n, "value").or_else(|| field(n, "object")).or_else(|| field(n, "operand"));
+                let idx = field(n, "subscript").or_else(|| field(n, "index"));
+                if let (Some(o), Some(i)) = (obj, idx)
+                    && is_args(src.t(o))
+                    && let Some(k) = literal_string(src, i)
+                {
+                    out.push(k);
+                }
+            }
+            "call" | "call_expression" => {
+                let Some(c) = callee(n) else { continue };
+                let (obj, method) = match c.kind() {
+                    "attribute" => (field(c, "object"), field(c, "attribute")),
+                    "member_expression" => (field(c, "object"), field(c, "property")),
+                    "selector_expression" => (field(c, "operand"), field(c, "field")),
+                    _ => (None, None),
+                };
+                if let (Some(o), Some(m)) = (obj, method) {
+                    let m = src.t(m);
+                    let getter = matches!(m, "get" | "GetString" | "RequireString" | "GetInt" | "RequireInt" | "GetFloat"
+                        | "RequireFloat" | "GetBool" | "RequireBool" | "GetStringSlice" | "GetArguments");
+                    if getter && (is_args(src.t(o)) || src.t(o).ends_with("request") || src.t(o) == "req")
+                        && let Some(k) = call_args(src, n).first().and_then(|a| literal_string(src, a.value))
+                    {
+                        out.push(k);
+                    }
+                }
+            }
+            "member_expression" => {
+                if let (Some(o), Some(p)) = (field(n, "object"), field(n, "property"))
+                    && is_args(src.t(o))
+                {
+                    out.push(src.t(p).to_string());
+                }
+            }
+            "variable_declarator" => {
+                if let (Some(name), Some(value)) = (field(n, "name"), field(n, "value"))
+                    && name.kind() == "object_pattern"
+                    && is_args(src.t(unwrap_expr(value)))
+                {
+                    for p in named_children(name) {
+                        match p.kind() {
+                            "shorthand_property_identifier_pattern" => out.push(src.t(p).to_string()),
+                            "pair_pattern" | "object_assignment_pattern" => {
+                                if let Some(k) = field(p, "key").or_else(|| field(p, "left")) {
+                                    out.push(src.t(k).to_string());
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut seen = HashSet::new();
+    out.retain(|k| seen.insert(k.clone()));
+    out
+}
+
+// --------------------------------------------------------------- JS and TS
+
+fn js<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
+    let src = fx.src;
+    let mut out = Vec::new();
+    let mut listed: Vec<(String, Node<'t>, u32)> = Vec::new();
+    for &n in nodes {
+        match n.kind() {
+            "call_expression" => {
+                let Some(c) = callee(n) else { continue };
+                if c.kind() != "member_expression" {
+                    continue;
+                }
+                let method = field(c, "property").map(|p| src.t(p)).unwrap_or("");
+                let args = call_args(src, n);
+                match method {
+                    "tool" | "registerTool" => {
+                        let Some(name) = args.first().and_then(|a| literal_string(src, a.value)) else { continue };
+                        let handler = args.iter().rev().find_map(|a| resolve_function(fx, a.value));
+                        let mut description = None;
+                        let mut schema = None;
+                        if method == "registerTool" {
+                            if let Some(cfg) = args.get(1) {
+                                description = object_value(src, cfg.value, "description");
+                                schema = object_value(src, cfg.value, "inputSchema");
+                            }
+                        } else {
+                            let middle: Vec<Node> = args
+                                .iter()
+                                .skip(1)
+                                .map(|a| unwrap_expr(a.value))
+                                .filter(|v| !is_function_like(v.kind()) && Some(*v) != handler)
+                                .collect();
+                            for (i, m) in middle.iter().enumerate() {
+                                if i == 0 && m.kind() != "object" && middle.len() >= 1 && !(middle.len() == 1 && m.kind() == "identifier" && src.t(*m).to_lowercase().contains("schema")) {
+                                    description = Some(*m);
+                                } else if schema.is_none() && m.kind() == "object" {
+                                    schema = Some(*m);
+                                }
+                            }
+                        }
+                        let mut params = schema.map(|s| object_keys(src, s)).unwrap_or_default();
+                        if params.is_empty()
+                            && let Some(h) = handler
+                        {
+                            params = non_plumbing_names(fx, h, true);
+                        }
+                        let fw = "mcp-ts";
+                        out.push(Found {
+                            entry: entry(name, fn_label(fx, handler), params, src.line(n), fw),
+                            handler,
+                            only_first_param: true,
+                            description,
+                        });
+                    }
+                    "addTool" => {
+                        // FastMCP (TS): server.addTool({ name, description, parameters, execute })
+                        let Some(obj) = args.first().map(|a| a.value) else { continue };
+                        let Some(name) = object_value(src, obj, "name").and_then(|v| literal_string(src, v)) else { continue };
+                        let handler = object_value(src, obj, "execute").and_then(|v| resolve_function(fx, v));
+                        let params = handler.map(|h| non_plumbing_names(fx, h, true)).unwrap_or_default();
+                        out.push(Found {
+                            entry: entry(name, fn_label(fx, handler), params, src.line(n), "fastmcp-ts"),
+                            handler,
+                            only_first_param: true,
+                            description: object_value(src, obj, "description"),
+                        });
+                    }
+                    "setRequestHandler" => {
+                        let Some(schema) = args.first() else { continue };
+                        let schema_name = src.t(schema.value);
+                        let Some(handler) = args.get(1).and_then(|a| resolve_function(fx, a.value)) else { continue };
+                        if schema_name.ends_with("CallToolRequestSchema") {
+                            out.extend(js_dispatch(fx, handler, src.line(n)));
+                        } else if schema_name.ends_with("ListToolsRequestSchema") {
+                            collect_tool_objects(fx, handler, &mut listed);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            "variable_declarator" => {
+                // const TOOLS = [{ name: "x", description: ..., inputSchema: {...} }]
+                if let Some(v) = field(n, "value")
+                    && matches!(unwrap_expr(v).kind(), "array" | "object")
+                    && n.parent().and_then(|p| p.parent()).is_some_and(|gp| gp == fx.root || gp.kind() == "export_statement")
+                {
+                    collect_tool_objects(fx, v, &mut listed);
+                }
+            }
+            _ => {}
+        }
+    }
+    merge_listed(&mut out, listed, "mcp-ts-lowlevel");
+    out
+}
+
+fn collect_tool_objects<'t>(fx: &FileCtx<'t>, root: Node<'t>, listed: &mut Vec<(String, Node<'t>, u32)>) {
+    let src = fx.src;
+    for o in walk(root, &|_| false).into_iter().take(50_000) {
+        if o.kind() != "object" {
+            continue;
+        }
+        let keys = object_keys(src, o);
+        if !keys.iter().any(|k| k == "inputSchema" || k == "input_schema") {
+            continue;
+        }
+        if let (Some(name), Some(desc)) = (
+            object_value(src, o, "name").and_then(|v| literal_string(src, v)),
+            object_value(src, o, "description"),
+        ) {
+            listed.push((name, desc, src.line(o)));
+        }
+    }
+}
+
+fn js_dispatch<'t>(fx: &FileCtx<'t>, handler: Node<'t>, line: u32) -> Vec<Found<'t>> {
+    let src = fx.src;
+    let fname = fn_label(fx, Some(handler));
+    let mut branches: Vec<(String, Node<'t>, u32)> = Vec::new();
+    for n in walk(handler, &|_| false) {
+        match n.kind() {
+            "switch_statement" => {
+                let Some(v) = field(n, "value") else { continue };
+                if !src.t(v).contains("name") {
+                    continue;
+                }
+                let Some(body) = field(n, "body") else { continue };
+                for case in named_children(body) {
+                    if case.kind() != "switch_case" {
+                        continue;
+                    }
+                    if let Some(lit) = field(case, "value").and_then(|x| literal_string(src, x)) {
+                        branches.push((lit, case, src.line(case)));
+                    }
+                }
+            }
+            "binary_expression" => {
+                let op = field(n, "operator").map(|o| src.t(o)).unwrap_or("");
+                if op != "===" && op != "==" {
+                    continue;
+                }
+                let (Some(l), Some(r)) = (field(n, "left"), field(n, "right")) else { continue };
+                let (var, lit) = match (literal_string(src, l), literal_string(src, r)) {
+                    (None, Some(x)) => (l, x),
+                    (Some(x), None) => (r, x),
+                    _ => continue,
+                };
+                if !src.t(var).ends_with("name") {
+                    continue;
+                }
+                let mut p = n.parent();
+                while let Some(pp) = p {
+                    if pp.kind() == "if_statement" {
+                        break;
+                    }
+                    p = pp.parent();
+                }
+                let body = p.and_then(|pp| field(pp, "consequence")).unwrap_or(n);
+                branches.push((lit, body, src.line(n)));
+            }
+            _ => {}
+        }
+    }
+    let all = non_plumbing_names(fx, handler, true);
+    if branches.is_empty() {
+        return vec![Found {
+            entry: entry("<call_tool>".into(), fname, all, line, "mcp-ts-lowlevel"),
+            handler: Some(handler),
+            only_first_param: true,
+            description: None,
+        }];
+    }
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    for (i, (name, body, bline)) in branches.into_iter().enumerate() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        out.push(Found {
+            entry: entry(name, fname.clone(), argument_keys(fx, body, None), bline, "mcp-ts-lowlevel"),
+            handler: if i == 0 { Some(handler) } else { None },
+            only_first_param: true,
+            description: None,
+        });
+    }
+    out
+}
+
+// ---------------------------------------------------------------------- Go
+
+fn go<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
+    let src = fx.src;
+    let mut out = Vec::new();
+    for &n in nodes {
+        if n.kind() != "call_expression" {
+            continue;
+        }
+        let Some(c) = callee(n) else { continue };
+        if c.kind() != "selector_expression" {
+            continue;
+        }
+        let method = field(c, "field").map(|p| src.t(p)).unwrap_or("");
+        if method != "AddTool" {
+            continue;
+        }
+        let args = call_args(src, n);
+        let operand = field(c, "operand").map(|o| src.t(o)).unwrap_or("");
+        let is_pkg = fx.imports.get(operand).is_some_and(|m| m == "mcp");
+        // go-sdk: mcp.AddTool(server, &mcp.Tool{...}, handler) or server.AddTool(&mcp.Tool{...}, handler)
+        let (tool_expr, handler_expr) = if is_pkg {
+            (args.get(1), args.get(2))
+        } else {
+            (args.first(), args.get(1))
+        };
+        let Some(tool_expr) = tool_expr else { continue };
+        let handler = handler_expr.and_then(|h| resolve_function(fx, h.value));
+        let mut tool = unwrap_expr(tool_expr.value);
+        if tool.kind() == "identifier" {
+            // tool := mcp.NewTool(...) earlier in the function.
+            if let Some(v) = find_binding(fx, n, src.t(tool)) {
+                tool = v;
+            }
+        }
+        let inner = if tool.kind() == "unary_expression" { field(tool, "operand").unwrap_or(tool) } else { tool };
+        if inner.kind() == "composite_literal" {
+            let name = object_value(src, inner, "Name").and_then(|v| literal_string(src, v)).unwrap_or_default();
+            let mut params = handler.map(|h| non_plumbing_names(fx, h, false)).unwrap_or_default();
+            if let Some(h) = handler
+                && let Some(last) = function_params(src, fx.lang, h).last()
+                && let Some(fields) = struct_fields(fx, last.type_text.trim_start_matches('*'))
+            {
+                params = fields;
+            }
+            out.push(Found {
+                entry: entry(name, fn_label(fx, handler), params, src.line(n), "go-sdk"),
+                handler,
+                only_first_param: false,
+                description: object_value(src, inner, "Description"),
+            });
+            continue;
+        }
+        if inner.kind() != "call_expression" {
+            continue;
+        }
+        let targs = call_args(src, inner);
+        let name = targs.first().and_then(|a| literal_string(src, a.value)).unwrap_or_default();
+        let mut params = Vec::new();
+        let mut description = None;
+        for a in targs.iter().skip(1) {
+            let v = unwrap_expr(a.value);
+            if v.kind() != "call_expression" {
+                continue;
+            }
+            let Some(oc) = callee(v) else { continue };
+            let opt = src.t(oc).rsplit('.').next().unwrap_or("");
+            let oargs = call_args(src, v);
+            if opt == "WithDescription" {
+                description = oargs.first().map(|x| x.value);
+            } else if opt.starts_with("With")
+                && let Some(p) = oargs.first().and_then(|x| literal_string(src, x.value))
+            {
+                params.push(p);
+            }
+        }
+        out.push(Found {
+            entry: entry(name, fn_label(fx, handler), params, src.line(n), "mcp-go"),
+            handler,
+            only_first_param: false,
+            description,
+        });
+    }
+    out
+}
+
+fn find_binding<'t>(fx: &FileCtx<'t>, at: Node<'t>, name: &str) -> Option<Node<'t>> {
+    let src = fx.src;
+    let mut scope = at.parent();
+    while let Some(s) = scope {
+        if is_function_like(s.kind()) || s == fx.root {
+            break;
+        }
+        scope = s.parent();
+    }
+    let scope = scope?;
+    for n in walk(scope, &|_| false).into_iter().take(50_000) {
+        if n.start_byte() > at.start_byte() {
+            break;
+        }
+        let (left, right) = match n.kind() {
+            "short_var_declaration" | "assignment_statement" => (field(n, "left"), field(n, "right")),
+            "var_spec" => (field(n, "name"), field(n, "value")),
+            _ => continue,
+        };
+        if let (Some(l), Some(r)) = (left, right)
+            && src.t(l) == name
+        {
+            return r.named_child(0).or(Some(r)).map(unwrap_expr);
+        }
+    }
+    None
+}
+
+/// Field names of a struct declared in this file (Go or Rust).
+fn struct_fields(fx: &FileCtx, type_name: &str) -> Option<Vec<String>> {
+    let src = fx.src;
+    let type_name = type_name.rsplit(['.', ':']).next().unwrap_or(type_name);
+    if type_name.is_empty() {
+        return None;
+    }
+    for n in walk(fx.root, &|n| is_function_like(n.kind())) {
+        match n.kind() {
+            "type_spec" => {
+                if field(n, "name").is_some_and(|x| src.t(x) == type_name)
+                    && let Some(t) = field(n, "type")
+                    && t.kind() == "struct_type"
+                {
+                    let mut out = Vec::new();
+                    for f in walk(t, &|_| false) {
+                        if f.kind() == "field_declaration" {
+                            let mut cursor = f.walk();
+                            for nm in f.children_by_field_name("name", &mut cursor) {
+                                out.push(go_json_name(src, f).unwrap_or_else(|| src.t(nm).to_string()));
+                            }
+                        }
+                    }
+                    return Some(out);
+                }
+            }
+            "struct_item" => {
+                if field(n, "name").is_some_and(|x| src.t(x) == type_name) {
+                    let mut out = Vec::new();
+                    if let Some(body) = field(n, "body") {
+                        for f in named_children(body) {
+                            if f.kind() == "field_declaration"
+                                && let Some(nm) = field(f, "name")
+                            {
+                                out.push(src.t(nm).to_string());
+                            }
+                        }
+                    }
+                    return Some(out);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+fn go_json_name(src: &crate::syntax::Src, f: Node) -> Option<String> {
+    let tag = field(f, "tag")?;
+    let t = src.t(tag);
+    let i = t.find("json:\"")?;
+    let rest = &t[i + 6..];
+    let name = rest.split(['"', ',']).next()?;
+    (!name.is_empty() && name != "-").then(|| name.to_string())
+}
+
+// -------------------------------------------------------------------- Rust
+
+fn rust<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
+    let src = fx.src;
+    let mut out = Vec::new();
+    for &n in nodes {
+        if n.kind() != "function_item" {
+            continue;
+        }
+        // Attributes are the preceding siblings.
+        let mut attr = None;
+        let mut prev = n.prev_named_sibling();
+        while let Some(p) = prev {
+            match p.kind() {
+                "attribute_item" => {
+                    if let Some(a) = p.named_child(0)
+                        && a.kind() == "attribute"
+                        && a.named_child(0).is_some_and(|x| {
+                            let t = src.t(x);
+                            t == "tool" || t.ends_with("::tool")
+                        })
+                    {
+                        attr = Some(a);
+                    }
+                }
+                "line_comment" | "block_comment" => {}
+                _ => break,
+            }
+            prev = p.prev_named_sibling();
+        }
+        let Some(attr) = attr else { continue };
+        let fname = field(n, "name").map(|x| src.t(x).to_string()).unwrap_or_default();
+        let mut name = fname.clone();
+        let mut description = None;
+        if let Some(tt) = field(attr, "arguments") {
+            let toks = named_children(tt);
+            for (i, t) in toks.iter().enumerate() {
+                if t.kind() != "identifier" {
+                    continue;
+                }
+                let key = src.t(*t);
+                let Some(v) = toks.get(i + 1) else { continue };
+                if key == "name"
+                    && let Some(s) = literal_string(src, *v)
+                {
+                    name = s;
+                }
+                if key == "description" {
+                    description = Some(*v);
+                }
+            }
+        }
+        let ps = function_params(src, fx.lang, n);
+        let mut params = Vec::new();
+        for p in ps.iter().filter(|p| !p.plumbing) {
+            let inner_ty = p
+                .type_text
+                .strip_prefix("Parameters<")
+                .and_then(|r| r.strip_suffix('>'))
+                .map(str::to_string);
+            if p.names.len() == 1
+                && let Some(ty) = inner_ty
+                && let Some(fields) = struct_fields(fx, &ty)
+            {
+                params.extend(fields);
+            } else {
+                params.extend(p.names.iter().cloned());
+            }
+        }
+        out.push(Found {
+            entry: entry(name, fname, params, src.line(n), "rmcp"),
+            handler: Some(n),
+            only_first_param: false,
+            description,
+        });
+    }
+    let _ = is_call;
+    out
+}
