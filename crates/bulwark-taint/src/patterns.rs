@@ -24,6 +24,7 @@ pub(crate) struct PatternHit {
 }
 
 fn hit(src: &Src, n: Node, rule: &'static str, severity: Severity, confidence: Confidence, message: String, evidence: String) -> PatternHit {
+    let n = if crate::syntax::is_call(n.kind()) { crate::taint::anchor(n) } else { n };
     PatternHit {
         rule,
         severity,

@@ -209,7 +209,6 @@ impl<'a> Parser<'a> {
         self.i += 1;
         match c {
             b'(' => {
-                let start = self.i - 1;
                 let mut look = false;
                 let mut atomic = false;
                 if self.peek() == Some(b'?') {

@@ -256,6 +256,9 @@ fn type_of_value(fx: &FileCtx, types: &HashMap<String, String>, v: Node) -> Opti
     match v.kind() {
         "call" | "call_expression" | "new_expression" => {
             let c = callee(v)?;
+            if fx.src.t(c) == "require" {
+                return None;
+            }
             let name = canonical_with(fx, types, c);
             let last = name.rsplit('.').next().unwrap_or("");
             if last == "promisify" {
@@ -276,6 +279,22 @@ fn type_of_value(fx: &FileCtx, types: &HashMap<String, String>, v: Node) -> Opti
 
 fn strip_ctor(name: &str) -> String {
     let mut segs: Vec<&str> = name.split('.').collect();
+    if let Some(i) = segs.iter().position(|s| *s == "builder")
+        && i > 0
+    {
+        segs.truncate(i);
+    }
+    // Builder-style setters return the client itself.
+    if let Some(i) = segs
+        .iter()
+        .rposition(|s| matches!(*s, "Client" | "AsyncClient" | "Session" | "ClientSession" | "ClientBuilder"))
+        && i > 0
+    {
+        segs.truncate(i + 1);
+        if segs.last() == Some(&"ClientBuilder") {
+            *segs.last_mut().unwrap_or(&mut "") = "Client";
+        }
+    }
     while segs.len() > 1
         && matches!(
             segs.last().copied(),
@@ -594,7 +613,12 @@ impl<'a, 't> Scope<'a, 't> {
             match method.as_str() {
                 "startswith" | "startsWith" | "is_relative_to" | "relative_to" | "HasPrefix"
                 | "starts_with" | "commonpath" | "commonprefix" | "isWithin" | "isInside"
-                | "is_within" | "isPathInside" | "Rel" => {
+                | "is_within" | "isPathInside" | "Rel" | "relative" | "relpath" => {
+                    if matches!(method.as_str(), "relative" | "relpath")
+                        && !matches!(name.as_str(), "path.relative" | "os.path.relpath" | "path.posix.relative")
+                    {
+                        continue;
+                    }
                     if let Some(r) = receiver
                         && !matches!(name.as_str(), "strings.HasPrefix" | "filepath.Rel" | "os.path.commonpath")
                     {
@@ -789,7 +813,8 @@ impl<'a, 't> Scope<'a, 't> {
         let src = self.src();
         let line = src.line(target);
         let mut target = unwrap_expr(target);
-        if target.kind() == "as_pattern_target"
+        if matches!(target.kind(), "as_pattern_target" | "expression_list" | "pattern_list")
+            && target.named_child_count() == 1
             && let Some(inner) = target.named_child(0)
         {
             target = inner;
@@ -1417,7 +1442,7 @@ impl<'a, 't> Scope<'a, 't> {
         if spec.nodes.is_empty() {
             return;
         }
-        let at = spec.at.unwrap_or(call);
+        let at = spec.at.unwrap_or_else(|| anchor(call));
         let taint = taint.map(|t| t.step(spec.label.clone(), src.line(at)));
         self.hits.push(Hit {
             rule: spec.rule,
@@ -1516,6 +1541,20 @@ impl<'a, 't> Scope<'a, 't> {
             constant: false,
             untraced_ok: false,
         });
+    }
+}
+
+/// Where a call is reported: at the method name of a method call (so that
+/// a chain spread over lines points at the right one), else at the call.
+pub(crate) fn anchor(call: Node) -> Node {
+    let Some(c) = callee(call) else { return call };
+    let c = unwrap_expr(c);
+    match c.kind() {
+        "attribute" | "member_expression" | "selector_expression" | "field_expression" => field(c, "attribute")
+            .or_else(|| field(c, "property"))
+            .or_else(|| field(c, "field"))
+            .unwrap_or(call),
+        _ => call,
     }
 }
 
