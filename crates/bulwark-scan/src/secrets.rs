@@ -309,7 +309,7 @@ mod tests {
             assert!(find_secrets("GITHUB_TOKEN", value).is_empty(), "{value}");
             assert!(find_secrets("Authorization", value).is_empty(), "{value}");
         }
-        assert!(is_reference("${HOME}/x") == false);
+        assert!(!is_reference("${HOME}/x"));
         assert!(is_reference("$A$B"));
     }
 

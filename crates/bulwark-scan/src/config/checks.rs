@@ -848,9 +848,8 @@ fn check_tls(ctx: &mut Ctx<'_>, server: &Server<'_>, argv: &[Arg]) {
         let (flag, value) = lower
             .split_once('=')
             .map_or((lower.as_str(), None), |(f, v)| (f, Some(v)));
-        let confidence = if INSECURE_FLAGS.contains(&flag) && value.is_none_or(truthy) {
-            Some(Confidence::High)
-        } else if matches!(
+        let insecure_flag = INSECURE_FLAGS.contains(&flag) && value.is_none_or(truthy);
+        let verify_off = matches!(
             flag,
             "--verify-ssl"
                 | "--ssl-verify"
@@ -858,8 +857,8 @@ fn check_tls(ctx: &mut Ctx<'_>, server: &Server<'_>, argv: &[Arg]) {
                 | "--verify"
                 | "--verify-tls"
                 | "--check-certificate"
-        ) && value.is_some_and(falsy)
-        {
+        ) && value.is_some_and(falsy);
+        let confidence = if insecure_flag || verify_off {
             Some(Confidence::High)
         } else if flag == "-k" && value.is_none() {
             Some(Confidence::Medium)
@@ -958,13 +957,13 @@ fn world_writable(path: &str) -> Option<String> {
     let path = expand_home(path)?;
     let meta = std::fs::metadata(&path).ok()?;
     if meta.permissions().mode() & 0o002 != 0 {
-        return Some(format!("{} is world-writable", path.display()));
+        return Some("is world-writable".to_string());
     }
     for dir in path.ancestors().skip(1) {
         if let Ok(meta) = std::fs::metadata(dir) {
             let mode = meta.permissions().mode();
             if mode & 0o002 != 0 && mode & 0o1000 == 0 {
-                return Some(format!("its directory {} is world-writable", dir.display()));
+                return Some(format!("is in {}, which is world-writable", dir.display()));
             }
         }
     }
