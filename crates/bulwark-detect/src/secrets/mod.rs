@@ -145,6 +145,17 @@ fn collect(text: &str) -> Vec<Candidate> {
                 .iter()
                 .position(|&b| b == b'\n')
                 .map_or(hi0, |n| he + n);
+            // Never cut a token: widen to the token's edges (bounded).
+            let mut lo = lo;
+            let stop = lo.saturating_sub(256);
+            while lo > stop && bytes[lo - 1] != b'\n' && is_token_byte(bytes[lo - 1]) {
+                lo -= 1;
+            }
+            let mut hi = hi;
+            let stop = (hi + 256).min(bytes.len());
+            while hi < stop && is_token_byte(bytes[hi]) {
+                hi += 1;
+            }
             windows.push((pi, floor(text, lo), ceil(text, hi)));
         }
     };
@@ -197,7 +208,10 @@ fn match_window(text: &str, pi: usize, lo: usize, hi: usize, out: &mut Vec<Candi
         if p.min_entropy > 0.0 && entropy(secret) < p.min_entropy {
             continue;
         }
-        if p.placeholder && validate::is_placeholder(strip_keyword(p, secret)) {
+        if p.placeholder
+            && (validate::is_placeholder(strip_keyword(p, secret))
+                || validate::is_known_example(secret))
+        {
             continue;
         }
         let ctx = Ctx {

@@ -97,6 +97,11 @@ const KNOWN_EXAMPLES: &[&str] = &[
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
 ];
 
+/// Whether `s` is a documented example credential.
+pub(crate) fn is_known_example(s: &str) -> bool {
+    KNOWN_EXAMPLES.contains(&s)
+}
+
 /// Whether `s` is a placeholder, documentation example or test value rather
 /// than a credential: marker words, template syntax, runs of one character,
 /// too few distinct characters, or a known documentation key.
