@@ -28,6 +28,9 @@ pub const MAX_FILE_BYTES: usize = 2 * 1024 * 1024;
 /// Files with a line longer than this (minified or generated code) are skipped.
 pub const MAX_LINE_CHARS: usize = 20_000;
 
+/// At most this many functions are analysed in one file.
+const MAX_SCOPES: usize = 20_000;
+
 /// A source language the analysis understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Language {
@@ -172,7 +175,12 @@ pub fn analyze(path: &str, language: Language, source: &str) -> Vec<Finding> {
         }
     }
     let mut scopes = vec![root];
-    scopes.extend(syntax::walk(root, &|_| false).into_iter().filter(|n| syntax::is_function_like(n.kind())));
+    scopes.extend(
+        syntax::walk(root, &|_| false)
+            .into_iter()
+            .filter(|n| syntax::is_function_like(n.kind()))
+            .take(MAX_SCOPES),
+    );
     let mut envs: HashMap<usize, HashMap<String, taint::Taint>> = HashMap::new();
     let mut callbacks: HashMap<usize, taint::Taint> = HashMap::new();
     let mut hits = Vec::new();
@@ -195,7 +203,12 @@ pub fn analyze(path: &str, language: Language, source: &str) -> Vec<Finding> {
             // Nearest enclosing scope.
             let mut p = s.parent();
             let mut outer = Some(root.id());
+            let mut steps = 0;
             while let Some(pp) = p {
+                steps += 1;
+                if steps > 64 {
+                    break;
+                }
                 if syntax::is_function_like(pp.kind()) {
                     outer = Some(pp.id());
                     break;

@@ -205,6 +205,13 @@ pub(crate) fn is_identifier(kind: &str) -> bool {
 
 /// The text of a string literal, if `n` is one with no interpolation.
 pub(crate) fn literal_string(src: &Src, n: Node) -> Option<String> {
+    literal_string_at(src, n, 0)
+}
+
+fn literal_string_at(src: &Src, n: Node, depth: u32) -> Option<String> {
+    if depth > 64 {
+        return None;
+    }
     let n = unwrap_expr(n);
     match n.kind() {
         "string" => {
@@ -247,7 +254,7 @@ pub(crate) fn literal_string(src: &Src, n: Node) -> Option<String> {
         "concatenated_string" => {
             let mut out = String::new();
             for c in named_children(n) {
-                out.push_str(&literal_string(src, c)?);
+                out.push_str(&literal_string_at(src, c, depth + 1)?);
             }
             Some(out)
         }
@@ -275,8 +282,8 @@ pub(crate) fn literal_string(src: &Src, n: Node) -> Option<String> {
             if op != "+" {
                 return None;
             }
-            let l = literal_string(src, field(n, "left")?)?;
-            let r = literal_string(src, field(n, "right")?)?;
+            let l = literal_string_at(src, field(n, "left")?, depth + 1)?;
+            let r = literal_string_at(src, field(n, "right")?, depth + 1)?;
             Some(l + &r)
         }
         _ => None,
@@ -307,6 +314,13 @@ fn unescape_piece(s: &str) -> String {
 /// Whether `n` is a literal that cannot carry input: a number, boolean, null,
 /// a plain string, or a list/tuple of such.
 pub(crate) fn is_constant_literal(src: &Src, n: Node) -> bool {
+    is_constant_at(src, n, 0)
+}
+
+fn is_constant_at(src: &Src, n: Node, depth: u32) -> bool {
+    if depth > 64 {
+        return false;
+    }
     let n = unwrap_expr(n);
     match n.kind() {
         "integer" | "float" | "number" | "true" | "false" | "none" | "null" | "undefined"
@@ -319,7 +333,7 @@ pub(crate) fn is_constant_literal(src: &Src, n: Node) -> bool {
         "list" | "tuple" | "array" | "expression_list" | "array_expression" | "tuple_expression" => {
             named_children(n)
                 .into_iter()
-                .all(|c| is_constant_literal(src, c))
+                .all(|c| is_constant_at(src, c, depth + 1))
         }
         "binary_operator" | "binary_expression" => literal_string(src, n).is_some(),
         _ => false,

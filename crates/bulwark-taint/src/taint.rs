@@ -252,6 +252,13 @@ pub(crate) fn file_ctx<'t>(src: &'t Src<'t>, lang: Language, root: Node<'t>) -> 
 /// call: `httpx.AsyncClient()` → `httpx.AsyncClient`; `promisify(exec)` →
 /// `child_process.exec`.
 fn type_of_value(fx: &FileCtx, types: &HashMap<String, String>, v: Node) -> Option<String> {
+    type_of_value_at(fx, types, v, 0)
+}
+
+fn type_of_value_at(fx: &FileCtx, types: &HashMap<String, String>, v: Node, depth: u32) -> Option<String> {
+    if depth > 16 {
+        return None;
+    }
     let v = unwrap_expr(v);
     match v.kind() {
         "call" | "call_expression" | "new_expression" => {
@@ -272,7 +279,7 @@ fn type_of_value(fx: &FileCtx, types: &HashMap<String, String>, v: Node) -> Opti
             Some(strip_ctor(&name))
         }
         "composite_literal" => field(v, "type").map(|t| fx.src.t(t).to_string()),
-        "unary_expression" => type_of_value(fx, types, field(v, "operand")?),
+        "unary_expression" => type_of_value_at(fx, types, field(v, "operand")?, depth + 1),
         _ => None,
     }
 }

@@ -279,7 +279,13 @@ fn python_dispatch<'t>(fx: &FileCtx<'t>, def: Node<'t>, fname: &str, line: u32) 
                 }
                 // The branch body: the enclosing if/elif's consequence.
                 let mut p = n.parent();
+                let mut steps = 0;
                 while let Some(pp) = p {
+                    steps += 1;
+                    if steps > 32 {
+                        p = None;
+                        break;
+                    }
                     if matches!(pp.kind(), "if_statement" | "elif_clause") {
                         break;
                     }
@@ -554,7 +560,13 @@ fn js_dispatch<'t>(fx: &FileCtx<'t>, handler: Node<'t>, line: u32) -> Vec<Found<
                     continue;
                 }
                 let mut p = n.parent();
+                let mut steps = 0;
                 while let Some(pp) = p {
+                    steps += 1;
+                    if steps > 32 {
+                        p = None;
+                        break;
+                    }
                     if pp.kind() == "if_statement" {
                         break;
                     }
