@@ -34,6 +34,28 @@ pub(crate) fn callee<'t>(n: Node<'t>) -> Option<Node<'t>> {
     }
 }
 
+/// The called method's or function's own name: `get` in `a.b.get(x)`.
+pub(crate) fn method_name<'t>(src: &Src<'t>, callee: Node<'t>) -> &'t str {
+    let c = unwrap_expr(callee);
+    let name = match c.kind() {
+        "attribute" => field(c, "attribute"),
+        "member_expression" => field(c, "property"),
+        "selector_expression" | "field_expression" => field(c, "field"),
+        "scoped_identifier" => field(c, "name"),
+        "generic_function" => field(c, "function").map(|f| return_last(f)),
+        _ => Some(c),
+    };
+    name.map(|n| src.t(n)).map(|t| t.rsplit("::").next().unwrap_or(t)).unwrap_or("")
+}
+
+fn return_last(n: Node) -> Node {
+    match n.kind() {
+        "scoped_identifier" => field(n, "name").unwrap_or(n),
+        "field_expression" => field(n, "field").unwrap_or(n),
+        _ => n,
+    }
+}
+
 pub(crate) fn call_args<'t>(src: &Src<'t>, n: Node<'t>) -> Vec<Arg<'t>> {
     let Some(list) = field(n, "arguments") else {
         return Vec::new();

@@ -112,7 +112,7 @@ pub(crate) fn scan(fx: &FileCtx) -> Vec<PatternHit> {
         if is_call(k) && k != "macro_invocation" {
             let Some(c) = callee(n) else { continue };
             let name = canonical_with(fx, &types, c);
-            let method = name.rsplit('.').next().unwrap_or("").to_string();
+            let method = crate::lang::method_name(src, c).to_string();
             let args = call_args(src, n);
             call_patterns(fx, n, &name, &method, &args, auth, &mut out);
             continue;

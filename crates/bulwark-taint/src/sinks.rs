@@ -89,7 +89,7 @@ fn argv_nodes<'t>(src: &crate::syntax::Src, items: &[Node<'t>]) -> (Vec<Node<'t>
 
 pub(crate) fn classify<'t>(sc: &Scope<'_, 't>, call: Node<'t>, c: Node<'t>, args: &[Arg<'t>]) -> Vec<Spec<'t>> {
     let name = sc.canonical(c);
-    let method = name.rsplit('.').next().unwrap_or("").to_string();
+    let method = crate::lang::method_name(sc.src(), c).to_string();
     let mut out = Vec::new();
     match sc.lang() {
         Language::Python => python(sc, call, &name, &method, args, &mut out),

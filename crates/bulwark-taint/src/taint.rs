@@ -601,7 +601,7 @@ impl<'a, 't> Scope<'a, 't> {
             }
             let Some(c) = callee(n) else { continue };
             let name = self.canonical(c);
-            let method = name.rsplit('.').next().unwrap_or("").to_string();
+            let method = lang::method_name(src, c).to_string();
             let args = call_args(src, n);
             let receiver = match unwrap_expr(c).kind() {
                 "attribute" | "member_expression" | "selector_expression" | "field_expression" => {
@@ -1238,7 +1238,7 @@ impl<'a, 't> Scope<'a, 't> {
         let src = self.src();
         let c = callee(n)?;
         let name = self.canonical(c);
-        let method = name.rsplit('.').next().unwrap_or("").to_string();
+        let method = lang::method_name(src, c).to_string();
         let args = call_args(src, n);
         let receiver = self.receiver(c);
 
@@ -1280,9 +1280,6 @@ impl<'a, 't> Scope<'a, 't> {
 
         // Sanitisers and value-free results.
         if let Some(mask) = sinks::sanitizer(self.fx.lang, &name, &method) {
-            if mask == kind::ALL {
-                return None;
-            }
             let mut acc = None;
             for a in &args {
                 acc = union(acc, self.eval(a.value, depth + 1));
@@ -1415,7 +1412,7 @@ impl<'a, 't> Scope<'a, 't> {
         }
         // Callbacks that receive tainted elements.
         let name = self.canonical(c);
-        let method = name.rsplit('.').next().unwrap_or("");
+        let method = lang::method_name(src, c);
         let iter_method = matches!(
             method,
             "map" | "forEach" | "filter" | "flatMap" | "some" | "every" | "find" | "for_each"
