@@ -6,12 +6,6 @@ mod config;
 mod listing;
 
 use std::process::ExitCode;
-
-// glibc's allocator showed up as a sixth of a request's CPU time under
-// load (many small, short-lived allocations across threads); mimalloc
-// keeps per-thread free lists and does not need consolidation passes.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
