@@ -341,11 +341,9 @@ pub(crate) fn normalize_module(spec: &str) -> String {
 }
 
 /// Local name → canonical dotted name, from the file's imports.
-pub(crate) fn imports(src: &Src, lang: Language, root: Node) -> HashMap<String, String> {
+pub(crate) fn imports(src: &Src, lang: Language, all: &[Node]) -> HashMap<String, String> {
     let mut map = HashMap::new();
-    for n in crate::syntax::walk(root, &|n| {
-        crate::syntax::is_function_like(n.kind()) && lang != Language::Python
-    }) {
+    for &n in all {
         match (lang, n.kind()) {
             (Language::Python, "import_statement") => {
                 for c in named_children(n) {

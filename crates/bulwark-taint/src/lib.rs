@@ -176,8 +176,9 @@ pub fn analyze(path: &str, language: Language, source: &str) -> Vec<Finding> {
     }
     let mut scopes = vec![root];
     scopes.extend(
-        syntax::walk(root, &|_| false)
-            .into_iter()
+        fx.all
+            .iter()
+            .copied()
             .filter(|n| syntax::is_function_like(n.kind()))
             .take(MAX_SCOPES),
     );

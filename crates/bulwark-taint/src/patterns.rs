@@ -107,7 +107,7 @@ pub(crate) fn scan(fx: &FileCtx) -> Vec<PatternHit> {
     let mut out = Vec::new();
     let auth = auth_visible(src.text);
     let types = Default::default();
-    for n in walk(fx.root, &|_| false) {
+    for &n in &fx.all {
         let k = n.kind();
         if is_call(k) && k != "macro_invocation" {
             let Some(c) = callee(n) else { continue };

@@ -106,6 +106,8 @@ enum Re {
     },
     /// Lookaround: zero-width, analysed for its own repeats only.
     Look(Box<Re>),
+    /// A backreference: matches text we cannot know; treated as a separator.
+    Backref,
 }
 
 struct Parser<'a> {
@@ -251,7 +253,7 @@ impl<'a> Parser<'a> {
                                 while let Some(b) = self.peek() {
                                     self.i += 1;
                                     if b == b')' {
-                                        return Some(Re::Empty);
+                                        return Some(Re::Backref);
                                     }
                                 }
                             }
@@ -290,6 +292,7 @@ impl<'a> Parser<'a> {
             b'\\' => self.escape(false).map(|e| match e {
                 Esc::Set(c) => Re::Set(c),
                 Esc::Empty => Re::Empty,
+                Esc::Backref => Re::Backref,
             }),
             _ => {
                 // A UTF-8 lead byte stands for "other".
@@ -327,7 +330,7 @@ impl<'a> Parser<'a> {
                 while self.peek().is_some_and(|b| b.is_ascii_digit()) {
                     self.i += 1;
                 }
-                Esc::Empty
+                Esc::Backref
             }
             b'x' => {
                 let hex = self.take_hex(2);
@@ -366,7 +369,7 @@ impl<'a> Parser<'a> {
                         }
                     }
                 }
-                Esc::Empty
+                Esc::Backref
             }
             other => Esc::Set(Cs::byte(other)),
         })
@@ -411,7 +414,7 @@ impl<'a> Parser<'a> {
                             None
                         }
                     }
-                    Esc::Empty => None,
+                    Esc::Empty | Esc::Backref => None,
                 },
                 b'[' if self.peek() == Some(b':') => {
                     // POSIX class [:alpha:] — treat as word characters.
@@ -441,7 +444,7 @@ impl<'a> Parser<'a> {
                 let hi = if h == b'\\' {
                     match self.escape(true)? {
                         Esc::Set(s) => single(&s).unwrap_or(lo),
-                        Esc::Empty => lo,
+                        Esc::Empty | Esc::Backref => lo,
                     }
                 } else if h >= 0x80 {
                     while self.peek().is_some_and(|b| (0x80..0xc0).contains(&b)) {
@@ -465,6 +468,7 @@ impl<'a> Parser<'a> {
 enum Esc {
     Set(Cs),
     Empty,
+    Backref,
 }
 
 fn code_set(v: u32) -> Cs {
@@ -496,7 +500,7 @@ fn chars(r: &Re, depth: u32) -> Cs {
         return Cs::ALL;
     }
     match r {
-        Re::Empty | Re::Look(_) => Cs::EMPTY,
+        Re::Empty | Re::Look(_) | Re::Backref => Cs::EMPTY,
         Re::Set(c) => *c,
         Re::Seq(v) | Re::Alt(v) => v.iter().fold(Cs::EMPTY, |a, x| a.union(chars(x, depth + 1))),
         Re::Group(i) => chars(i, depth + 1),
@@ -516,7 +520,7 @@ fn nullable(r: &Re, depth: u32) -> bool {
     }
     match r {
         Re::Empty | Re::Look(_) => true,
-        Re::Set(_) => false,
+        Re::Set(_) | Re::Backref => false,
         Re::Seq(v) => v.iter().all(|x| nullable(x, depth + 1)),
         Re::Alt(v) => v.iter().any(|x| nullable(x, depth + 1)),
         Re::Group(i) => nullable(i, depth + 1),
@@ -530,7 +534,7 @@ fn has_variable_repeat(r: &Re, depth: u32) -> bool {
         return false;
     }
     match r {
-        Re::Empty | Re::Set(_) | Re::Look(_) => false,
+        Re::Empty | Re::Set(_) | Re::Look(_) | Re::Backref => false,
         Re::Seq(v) | Re::Alt(v) => v.iter().any(|x| has_variable_repeat(x, depth + 1)),
         Re::Group(i) => has_variable_repeat(i, depth + 1),
         Re::Repeat { inner, min, max, possessive, .. } => {
@@ -558,7 +562,25 @@ fn flatten<'r>(r: &'r Re, out: &mut Vec<&'r Re>, depth: u32) {
 
 /// Whether one iteration of `body` can match the same text in more than one
 /// way, so that a repetition of it backtracks exponentially.
+fn has_look(r: &Re, depth: u32) -> bool {
+    if depth > MAX_NEST * 2 {
+        return true;
+    }
+    match r {
+        Re::Look(_) | Re::Backref => true,
+        Re::Empty | Re::Set(_) => false,
+        Re::Seq(v) | Re::Alt(v) => v.iter().any(|x| has_look(x, depth + 1)),
+        Re::Group(i) => has_look(i, depth + 1),
+        Re::Repeat { inner, .. } => has_look(inner, depth + 1),
+    }
+}
+
 fn ambiguous_body(body: &Re) -> bool {
+    // Lookarounds and backreferences constrain how iterations split in
+    // ways this checker does not model: stay quiet rather than guess.
+    if has_look(body, 0) {
+        return false;
+    }
     let alts: Vec<&Re> = match body {
         Re::Alt(v) => v.iter().collect(),
         Re::Group(i) => match &**i {
@@ -615,7 +637,7 @@ fn find(r: &Re, pattern: &str, depth: u32, found: &mut Option<String>) {
         return;
     }
     match r {
-        Re::Empty | Re::Set(_) => {}
+        Re::Empty | Re::Set(_) | Re::Backref => {}
         Re::Seq(v) | Re::Alt(v) => {
             for x in v {
                 find(x, pattern, depth + 1, found);
@@ -677,7 +699,8 @@ mod tests {
         for p in [
             "a+", "(ab)+", r"(\w+,)*", r"^[a-z0-9_-]+$", r"(\w+\s)*", "(a+b)*", r"([a-zA-Z0-9]+\.)+[a-z]{2,}",
             r"^\d{3}-\d{4}$", "(a|b)*c", "(?:foo|bar)+", r"\s+$", "(a++)+", "(?>a+)+", "[", "(((", ")))", "a{2,x}",
-            r"(\d+)-(\d+)", "^(?:[a-z]+://)?[^/]+$",
+            r"(\d+)-(\d+)", "^(?:[a-z]+://)?[^/]+$", r"(^\s*)([*-])(?:[\t ]*\2){2,}", r"(?:[^()\s]|\s+(?![\s)]))+",
+            r"(?P<q>['\x22])(?:\w+(?P=q))+",
         ] {
             assert!(check(p).is_none(), "false ReDoS in {p}: {:?}", check(p));
         }

@@ -139,6 +139,8 @@ pub(crate) struct FileCtx<'t> {
     pub src: &'t Src<'t>,
     pub lang: Language,
     pub root: Node<'t>,
+    /// Every node of the file in document order.
+    pub all: Vec<Node<'t>>,
     pub imports: HashMap<String, String>,
     pub module_types: HashMap<String, String>,
     pub module_consts: HashMap<String, Node<'t>>,
@@ -179,11 +181,13 @@ pub(crate) struct Scope<'a, 't> {
 
 /// Builds the per-file context.
 pub(crate) fn file_ctx<'t>(src: &'t Src<'t>, lang: Language, root: Node<'t>) -> FileCtx<'t> {
-    let imports = lang::imports(src, lang, root);
+    let all = walk(root, &|_| false);
+    let imports = lang::imports(src, lang, &all);
     let mut fx = FileCtx {
         src,
         lang,
         root,
+        all: Vec::new(),
         imports,
         module_types: HashMap::new(),
         module_consts: HashMap::new(),
@@ -238,13 +242,14 @@ pub(crate) fn file_ctx<'t>(src: &'t Src<'t>, lang: Language, root: Node<'t>) -> 
             fx.module_consts.insert(n, value);
         }
     }
-    for n in walk(root, &|_| false) {
+    for &n in &all {
         if is_function_like(n.kind())
             && let Some(name) = lang::function_name(src, n)
         {
             fx.funcs.entry(name).or_insert(n);
         }
     }
+    fx.all = all;
     fx
 }
 
@@ -1296,6 +1301,18 @@ impl<'a, 't> Scope<'a, 't> {
             return None;
         }
 
+        // Validation helpers by name (often imported from another file).
+        if let Some(mask) = validator_by_name(&method) {
+            let mut acc = None;
+            for a in &args {
+                acc = union(acc, self.eval(a.value, depth + 1));
+            }
+            return acc.map(|mut t| {
+                t.sanitized |= mask;
+                t
+            });
+        }
+
         // A local helper: use its summary.
         if let Some(result) = self.helper_return(n, c, &args, depth) {
             return result;
@@ -1525,9 +1542,12 @@ impl<'a, 't> Scope<'a, 't> {
         let nested = obj.kind() == "subscript_expression"
             && field(obj, "index").is_some_and(|i| self.eval(i, 0).is_some());
         let walked = obj.kind() == "identifier" && self.walk_vars.contains(src.t(obj));
+        // A recursive merge descends into the object it writes to:
+        // `merge(target[key], source[key])` next to `target[key] = ...`.
         let recursive = self.fn_name.as_ref().is_some_and(|name| {
             let body = function_body(self.func).map(|b| src.t(b)).unwrap_or("");
-            body.contains(&format!("{name}("))
+            let descend = format!("{}({}[{}]", name, src.t(obj), src.t(idx));
+            body.replace(' ', "").contains(&descend.replace(' ', ""))
         });
         if !(nested || walked || recursive) {
             return;
@@ -1546,6 +1566,37 @@ impl<'a, 't> Scope<'a, 't> {
             untraced_ok: false,
         });
     }
+}
+
+/// `validatePath(p)`, `sanitize_url(u)`, `safeJoin(a, b)`: a function whose
+/// name says it validates input cleans it for the kinds its name mentions
+/// (all kinds when it mentions none).
+fn validator_by_name(method: &str) -> Option<u16> {
+    let m = method.to_ascii_lowercase().replace('_', "");
+    let prefixes = ["validate", "sanitize", "sanitise", "safe", "secure", "ensure", "verify", "assertsafe", "assertvalid"];
+    if !prefixes.iter().any(|p| m.starts_with(p)) {
+        return None;
+    }
+    let mut mask = 0;
+    if ["path", "file", "dir", "folder", "join", "name"].iter().any(|w| m.contains(w)) {
+        mask |= kind::PATH;
+    }
+    if ["url", "uri", "host", "domain", "endpoint"].iter().any(|w| m.contains(w)) {
+        mask |= kind::SSRF;
+    }
+    if ["cmd", "command", "shell", "arg"].iter().any(|w| m.contains(w)) {
+        mask |= kind::CMD;
+    }
+    if ["sql", "query", "identifier", "column", "table"].iter().any(|w| m.contains(w)) {
+        mask |= kind::SQL;
+    }
+    if ["regex", "pattern"].iter().any(|w| m.contains(w)) {
+        mask |= kind::REGEX;
+    }
+    if ["key", "prop"].iter().any(|w| m.contains(w)) {
+        mask |= kind::PROTO;
+    }
+    Some(if mask == 0 { kind::ALL } else { mask })
 }
 
 /// Where a call is reported: at the method name of a method call (so that

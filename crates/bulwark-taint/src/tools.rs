@@ -125,12 +125,12 @@ fn fn_label(fx: &FileCtx, f: Option<Node>) -> String {
 }
 
 pub(crate) fn discover<'t>(fx: &FileCtx<'t>) -> Vec<Found<'t>> {
-    let nodes = walk(fx.root, &|_| false);
+    let nodes = &fx.all;
     let mut found = match fx.lang {
-        Language::Python => python(fx, &nodes),
-        Language::JavaScript | Language::TypeScript | Language::Tsx => js(fx, &nodes),
-        Language::Go => go(fx, &nodes),
-        Language::Rust => rust(fx, &nodes),
+        Language::Python => python(fx, nodes),
+        Language::JavaScript | Language::TypeScript | Language::Tsx => js(fx, nodes),
+        Language::Go => go(fx, nodes),
+        Language::Rust => rust(fx, nodes),
     };
     for f in &mut found {
         if let Some(d) = f.description {
