@@ -40,7 +40,8 @@ mod walk;
 
 pub use baseline::{Baseline, FINGERPRINT_VERSION, fingerprint, fingerprints};
 pub use config::{
-    CONFIG_RULES, config_detector, default_config_paths, scan_configs, scan_configs_with,
+    CONFIG_MAX_FILE_BYTES, CONFIG_RULES, config_detector, default_config_paths, scan_configs,
+    scan_configs_with,
 };
 pub use git::changed_files;
 pub use report::{Format, render};
@@ -49,8 +50,10 @@ pub use suppress::is_suppressed;
 pub use typosquat::{POPULAR_PACKAGES, damerau_levenshtein, typosquat_of};
 pub use walk::{IGNORE_FILE, scan_tree};
 
-/// A detector that judges one file's text. Implementations must be pure
-/// (no I/O) and cheap to call from many threads at once.
+/// A detector that judges one file's text. Implementations are called from
+/// many threads at once and should not do I/O of their own (the config
+/// detector's one exception: it checks the permissions of a command path
+/// that exists on this machine).
 pub trait FileDetector: Send + Sync {
     /// Every rule this detector can report under (for SARIF `rules`, the
     /// HTML legend and `bulwark rules list`).

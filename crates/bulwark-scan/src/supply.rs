@@ -306,6 +306,11 @@ fn package_json(out: &mut Out<'_>) {
         "optionalDependencies",
         "peerDependencies",
     ] {
+        // An installed package's devDependencies are never installed.
+        let dev = section == "devDependencies";
+        if dev && (out.path.starts_with("node_modules/") || out.path.contains("/node_modules/")) {
+            continue;
+        }
         let Some(deps) = root.get(section).and_then(Node::members) else {
             continue;
         };
@@ -313,6 +318,8 @@ fn package_json(out: &mut Out<'_>) {
             let name = member.key.as_str();
             let spec = member.value.as_str().unwrap_or("");
             if let Some((reason, severity)) = npm_spec_problem(spec) {
+                // Development-only dependencies reach CI and laptops, not users.
+                let severity = if dev { Severity::Low } else { severity };
                 out.add(
                     &UNPINNED_DEPENDENCY,
                     severity,

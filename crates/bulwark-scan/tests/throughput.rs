@@ -113,7 +113,7 @@ fn body(kind: usize, i: usize, rng: &mut Rng) -> (String, &'static str) {
             "md"
         }
     };
-    if i % 10 == 0 {
+    if i.is_multiple_of(10) {
         text.push_str("// TODO(bulwark) marker\n");
     }
     (text, ext)

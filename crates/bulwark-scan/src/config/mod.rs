@@ -25,9 +25,13 @@ use crate::jsonc::{self, Node};
 use crate::text::{LineIndex, masked_snippet_around};
 use crate::walk::{FileOutcome, collect_rules, finish, note, read_text, run_detectors};
 use crate::{
-    Confidence, DEFAULT_MAX_FILE_BYTES, FileDetector, Finding, Location, NoteKind, Rule, ScanError,
-    ScanReport, Severity,
+    Confidence, FileDetector, Finding, Location, NoteKind, Rule, ScanError, ScanReport, Severity,
 };
+
+/// Size limit for explicitly named config files: `~/.claude.json` also
+/// holds Claude Code's per-project history and grows past the tree scan's
+/// 2 MiB default.
+pub const CONFIG_MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
 
 /// File names that are MCP client configurations wherever they appear.
 const CONFIG_FILE_NAMES: &[&str] = &[
@@ -97,7 +101,7 @@ pub fn scan_configs_with(
     for path in paths {
         let shown = path.to_string_lossy().into_owned();
         let mut outcome = FileOutcome::default();
-        match read_text(path, DEFAULT_MAX_FILE_BYTES) {
+        match read_text(path, CONFIG_MAX_FILE_BYTES) {
             Err((kind, detail)) => outcome.notes.push(note(&shown, kind, &detail)),
             Ok(text) => {
                 let text = text.strip_prefix('\u{feff}').unwrap_or(&text);

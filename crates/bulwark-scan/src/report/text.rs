@@ -42,6 +42,7 @@ pub(crate) fn sanitize(text: &str) -> String {
 pub(crate) fn render(report: &ScanReport, color: bool) -> String {
     let mut out = String::new();
     let mut current_group: Option<String> = None;
+    let mut fixes_shown = std::collections::HashSet::new();
     for finding in &report.findings {
         let group = group_label(finding);
         if current_group.as_deref() != Some(group.as_str()) {
@@ -72,7 +73,10 @@ pub(crate) fn render(report: &ScanReport, color: bool) -> String {
                 sanitize(&finding.snippet)
             );
         }
-        if let Some(rule) = report.rule(&finding.rule_id) {
+        // The remediation once per rule, where the rule first appears.
+        if let Some(rule) = report.rule(&finding.rule_id)
+            && fixes_shown.insert(rule.id)
+        {
             let _ = writeln!(
                 out,
                 "            {} {}",
