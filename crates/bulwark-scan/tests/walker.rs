@@ -107,6 +107,19 @@ fn awkward_files_become_notes_not_crashes() {
     assert!(note_kinds(&report).contains(&("ok.txt".to_string(), NoteKind::TooLarge)));
 }
 
+/// Whether a user other than the owner may execute `exe` (every directory
+/// above it searchable, the file itself readable and executable).
+#[cfg(unix)]
+fn others_can_run(exe: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| {
+        std::fs::metadata(p)
+            .map(|m| m.permissions().mode())
+            .unwrap_or(0)
+    };
+    mode(exe) & 0o005 == 0o005 && exe.ancestors().skip(1).all(|dir| mode(dir) & 0o001 != 0)
+}
+
 #[cfg(unix)]
 #[test]
 fn unreadable_files_become_notes() {
@@ -119,8 +132,38 @@ fn unreadable_files_become_notes() {
     let locked = root.join("locked.py");
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
     std::fs::set_permissions(root.join("private"), std::fs::Permissions::from_mode(0o000)).unwrap();
-    // Root reads anything whatever its mode: then there is nothing to note.
+    // Root reads anything whatever its mode. As root, run this same test
+    // again as `nobody` (setpriv), where the modes bite; and check here
+    // that root simply scans everything.
     let privileged = std::fs::File::open(&locked).is_ok();
+    let exe = std::env::current_exe().unwrap();
+    if privileged
+        && std::env::var_os("BULWARK_SCAN_TEST_UNPRIVILEGED").is_none()
+        && Path::new("/usr/bin/setpriv").exists()
+        && others_can_run(&exe)
+    {
+        let output = Command::new("/usr/bin/setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(&exe)
+            .args([
+                "unreadable_files_become_notes",
+                "--exact",
+                "--test-threads=1",
+                "--nocapture",
+            ])
+            .env("BULWARK_SCAN_TEST_UNPRIVILEGED", "1")
+            .env("TMPDIR", "/tmp")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success()
+                && stdout.contains("1 passed")
+                && stdout.contains("unprivileged branch ran"),
+            "as nobody: {stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
     let report = scan_tree(&options(root)).unwrap();
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o644)).unwrap();
     std::fs::set_permissions(root.join("private"), std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -130,6 +173,7 @@ fn unreadable_files_become_notes() {
             ["locked.py:1", "open.py:1", "private/inner.py:1"]
         );
     } else {
+        println!("unprivileged branch ran");
         assert_eq!(places(&report), ["open.py:1"]);
         let kinds = note_kinds(&report);
         assert!(
