@@ -22,7 +22,8 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("--bench") {
+    let tools_only = args.first().map(String::as_str) == Some("--bench-tools");
+    if args.first().map(String::as_str) == Some("--bench") || tools_only {
         let mut files = Vec::new();
         for d in &args[1..] {
             collect(Path::new(d), &mut files);
@@ -47,7 +48,11 @@ fn main() {
                 continue;
             }
             let t = Instant::now();
-            findings += analyze(path, *lang, text).len();
+            if tools_only {
+                findings += tool_entry_points(path, *lang, text).len();
+            } else {
+                findings += analyze(path, *lang, text).len();
+            }
             let dt = t.elapsed().as_secs_f64();
             if dt > slowest.0 {
                 slowest = (dt, path.clone());

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use tree_sitter::Node;
 
 use crate::Language;
-use crate::syntax::{Src, field, is_comment, is_identifier, literal_string, named_children, unwrap_expr};
+use crate::syntax::{Kind, Src, field, is_comment, is_identifier, literal_string, named_children, unwrap_expr};
 
 /// One argument of a call: `name` is set for Python keyword arguments.
 #[derive(Clone, Copy)]
@@ -27,7 +27,7 @@ pub(crate) struct Param {
 }
 
 pub(crate) fn callee<'t>(n: Node<'t>) -> Option<Node<'t>> {
-    match n.kind() {
+    match n.k() {
         "new_expression" => field(n, "constructor"),
         "macro_invocation" => field(n, "macro"),
         _ => field(n, "function"),
@@ -37,7 +37,7 @@ pub(crate) fn callee<'t>(n: Node<'t>) -> Option<Node<'t>> {
 /// The called method's or function's own name: `get` in `a.b.get(x)`.
 pub(crate) fn method_name<'t>(src: &Src<'t>, callee: Node<'t>) -> &'t str {
     let c = unwrap_expr(callee);
-    let name = match c.kind() {
+    let name = match c.k() {
         "attribute" => field(c, "attribute"),
         "member_expression" => field(c, "property"),
         "selector_expression" | "field_expression" => field(c, "field"),
@@ -49,7 +49,7 @@ pub(crate) fn method_name<'t>(src: &Src<'t>, callee: Node<'t>) -> &'t str {
 }
 
 fn return_last(n: Node) -> Node {
-    match n.kind() {
+    match n.k() {
         "scoped_identifier" => field(n, "name").unwrap_or(n),
         "field_expression" => field(n, "field").unwrap_or(n),
         _ => n,
@@ -62,7 +62,7 @@ pub(crate) fn call_args<'t>(src: &Src<'t>, n: Node<'t>) -> Vec<Arg<'t>> {
     };
     let mut out = Vec::new();
     for c in named_children(list) {
-        match c.kind() {
+        match c.k() {
             "keyword_argument" => {
                 if let (Some(name), Some(value)) = (field(c, "name"), field(c, "value")) {
                     out.push(Arg {
@@ -97,7 +97,7 @@ pub(crate) fn arg_or_kw<'t>(args: &[Arg<'t>], i: usize, name: &str) -> Option<No
 /// In an object literal (JS `{a: 1}`, Go `T{A: 1}`), the value of key `key`.
 pub(crate) fn object_value<'t>(src: &Src<'t>, obj: Node<'t>, key: &str) -> Option<Node<'t>> {
     let obj = unwrap_expr(obj);
-    let items: Vec<Node> = match obj.kind() {
+    let items: Vec<Node> = match obj.k() {
         "object" => named_children(obj),
         "dictionary" => named_children(obj),
         "literal_value" => named_children(obj),
@@ -105,13 +105,13 @@ pub(crate) fn object_value<'t>(src: &Src<'t>, obj: Node<'t>, key: &str) -> Optio
         _ => return None,
     };
     for it in items {
-        match it.kind() {
+        match it.k() {
             "pair" | "keyed_element" => {
                 let k = field(it, "key").or_else(|| it.named_child(0))?;
                 let kt = literal_string(src, k).unwrap_or_else(|| src.t(k).to_string());
                 if kt == key {
                     let v = field(it, "value").or_else(|| it.named_child(1))?;
-                    if v.kind() == "literal_element" {
+                    if v.k() == "literal_element" {
                         return v.named_child(0);
                     }
                     return Some(v);
@@ -128,11 +128,11 @@ pub(crate) fn object_value<'t>(src: &Src<'t>, obj: Node<'t>, key: &str) -> Optio
 pub(crate) fn object_keys(src: &Src, obj: Node) -> Vec<String> {
     let obj = unwrap_expr(obj);
     let mut out = Vec::new();
-    if !matches!(obj.kind(), "object" | "dictionary") {
+    if !matches!(obj.k(), "object" | "dictionary") {
         return out;
     }
     for it in named_children(obj) {
-        match it.kind() {
+        match it.k() {
             "pair" => {
                 if let Some(k) = field(it, "key") {
                     out.push(literal_string(src, k).unwrap_or_else(|| src.t(k).to_string()));
@@ -156,9 +156,9 @@ pub(crate) fn function_name(src: &Src, f: Node) -> Option<String> {
         return Some(src.t(n).to_string());
     }
     let parent = f.parent()?;
-    match parent.kind() {
+    match parent.k() {
         "variable_declarator" => field(parent, "name")
-            .filter(|n| n.kind() == "identifier")
+            .filter(|n| n.k() == "identifier")
             .map(|n| src.t(n).to_string()),
         "pair" => field(parent, "key").map(|k| src.t(k).to_string()),
         "assignment_expression" | "assignment" => field(parent, "left").map(|n| src.t(n).to_string()),
@@ -171,7 +171,7 @@ pub(crate) fn function_params(src: &Src, lang: Language, f: Node) -> Vec<Param> 
     let Some(list) = list else {
         return Vec::new();
     };
-    let items: Vec<Node> = if is_identifier(list.kind()) {
+    let items: Vec<Node> = if is_identifier(list.k()) {
         vec![list]
     } else {
         named_children(list)
@@ -179,7 +179,7 @@ pub(crate) fn function_params(src: &Src, lang: Language, f: Node) -> Vec<Param> 
     let mut out = Vec::new();
     let mut index = 0;
     for p in items {
-        let kind = p.kind();
+        let kind = p.k();
         if matches!(kind, "keyword_separator" | "positional_separator" | "attribute_item") {
             continue;
         }
@@ -257,7 +257,7 @@ pub(crate) fn bound_names(src: &Src, pattern: Node) -> Vec<String> {
         if steps > 10_000 {
             break;
         }
-        let kind = n.kind();
+        let kind = n.k();
         if is_identifier(kind) {
             let t = src.t(n);
             if t != "_" {
@@ -344,10 +344,10 @@ pub(crate) fn normalize_module(spec: &str) -> String {
 pub(crate) fn imports(src: &Src, lang: Language, all: &[Node]) -> HashMap<String, String> {
     let mut map = HashMap::new();
     for &n in all {
-        match (lang, n.kind()) {
+        match (lang, n.k()) {
             (Language::Python, "import_statement") => {
                 for c in named_children(n) {
-                    match c.kind() {
+                    match c.k() {
                         "dotted_name" => {
                             let full = src.t(c);
                             let first = full.split('.').next().unwrap_or(full);
@@ -368,7 +368,7 @@ pub(crate) fn imports(src: &Src, lang: Language, all: &[Node]) -> HashMap<String
                 let mut cursor = n.walk();
                 let names: Vec<Node> = n.children_by_field_name("name", &mut cursor).collect();
                 for c in names {
-                    match c.kind() {
+                    match c.k() {
                         "dotted_name" => {
                             let name = src.t(c);
                             map.insert(name.to_string(), format!("{module}.{name}"));
@@ -389,22 +389,22 @@ pub(crate) fn imports(src: &Src, lang: Language, all: &[Node]) -> HashMap<String
                 let Some(source) = field(n, "source") else { continue };
                 let module = normalize_module(&literal_string(src, source).unwrap_or_default());
                 for clause in named_children(n) {
-                    if clause.kind() != "import_clause" {
+                    if clause.k() != "import_clause" {
                         continue;
                     }
                     for c in named_children(clause) {
-                        match c.kind() {
+                        match c.k() {
                             "identifier" => {
                                 map.insert(src.t(c).to_string(), module.clone());
                             }
                             "namespace_import" => {
-                                if let Some(id) = named_children(c).into_iter().find(|x| x.kind() == "identifier") {
+                                if let Some(id) = named_children(c).into_iter().find(|x| x.k() == "identifier") {
                                     map.insert(src.t(id).to_string(), module.clone());
                                 }
                             }
                             "named_imports" => {
                                 for spec in named_children(c) {
-                                    if spec.kind() != "import_specifier" {
+                                    if spec.k() != "import_specifier" {
                                         continue;
                                     }
                                     let Some(name) = field(spec, "name") else { continue };
@@ -428,13 +428,13 @@ pub(crate) fn imports(src: &Src, lang: Language, all: &[Node]) -> HashMap<String
                     continue;
                 };
                 let Some(module) = require_module(src, value) else { continue };
-                match name.kind() {
+                match name.k() {
                     "identifier" => {
                         map.insert(src.t(name).to_string(), module);
                     }
                     "object_pattern" => {
                         for p in named_children(name) {
-                            match p.kind() {
+                            match p.k() {
                                 "shorthand_property_identifier_pattern" => {
                                     let t = src.t(p);
                                     map.insert(t.to_string(), format!("{module}.{t}"));
@@ -482,7 +482,7 @@ fn require_module(src: &Src, value: Node) -> Option<String> {
     let mut v = unwrap_expr(value);
     let mut suffix = String::new();
     for _ in 0..4 {
-        match v.kind() {
+        match v.k() {
             "member_expression" => {
                 let prop = field(v, "property").map(|p| src.t(p)).unwrap_or("");
                 if prop != "promises" && prop != "default" {
@@ -520,7 +520,7 @@ fn rust_use(src: &Src, n: Node, prefix: &str, map: &mut HashMap<String, String>)
                 format!("{p}.{t}")
             }
         };
-        match n.kind() {
+        match n.k() {
             "identifier" => {
                 let t = src.t(n);
                 map.insert(t.to_string(), join(&prefix, t));

@@ -19,6 +19,8 @@ mod tools;
 
 use std::collections::HashMap;
 
+use syntax::Kind;
+
 use bulwark_detect::{Confidence, Finding, Location, Rule, Severity};
 
 pub use tools::ToolEntry;
@@ -151,10 +153,12 @@ pub fn analyze(path: &str, language: Language, source: &str) -> Vec<Finding> {
         v
     };
     let mut summaries = HashMap::new();
+    let mut phase0 = HashMap::new();
     for f in &named {
         let params = taint::params_of(&src, language, *f);
         let sources = taint::param_sources(&params);
         let res = taint::Scope::new(&fx, *f, sources, None, false).run();
+        phase0.insert(f.id(), (res.hits.clone(), res.env, res.callbacks));
         summaries.insert(
             f.id(),
             taint::Summary {
@@ -179,7 +183,7 @@ pub fn analyze(path: &str, language: Language, source: &str) -> Vec<Finding> {
         fx.all
             .iter()
             .copied()
-            .filter(|n| syntax::is_function_like(n.kind()))
+            .filter(|n| syntax::is_function_like(n.k()))
             .take(MAX_SCOPES),
     );
     let mut envs: HashMap<usize, HashMap<String, taint::Taint>> = HashMap::new();
@@ -210,7 +214,7 @@ pub fn analyze(path: &str, language: Language, source: &str) -> Vec<Finding> {
                 if steps > 64 {
                     break;
                 }
-                if syntax::is_function_like(pp.kind()) {
+                if syntax::is_function_like(pp.k()) {
                     outer = Some(pp.id());
                     break;
                 }
@@ -219,7 +223,20 @@ pub fn analyze(path: &str, language: Language, source: &str) -> Vec<Finding> {
             (sources, outer)
         };
         let outer_env = outer_id.and_then(|o| envs.get(&o));
-        let res = taint::Scope::new(&fx, *s, sources, outer_env, true).run();
+        // A named function that is no handler, receives no tainted callback
+        // argument and captures no tool input was fully analysed in phase 0.
+        let plain = !handlers.contains_key(&s.id())
+            && !callbacks.contains_key(&s.id())
+            && outer_env.is_none_or(|e| !e.values().any(|t| t.tool));
+        let res = match phase0.remove(&s.id()) {
+            Some((hits, env, cbs)) if plain => taint::ScopeResult {
+                hits,
+                ret: None,
+                env,
+                callbacks: cbs,
+            },
+            _ => taint::Scope::new(&fx, *s, sources, outer_env, true).run(),
+        };
         for (id, t) in res.callbacks {
             callbacks.entry(id).or_insert(t);
         }

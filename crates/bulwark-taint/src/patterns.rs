@@ -9,7 +9,7 @@ use crate::Language;
 use crate::lang::{call_args, callee, keyword, object_value, positional};
 use crate::redos;
 use crate::rules;
-use crate::syntax::{Src, field, is_call, is_function_like, literal_string, named_children, unwrap_expr, walk};
+use crate::syntax::{Kind, Src, field, is_call, is_function_like, literal_string, named_children, unwrap_expr};
 use crate::taint::{FileCtx, canonical_with};
 
 pub(crate) struct PatternHit {
@@ -24,7 +24,7 @@ pub(crate) struct PatternHit {
 }
 
 fn hit(src: &Src, n: Node, rule: &'static str, severity: Severity, confidence: Confidence, message: String, evidence: String) -> PatternHit {
-    let n = if crate::syntax::is_call(n.kind()) { crate::taint::anchor(n) } else { n };
+    let n = if crate::syntax::is_call(n.k()) { crate::taint::anchor(n) } else { n };
     PatternHit {
         rule,
         severity,
@@ -69,7 +69,7 @@ fn enclosing_function_text<'t>(src: &Src<'t>, mut n: Node<'t>) -> &'t str {
     for _ in 0..200 {
         match n.parent() {
             Some(p) => {
-                if is_function_like(p.kind()) {
+                if is_function_like(p.k()) {
                     // Name and parameters only: the signature.
                     let body_start = field(p, "body").map(|b| b.start_byte()).unwrap_or(p.end_byte());
                     return src.text.get(p.start_byte()..body_start).unwrap_or("");
@@ -86,13 +86,13 @@ fn enclosing_function_text<'t>(src: &Src<'t>, mut n: Node<'t>) -> &'t str {
 fn statement_text<'t>(src: &Src<'t>, mut n: Node<'t>) -> &'t str {
     for _ in 0..50 {
         let Some(p) = n.parent() else { break };
-        if p.kind().ends_with("statement")
-            || p.kind().ends_with("declaration")
-            || p.kind() == "block"
-            || p.kind() == "statement_block"
-            || is_function_like(p.kind())
+        if p.k().ends_with("statement")
+            || p.k().ends_with("declaration")
+            || p.k() == "block"
+            || p.k() == "statement_block"
+            || is_function_like(p.k())
         {
-            if p.kind().ends_with("statement") || p.kind().ends_with("declaration") {
+            if p.k().ends_with("statement") || p.k().ends_with("declaration") {
                 return src.t(p);
             }
             return src.t(n);
@@ -108,7 +108,7 @@ pub(crate) fn scan(fx: &FileCtx) -> Vec<PatternHit> {
     let auth = auth_visible(src.text);
     let types = Default::default();
     for &n in &fx.all {
-        let k = n.kind();
+        let k = n.k();
         if is_call(k) && k != "macro_invocation" {
             let Some(c) = callee(n) else { continue };
             let name = canonical_with(fx, &types, c);

@@ -5,7 +5,7 @@ use tree_sitter::Node;
 use crate::Language;
 use crate::lang::{Arg, arg_or_kw, callee, keyword, object_value, positional};
 use crate::rules;
-use crate::syntax::{field, literal_string, named_children, unwrap_expr};
+use crate::syntax::{Kind, field, literal_string, named_children, unwrap_expr};
 use crate::taint::{Scope, kind};
 
 /// What the tainted value must look like for the sink to be reached.
@@ -68,7 +68,7 @@ fn truthy_literal(src: &crate::syntax::Src, n: Node) -> bool {
 
 fn elements<'t>(n: Node<'t>) -> Option<Vec<Node<'t>>> {
     let n = unwrap_expr(n);
-    match n.kind() {
+    match n.k() {
         "list" | "tuple" | "array" | "array_expression" => Some(named_children(n)),
         "macro_invocation" => None,
         _ => None,
@@ -452,7 +452,7 @@ pub(crate) fn is_shell_command_chain(sc: &Scope, v: Node) -> bool {
     let src = sc.src();
     let mut cur = unwrap_expr(v);
     for _ in 0..64 {
-        match cur.kind() {
+        match cur.k() {
             "call_expression" => {
                 let Some(f) = field(cur, "function") else { return false };
                 let name = sc.canonical(f);
@@ -462,7 +462,7 @@ pub(crate) fn is_shell_command_chain(sc: &Scope, v: Node) -> bool {
                         .and_then(|p| literal_string(src, p))
                         .is_some_and(|p| is_shell(&p));
                 }
-                match unwrap_expr(f).kind() {
+                match unwrap_expr(f).k() {
                     "field_expression" => match field(unwrap_expr(f), "value") {
                         Some(v) => cur = unwrap_expr(v),
                         None => return false,

@@ -1,6 +1,7 @@
 //! Parsing and small helpers over tree-sitter nodes shared by every language.
 //! Nothing here recurses on the tree: walks use a cursor or an explicit stack.
 
+use std::cell::RefCell;
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
@@ -24,6 +25,7 @@ pub(crate) fn parse(lang: Language, source: &str) -> Option<Tree> {
     };
     let mut parser = Parser::new();
     parser.set_language(&language).ok()?;
+    use_grammar(&language);
     let bytes = source.as_bytes();
     let len = bytes.len();
     let start = Instant::now();
@@ -138,20 +140,76 @@ pub(crate) fn named_children<'t>(n: Node<'t>) -> Vec<Node<'t>> {
 
 pub(crate) fn is_comment(n: Node) -> bool {
     matches!(
-        n.kind(),
+        n.k(),
         "comment" | "line_comment" | "block_comment" | "html_comment"
     )
 }
 
+thread_local! {
+    /// Node kind names of the grammar in use, by kind id.
+    static KINDS: RefCell<Vec<&'static str>> = const { RefCell::new(Vec::new()) };
+    /// Field ids by the address and length of the name literal.
+    static FIELDS: RefCell<(usize, Vec<(usize, usize, Option<u16>)>)> = const { RefCell::new((0, Vec::new())) };
+    static GRAMMAR: RefCell<Option<tree_sitter::Language>> = const { RefCell::new(None) };
+}
+
+/// Caches the kind names and field ids of a grammar for [`Kind::k`] and
+/// [`field`]; tree-sitter's own lookups convert C strings on every call.
+pub(crate) fn use_grammar(language: &tree_sitter::Language) {
+    let count = language.node_kind_count();
+    let table: Vec<&'static str> = (0..count)
+        .map(|i| language.node_kind_for_id(i as u16).unwrap_or(""))
+        .collect();
+    KINDS.with(|k| *k.borrow_mut() = table);
+    FIELDS.with(|f| {
+        let mut f = f.borrow_mut();
+        f.0 = f.0.wrapping_add(1);
+        f.1.clear();
+    });
+    GRAMMAR.with(|g| *g.borrow_mut() = Some(language.clone()));
+}
+
+/// Fast node kind.
+pub(crate) trait Kind {
+    fn k(&self) -> &'static str;
+}
+
+impl Kind for Node<'_> {
+    fn k(&self) -> &'static str {
+        let id = self.kind_id() as usize;
+        let cached = KINDS.with(|k| k.borrow().get(id).copied());
+        match cached {
+            Some(name) if !name.is_empty() => name,
+            _ => self.kind(),
+        }
+    }
+}
+
 pub(crate) fn field<'t>(n: Node<'t>, name: &str) -> Option<Node<'t>> {
-    n.child_by_field_name(name)
+    let key = (name.as_ptr() as usize, name.len());
+    let id = FIELDS.with(|f| {
+        let mut f = f.borrow_mut();
+        if let Some(e) = f.1.iter().find(|e| e.0 == key.0 && e.1 == key.1) {
+            return Some(e.2);
+        }
+        let id = GRAMMAR.with(|g| g.borrow().as_ref().map(|l| l.field_id_for_name(name).map(|x| x.get())))?;
+        if f.1.len() < 512 {
+            f.1.push((key.0, key.1, id));
+        }
+        Some(id)
+    });
+    match id {
+        Some(Some(id)) => n.child_by_field_id(id),
+        Some(None) => None,
+        None => n.child_by_field_name(name),
+    }
 }
 
 /// Unwraps wrappers that do not change a value: parentheses, `await`, `?`,
 /// `&x`, `x!`, `x as T`, `x satisfies T`.
 pub(crate) fn unwrap_expr(mut n: Node) -> Node {
     for _ in 0..32 {
-        let inner = match n.kind() {
+        let inner = match n.k() {
             "parenthesized_expression" | "await_expression" | "await" | "try_expression"
             | "non_null_expression" | "as_expression" | "satisfies_expression"
             | "type_assertion" | "spread_element" => n.named_child(0),
@@ -213,13 +271,13 @@ fn literal_string_at(src: &Src, n: Node, depth: u32) -> Option<String> {
         return None;
     }
     let n = unwrap_expr(n);
-    match n.kind() {
+    match n.k() {
         "string" => {
             // Python or JS/TS string.
             let mut out = String::new();
             let mut prefix_f = false;
             for c in named_children(n) {
-                match c.kind() {
+                match c.k() {
                     "string_start" => {
                         let t = src.t(c).to_ascii_lowercase();
                         prefix_f = t.contains('f');
@@ -243,7 +301,7 @@ fn literal_string_at(src: &Src, n: Node, depth: u32) -> Option<String> {
         "template_string" => {
             let mut out = String::new();
             for c in named_children(n) {
-                match c.kind() {
+                match c.k() {
                     "string_fragment" | "escape_sequence" => out.push_str(&unescape_piece(src.t(c))),
                     "template_substitution" => return None,
                     _ => {}
@@ -273,7 +331,7 @@ fn literal_string_at(src: &Src, n: Node, depth: u32) -> Option<String> {
             // Rust r#"..."#
             let inner = named_children(n)
                 .into_iter()
-                .find(|c| c.kind() == "string_content")
+                .find(|c| c.k() == "string_content")
                 .map(|c| src.t(c).to_string());
             Some(inner.unwrap_or_default())
         }
@@ -322,12 +380,12 @@ fn is_constant_at(src: &Src, n: Node, depth: u32) -> bool {
         return false;
     }
     let n = unwrap_expr(n);
-    match n.kind() {
+    match n.k() {
         "integer" | "float" | "number" | "true" | "false" | "none" | "null" | "undefined"
         | "nil" | "int_literal" | "float_literal" | "boolean_literal" | "interpreted_string_literal"
         | "raw_string_literal" | "string_literal" | "char_literal" | "rune_literal"
         | "imaginary_literal" | "regex" => {
-            n.kind() != "string_literal" || literal_string(src, n).is_some()
+            n.k() != "string_literal" || literal_string(src, n).is_some()
         }
         "string" | "template_string" | "concatenated_string" => literal_string(src, n).is_some(),
         "list" | "tuple" | "array" | "expression_list" | "array_expression" | "tuple_expression" => {

@@ -12,7 +12,7 @@ use tree_sitter::Node;
 use crate::Language;
 use crate::lang::{self, Arg, Param, call_args, callee, function_body, function_params};
 use crate::sinks::{self, Cond, Spec};
-use crate::syntax::{
+use crate::syntax::{Kind, 
     Src, field, is_call, is_constant_literal, is_function_like, is_identifier,
     literal_string, named_children, unwrap_expr, walk,
 };
@@ -198,7 +198,7 @@ pub(crate) fn file_ctx<'t>(src: &'t Src<'t>, lang: Language, root: Node<'t>) -> 
     // Module-level constants and typed bindings.
     let mut top: Vec<Node> = Vec::new();
     for c in named_children(root) {
-        match c.kind() {
+        match c.k() {
             "expression_statement" | "lexical_declaration" | "variable_declaration" => top.push(c),
             "export_statement" => top.extend(named_children(c)),
             "const_declaration" | "var_declaration" => top.extend(named_children(c)),
@@ -208,16 +208,16 @@ pub(crate) fn file_ctx<'t>(src: &'t Src<'t>, lang: Language, root: Node<'t>) -> 
         }
     }
     for c in top {
-        let pairs: Vec<(Node, Node)> = match c.kind() {
+        let pairs: Vec<(Node, Node)> = match c.k() {
             "expression_statement" => c
                 .named_child(0)
-                .filter(|a| a.kind() == "assignment")
+                .filter(|a| a.k() == "assignment")
                 .and_then(|a| Some((field(a, "left")?, field(a, "right")?)))
                 .into_iter()
                 .collect(),
             "lexical_declaration" | "variable_declaration" => named_children(c)
                 .into_iter()
-                .filter(|d| d.kind() == "variable_declarator")
+                .filter(|d| d.k() == "variable_declarator")
                 .filter_map(|d| Some((field(d, "name")?, field(d, "value")?)))
                 .collect(),
             "const_spec" | "var_spec" => {
@@ -228,12 +228,12 @@ pub(crate) fn file_ctx<'t>(src: &'t Src<'t>, lang: Language, root: Node<'t>) -> 
             _ => Vec::new(),
         };
         for (name, value) in pairs {
-            if name.kind() != "identifier" {
+            if name.k() != "identifier" {
                 continue;
             }
             let n = src.t(name).to_string();
             let v = unwrap_expr(value);
-            if is_call(v.kind()) || matches!(v.kind(), "composite_literal" | "unary_expression") {
+            if is_call(v.k()) || matches!(v.k(), "composite_literal" | "unary_expression") {
                 let scope_types = HashMap::new();
                 if let Some(t) = type_of_value(&fx, &scope_types, v) {
                     fx.module_types.insert(n.clone(), t);
@@ -243,7 +243,7 @@ pub(crate) fn file_ctx<'t>(src: &'t Src<'t>, lang: Language, root: Node<'t>) -> 
         }
     }
     for &n in &all {
-        if is_function_like(n.kind())
+        if is_function_like(n.k())
             && let Some(name) = lang::function_name(src, n)
         {
             fx.funcs.entry(name).or_insert(n);
@@ -265,7 +265,7 @@ fn type_of_value_at(fx: &FileCtx, types: &HashMap<String, String>, v: Node, dept
         return None;
     }
     let v = unwrap_expr(v);
-    match v.kind() {
+    match v.k() {
         "call" | "call_expression" | "new_expression" => {
             let c = callee(v)?;
             if fx.src.t(c) == "require" {
@@ -325,7 +325,7 @@ fn chain(fx: &FileCtx, types: &HashMap<String, String>, n: Node, depth: u32) -> 
     }
     let src = fx.src;
     let n = unwrap_expr(n);
-    let k = n.kind();
+    let k = n.k();
     if is_identifier(k)
         || matches!(
             k,
@@ -479,7 +479,7 @@ impl<'a, 't> Scope<'a, 't> {
             }
         };
         let root = body;
-        walk(body, &|n| n != root && is_function_like(n.kind()))
+        walk(body, &|n| n != root && is_function_like(n.k()))
     }
 
     pub fn run(mut self) -> ScopeResult {
@@ -502,7 +502,7 @@ impl<'a, 't> Scope<'a, 't> {
             self.record = pass == 1;
             self.ret = None;
             for &n in &nodes {
-                if n != self.func && is_function_like(n.kind()) {
+                if n != self.func && is_function_like(n.k()) {
                     continue;
                 }
                 self.visit(n);
@@ -514,7 +514,7 @@ impl<'a, 't> Scope<'a, 't> {
         // An arrow function with an expression body returns it.
         if self.func != self.fx.root
             && let Some(body) = function_body(self.func)
-            && !matches!(body.kind(), "statement_block" | "block")
+            && !matches!(body.k(), "statement_block" | "block")
         {
             self.ret = union(self.ret.take(), self.eval(body, 0));
         }
@@ -522,9 +522,9 @@ impl<'a, 't> Scope<'a, 't> {
             && self.func != self.fx.root
             && let Some(body) = function_body(self.func)
             && let Some(last) = named_children(body).last().copied()
-            && !last.kind().ends_with("statement")
-            && !last.kind().ends_with("declaration")
-            && !last.kind().ends_with("_item")
+            && !last.k().ends_with("statement")
+            && !last.k().ends_with("declaration")
+            && !last.k().ends_with("_item")
         {
             self.ret = union(self.ret.take(), self.eval(last, 0));
         }
@@ -556,8 +556,8 @@ impl<'a, 't> Scope<'a, 't> {
     fn mentions(&self, n: Node) -> Vec<String> {
         let src = self.src();
         let mut out = Vec::new();
-        for c in walk(n, &|c| is_function_like(c.kind())).into_iter().take(2000) {
-            let k = c.kind();
+        for c in walk(n, &|c| is_function_like(c.k())).into_iter().take(2000) {
+            let k = c.k();
             if is_identifier(k) {
                 out.push(src.t(c).to_string());
             } else if matches!(k, "attribute" | "member_expression" | "selector_expression" | "field_expression") {
@@ -577,7 +577,7 @@ impl<'a, 't> Scope<'a, 't> {
     fn prescan_guards(&mut self, nodes: &[Node<'t>]) {
         let src = self.src();
         for &n in nodes {
-            let k = n.kind();
+            let k = n.k();
             if k == "comparison_operator" {
                 // Python `".." in p`, `x in ALLOWED`, `x not in {...}`.
                 let kids = named_children(n);
@@ -589,7 +589,7 @@ impl<'a, 't> Scope<'a, 't> {
                             self.guard(r, kind::PATH);
                         }
                     } else if matches!(
-                        unwrap_expr(r).kind(),
+                        unwrap_expr(r).k(),
                         "identifier" | "set" | "list" | "tuple" | "dictionary" | "attribute"
                     ) && literal_string(src, r).is_none()
                     {
@@ -608,7 +608,7 @@ impl<'a, 't> Scope<'a, 't> {
             let name = self.canonical(c);
             let method = lang::method_name(src, c).to_string();
             let args = call_args(src, n);
-            let receiver = match unwrap_expr(c).kind() {
+            let receiver = match unwrap_expr(c).k() {
                 "attribute" | "member_expression" | "selector_expression" | "field_expression" => {
                     field(unwrap_expr(c), "object")
                         .or_else(|| field(unwrap_expr(c), "operand"))
@@ -667,7 +667,7 @@ impl<'a, 't> Scope<'a, 't> {
                 "fullmatch" | "match" | "test" | "is_match" => {
                     // re.fullmatch(r"^[a-z]+$", x) / /^[a-z]+$/.test(x)
                     let (pattern, subject): (Option<String>, Option<Node>) = if method == "test" {
-                        let pat = receiver.filter(|r| r.kind() == "regex").and_then(|r| {
+                        let pat = receiver.filter(|r| r.k() == "regex").and_then(|r| {
                             field(r, "pattern").map(|p| src.t(p).to_string())
                         });
                         (pat, args.first().map(|a| a.value))
@@ -706,11 +706,11 @@ impl<'a, 't> Scope<'a, 't> {
 
     fn visit(&mut self, n: Node<'t>) {
         let src = self.src();
-        match n.kind() {
+        match n.k() {
             "assignment" => {
                 if let (Some(l), Some(r)) = (field(n, "left"), field(n, "right")) {
                     // Chained `a = b = x`: the right side is another assignment.
-                    let value = if r.kind() == "assignment" { field(r, "right").unwrap_or(r) } else { r };
+                    let value = if r.k() == "assignment" { field(r, "right").unwrap_or(r) } else { r };
                     self.assign(l, value, false);
                 }
             }
@@ -789,8 +789,8 @@ impl<'a, 't> Scope<'a, 't> {
         // Pairwise `a, b = x, y` / `a, b := x, y`.
         let t_kids = named_children(target);
         let v_kids = named_children(value);
-        if matches!(target.kind(), "pattern_list" | "tuple_pattern" | "expression_list")
-            && matches!(value.kind(), "expression_list" | "tuple")
+        if matches!(target.k(), "pattern_list" | "tuple_pattern" | "expression_list")
+            && matches!(value.k(), "expression_list" | "tuple")
             && t_kids.len() == v_kids.len()
             && t_kids.len() > 1
         {
@@ -799,7 +799,7 @@ impl<'a, 't> Scope<'a, 't> {
             }
             return;
         }
-        let value_node = if value.kind() == "expression_list" && v_kids.len() == 1 {
+        let value_node = if value.k() == "expression_list" && v_kids.len() == 1 {
             v_kids[0]
         } else {
             value
@@ -809,9 +809,9 @@ impl<'a, 't> Scope<'a, 't> {
             t = union(t, self.eval(target, 0));
         }
         // JS `cur = cur[part]` walks an object with tainted keys.
-        if self.fx.lang.is_js() && target.kind() == "identifier" {
+        if self.fx.lang.is_js() && target.k() == "identifier" {
             let v = unwrap_expr(value_node);
-            if v.kind() == "subscript_expression"
+            if v.k() == "subscript_expression"
                 && let Some(idx) = field(v, "index")
                 && self.eval(idx, 0).is_some()
             {
@@ -825,13 +825,13 @@ impl<'a, 't> Scope<'a, 't> {
         let src = self.src();
         let line = src.line(target);
         let mut target = unwrap_expr(target);
-        if matches!(target.kind(), "as_pattern_target" | "expression_list" | "pattern_list")
+        if matches!(target.k(), "as_pattern_target" | "expression_list" | "pattern_list")
             && target.named_child_count() == 1
             && let Some(inner) = target.named_child(0)
         {
             target = inner;
         }
-        match target.kind() {
+        match target.k() {
             "identifier" | "shorthand_property_identifier_pattern" => {
                 let name = src.t(target).to_string();
                 if name == "_" {
@@ -910,7 +910,7 @@ impl<'a, 't> Scope<'a, 't> {
             return true;
         }
         let v = unwrap_expr(v);
-        if v.kind() == "identifier" {
+        if v.k() == "identifier" {
             let name = src.t(v);
             return self.consts.contains(name)
                 || (!self.env.contains_key(name)
@@ -931,7 +931,7 @@ impl<'a, 't> Scope<'a, 't> {
         }
         let src = self.src();
         let n = unwrap_expr(n);
-        let k = n.kind();
+        let k = n.k();
         if is_identifier(k) {
             return self.lookup(src.t(n));
         }
@@ -1021,7 +1021,7 @@ impl<'a, 't> Scope<'a, 't> {
                     _ => named_children(n),
                 };
                 for c in items.into_iter().take(256) {
-                    let v = match c.kind() {
+                    let v = match c.k() {
                         "pair" | "keyed_element" | "field_initializer" => {
                             field(c, "value").or_else(|| c.named_child(1))
                         }
@@ -1051,7 +1051,7 @@ impl<'a, 't> Scope<'a, 't> {
             _ => {
                 let mut acc = None;
                 for c in named_children(n).into_iter().take(64) {
-                    if c.kind().contains("type") {
+                    if c.k().contains("type") {
                         continue;
                     }
                     acc = union(acc, self.eval(c, depth + 1));
@@ -1078,7 +1078,7 @@ impl<'a, 't> Scope<'a, 't> {
 
     fn eval_string(&self, n: Node<'t>, depth: u32) -> Option<Taint> {
         let src = self.src();
-        if n.kind() == "concatenated_string" {
+        if n.k() == "concatenated_string" {
             let mut acc = None;
             let mut literal = String::new();
             let mut prefix = String::new();
@@ -1103,7 +1103,7 @@ impl<'a, 't> Scope<'a, 't> {
         let mut prefix = String::new();
         let mut in_prefix = true;
         for c in named_children(n) {
-            match c.kind() {
+            match c.k() {
                 "interpolation" | "template_substitution" => {
                     in_prefix = false;
                     let e = field(c, "expression").or_else(|| c.named_child(0));
@@ -1132,7 +1132,7 @@ impl<'a, 't> Scope<'a, 't> {
         let mut cur = n;
         for _ in 0..256 {
             let op = field(cur, "operator").map(|o| src.t(o)).unwrap_or("");
-            if matches!(cur.kind(), "binary_operator" | "binary_expression") && op == "+" {
+            if matches!(cur.k(), "binary_operator" | "binary_expression") && op == "+" {
                 if let Some(r) = field(cur, "right") {
                     operands.push(r);
                 }
@@ -1195,11 +1195,11 @@ impl<'a, 't> Scope<'a, 't> {
     fn eval_macro(&self, n: Node<'t>, depth: u32) -> Option<Taint> {
         let src = self.src();
         let name = field(n, "macro").map(|m| src.t(m)).unwrap_or("");
-        let tokens = named_children(n).into_iter().find(|c| c.kind() == "token_tree")?;
+        let tokens = named_children(n).into_iter().find(|c| c.k() == "token_tree")?;
         let mut acc = None;
         let mut template: Option<String> = None;
         for c in walk(tokens, &|_| false).into_iter().take(2000) {
-            match c.kind() {
+            match c.k() {
                 "identifier" => acc = union(acc, self.lookup(src.t(c))),
                 "string_literal" | "raw_string_literal" if template.is_none() => {
                     let s = literal_string(src, c).unwrap_or_default();
@@ -1231,7 +1231,7 @@ impl<'a, 't> Scope<'a, 't> {
 
     fn receiver(&self, c: Node<'t>) -> Option<Node<'t>> {
         let c = unwrap_expr(c);
-        match c.kind() {
+        match c.k() {
             "attribute" | "member_expression" | "selector_expression" | "field_expression" => field(c, "object")
                 .or_else(|| field(c, "operand"))
                 .or_else(|| field(c, "value")),
@@ -1336,7 +1336,7 @@ impl<'a, 't> Scope<'a, 't> {
     fn helper_target(&self, c: Node<'t>) -> Option<(Node<'t>, bool)> {
         let src = self.src();
         let c = unwrap_expr(c);
-        match c.kind() {
+        match c.k() {
             "identifier" => {
                 let name = src.t(c);
                 if self.env.contains_key(name) || self.fx.imports.contains_key(name) {
@@ -1353,7 +1353,7 @@ impl<'a, 't> Scope<'a, 't> {
                     .or_else(|| field(c, "field"))?;
                 let is_self = matches!(obj_text, "self" | "this" | "cls");
                 let go_recv = self.fx.lang == Language::Go
-                    && obj.kind() == "identifier"
+                    && obj.k() == "identifier"
                     && !self.fx.imports.contains_key(obj_text);
                 if !(is_self || go_recv) {
                     return None;
@@ -1443,7 +1443,7 @@ impl<'a, 't> Scope<'a, 't> {
         };
         if let Some(t) = recv_taint.or(map_taint) {
             for a in &args {
-                if is_function_like(unwrap_expr(a.value).kind()) {
+                if is_function_like(unwrap_expr(a.value).k()) {
                     self.callbacks.push((unwrap_expr(a.value).id(), t.clone()));
                 }
             }
@@ -1525,7 +1525,7 @@ impl<'a, 't> Scope<'a, 't> {
             return;
         }
         let left = unwrap_expr(left);
-        if left.kind() != "subscript_expression" {
+        if left.k() != "subscript_expression" {
             return;
         }
         let src = self.src();
@@ -1539,9 +1539,9 @@ impl<'a, 't> Scope<'a, 't> {
         }
         let Some(obj) = field(left, "object") else { return };
         let obj = unwrap_expr(obj);
-        let nested = obj.kind() == "subscript_expression"
+        let nested = obj.k() == "subscript_expression"
             && field(obj, "index").is_some_and(|i| self.eval(i, 0).is_some());
-        let walked = obj.kind() == "identifier" && self.walk_vars.contains(src.t(obj));
+        let walked = obj.k() == "identifier" && self.walk_vars.contains(src.t(obj));
         // A recursive merge descends into the object it writes to:
         // `merge(target[key], source[key])` next to `target[key] = ...`.
         let recursive = self.fn_name.as_ref().is_some_and(|name| {
@@ -1604,7 +1604,7 @@ fn validator_by_name(method: &str) -> Option<u16> {
 pub(crate) fn anchor(call: Node) -> Node {
     let Some(c) = callee(call) else { return call };
     let c = unwrap_expr(c);
-    match c.kind() {
+    match c.k() {
         "attribute" | "member_expression" | "selector_expression" | "field_expression" => field(c, "attribute")
             .or_else(|| field(c, "property"))
             .or_else(|| field(c, "field"))

@@ -6,7 +6,7 @@ use tree_sitter::Node;
 
 use crate::Language;
 use crate::lang::{self, call_args, callee, function_params, keyword, object_keys, object_value, positional};
-use crate::syntax::{field, is_call, is_function_like, literal_string, named_children, unwrap_expr, walk};
+use crate::syntax::{Kind, field, is_call, is_function_like, literal_string, named_children, unwrap_expr, walk};
 use crate::taint::{FileCtx, canonical_with};
 
 /// A tool a source file registers with an MCP server.
@@ -56,7 +56,7 @@ pub(crate) fn is_static_text(fx: &FileCtx, n: Node, depth: u32) -> bool {
     if literal_string(src, n).is_some() {
         return true;
     }
-    match n.kind() {
+    match n.k() {
         "identifier" => fx
             .module_consts
             .get(src.t(n))
@@ -75,7 +75,7 @@ pub(crate) fn is_static_text(fx: &FileCtx, n: Node, depth: u32) -> bool {
                 return false;
             }
             let args = call_args(src, n);
-            let recv_ok = match unwrap_expr(c).kind() {
+            let recv_ok = match unwrap_expr(c).k() {
                 "attribute" | "member_expression" | "field_expression" => field(unwrap_expr(c), "object")
                     .or_else(|| field(unwrap_expr(c), "value"))
                     .is_some_and(|r| is_static_text(fx, r, depth + 1) || fx.imports.contains_key(src.t(r))),
@@ -101,11 +101,11 @@ fn non_plumbing_names(fx: &FileCtx, f: Node, only_first: bool) -> Vec<String> {
 
 fn resolve_function<'t>(fx: &FileCtx<'t>, n: Node<'t>) -> Option<Node<'t>> {
     let n = unwrap_expr(n);
-    if is_function_like(n.kind()) {
+    if is_function_like(n.k()) {
         return Some(n);
     }
     let src = fx.src;
-    let name = match n.kind() {
+    let name = match n.k() {
         "identifier" => src.t(n),
         "selector_expression" => field(n, "field").map(|f| src.t(f))?,
         "member_expression" => field(n, "property").map(|f| src.t(f))?,
@@ -147,24 +147,24 @@ fn python<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
     let mut out = Vec::new();
     let mut list_tool_descs: Vec<(String, Node<'t>, u32)> = Vec::new();
     for &n in nodes {
-        match n.kind() {
+        match n.k() {
             "decorated_definition" => {
                 let Some(def) = field(n, "definition") else { continue };
-                if def.kind() != "function_definition" {
+                if def.k() != "function_definition" {
                     continue;
                 }
                 for d in named_children(n) {
-                    if d.kind() != "decorator" {
+                    if d.k() != "decorator" {
                         continue;
                     }
                     let Some(expr) = d.named_child(0) else { continue };
-                    let (target, args) = if expr.kind() == "call" {
+                    let (target, args) = if expr.k() == "call" {
                         (callee(expr), call_args(src, expr))
                     } else {
                         (Some(expr), Vec::new())
                     };
                     let Some(target) = target else { continue };
-                    let last = match target.kind() {
+                    let last = match target.k() {
                         "attribute" => field(target, "attribute").map(|a| src.t(a)).unwrap_or(""),
                         "identifier" => src.t(target),
                         _ => "",
@@ -188,7 +188,7 @@ fn python<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
                         }
                         "list_tools" => {
                             for c in walk(def, &|_| false) {
-                                if c.kind() != "call" {
+                                if c.k() != "call" {
                                     continue;
                                 }
                                 let Some(cal) = callee(c) else { continue };
@@ -211,7 +211,7 @@ fn python<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
             "call" => {
                 // mcp.add_tool(fn, name=..., description=...) / Tool.from_function(fn, ...)
                 let Some(c) = callee(n) else { continue };
-                if c.kind() != "attribute" {
+                if c.k() != "attribute" {
                     continue;
                 }
                 let method = field(c, "attribute").map(|a| src.t(a)).unwrap_or("");
@@ -262,7 +262,7 @@ fn python_dispatch<'t>(fx: &FileCtx<'t>, def: Node<'t>, fname: &str, line: u32) 
     let arg_param = params.iter().filter(|p| !p.plumbing).nth(1).and_then(|p| p.names.first().cloned());
     let mut branches: Vec<(String, Node<'t>, u32)> = Vec::new();
     for n in walk(def, &|_| false) {
-        match n.kind() {
+        match n.k() {
             "comparison_operator" => {
                 let kids = named_children(n);
                 if kids.len() != 2 || !src.t(n).contains("==") {
@@ -286,7 +286,7 @@ fn python_dispatch<'t>(fx: &FileCtx<'t>, def: Node<'t>, fname: &str, line: u32) 
                         p = None;
                         break;
                     }
-                    if matches!(pp.kind(), "if_statement" | "elif_clause") {
+                    if matches!(pp.k(), "if_statement" | "elif_clause") {
                         break;
                     }
                     p = pp.parent();
@@ -295,7 +295,7 @@ fn python_dispatch<'t>(fx: &FileCtx<'t>, def: Node<'t>, fname: &str, line: u32) 
                 branches.push((lit, body, src.line(n)));
             }
             "case_clause" => {
-                let Some(pat) = named_children(n).into_iter().find(|c| c.kind() == "case_pattern") else { continue };
+                let Some(pat) = named_children(n).into_iter().find(|c| c.k() == "case_pattern") else { continue };
                 let Some(lit) = pat.named_child(0).and_then(|s| literal_string(src, s)) else { continue };
                 let body = field(n, "consequence").unwrap_or(n);
                 branches.push((lit, body, src.line(n)));
@@ -345,7 +345,7 @@ fn argument_keys(fx: &FileCtx, body: Node, arg_name: Option<&str>) -> Vec<String
     };
     let mut out: Vec<String> = Vec::new();
     for n in walk(body, &|_| false).into_iter().take(20_000) {
-        match n.kind() {
+        match n.k() {
             "subscript" | "subscript_expression" | "index_expression" => {
                 let obj = field(n, "value").or_else(|| field(n, "object")).or_else(|| field(n, "operand"));
                 let idx = field(n, "subscript").or_else(|| field(n, "index"));
@@ -358,7 +358,7 @@ fn argument_keys(fx: &FileCtx, body: Node, arg_name: Option<&str>) -> Vec<String
             }
             "call" | "call_expression" => {
                 let Some(c) = callee(n) else { continue };
-                let (obj, method) = match c.kind() {
+                let (obj, method) = match c.k() {
                     "attribute" => (field(c, "object"), field(c, "attribute")),
                     "member_expression" => (field(c, "object"), field(c, "property")),
                     "selector_expression" => (field(c, "operand"), field(c, "field")),
@@ -384,11 +384,11 @@ fn argument_keys(fx: &FileCtx, body: Node, arg_name: Option<&str>) -> Vec<String
             }
             "variable_declarator" => {
                 if let (Some(name), Some(value)) = (field(n, "name"), field(n, "value"))
-                    && name.kind() == "object_pattern"
+                    && name.k() == "object_pattern"
                     && is_args(src.t(unwrap_expr(value)))
                 {
                     for p in named_children(name) {
-                        match p.kind() {
+                        match p.k() {
                             "shorthand_property_identifier_pattern" => out.push(src.t(p).to_string()),
                             "pair_pattern" | "object_assignment_pattern" => {
                                 if let Some(k) = field(p, "key").or_else(|| field(p, "left")) {
@@ -415,10 +415,10 @@ fn js<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
     let mut out = Vec::new();
     let mut listed: Vec<(String, Node<'t>, u32)> = Vec::new();
     for &n in nodes {
-        match n.kind() {
+        match n.k() {
             "call_expression" => {
                 let Some(c) = callee(n) else { continue };
-                if c.kind() != "member_expression" {
+                if c.k() != "member_expression" {
                     continue;
                 }
                 let method = field(c, "property").map(|p| src.t(p)).unwrap_or("");
@@ -439,12 +439,12 @@ fn js<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
                                 .iter()
                                 .skip(1)
                                 .map(|a| unwrap_expr(a.value))
-                                .filter(|v| !is_function_like(v.kind()) && Some(*v) != handler)
+                                .filter(|v| !is_function_like(v.k()) && Some(*v) != handler)
                                 .collect();
                             for (i, m) in middle.iter().enumerate() {
-                                if i == 0 && m.kind() != "object" && middle.len() >= 1 && !(middle.len() == 1 && m.kind() == "identifier" && src.t(*m).to_lowercase().contains("schema")) {
+                                if i == 0 && m.k() != "object" && middle.len() >= 1 && !(middle.len() == 1 && m.k() == "identifier" && src.t(*m).to_lowercase().contains("schema")) {
                                     description = Some(*m);
-                                } else if schema.is_none() && m.kind() == "object" {
+                                } else if schema.is_none() && m.k() == "object" {
                                     schema = Some(*m);
                                 }
                             }
@@ -492,8 +492,8 @@ fn js<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
             "variable_declarator" => {
                 // const TOOLS = [{ name: "x", description: ..., inputSchema: {...} }]
                 if let Some(v) = field(n, "value")
-                    && matches!(unwrap_expr(v).kind(), "array" | "object")
-                    && n.parent().and_then(|p| p.parent()).is_some_and(|gp| gp == fx.root || gp.kind() == "export_statement")
+                    && matches!(unwrap_expr(v).k(), "array" | "object")
+                    && n.parent().and_then(|p| p.parent()).is_some_and(|gp| gp == fx.root || gp.k() == "export_statement")
                 {
                     collect_tool_objects(fx, v, &mut listed);
                 }
@@ -508,7 +508,7 @@ fn js<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
 fn collect_tool_objects<'t>(fx: &FileCtx<'t>, root: Node<'t>, listed: &mut Vec<(String, Node<'t>, u32)>) {
     let src = fx.src;
     for o in walk(root, &|_| false).into_iter().take(50_000) {
-        if o.kind() != "object" {
+        if o.k() != "object" {
             continue;
         }
         let keys = object_keys(src, o);
@@ -529,7 +529,7 @@ fn js_dispatch<'t>(fx: &FileCtx<'t>, handler: Node<'t>, line: u32) -> Vec<Found<
     let fname = fn_label(fx, Some(handler));
     let mut branches: Vec<(String, Node<'t>, u32)> = Vec::new();
     for n in walk(handler, &|_| false) {
-        match n.kind() {
+        match n.k() {
             "switch_statement" => {
                 let Some(v) = field(n, "value") else { continue };
                 if !src.t(v).contains("name") {
@@ -537,7 +537,7 @@ fn js_dispatch<'t>(fx: &FileCtx<'t>, handler: Node<'t>, line: u32) -> Vec<Found<
                 }
                 let Some(body) = field(n, "body") else { continue };
                 for case in named_children(body) {
-                    if case.kind() != "switch_case" {
+                    if case.k() != "switch_case" {
                         continue;
                     }
                     if let Some(lit) = field(case, "value").and_then(|x| literal_string(src, x)) {
@@ -567,7 +567,7 @@ fn js_dispatch<'t>(fx: &FileCtx<'t>, handler: Node<'t>, line: u32) -> Vec<Found<
                         p = None;
                         break;
                     }
-                    if pp.kind() == "if_statement" {
+                    if pp.k() == "if_statement" {
                         break;
                     }
                     p = pp.parent();
@@ -609,11 +609,11 @@ fn go<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
     let src = fx.src;
     let mut out = Vec::new();
     for &n in nodes {
-        if n.kind() != "call_expression" {
+        if n.k() != "call_expression" {
             continue;
         }
         let Some(c) = callee(n) else { continue };
-        if c.kind() != "selector_expression" {
+        if c.k() != "selector_expression" {
             continue;
         }
         let method = field(c, "field").map(|p| src.t(p)).unwrap_or("");
@@ -632,14 +632,14 @@ fn go<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
         let Some(tool_expr) = tool_expr else { continue };
         let handler = handler_expr.and_then(|h| resolve_function(fx, h.value));
         let mut tool = unwrap_expr(tool_expr.value);
-        if tool.kind() == "identifier" {
+        if tool.k() == "identifier" {
             // tool := mcp.NewTool(...) earlier in the function.
             if let Some(v) = find_binding(fx, n, src.t(tool)) {
                 tool = v;
             }
         }
-        let inner = if tool.kind() == "unary_expression" { field(tool, "operand").unwrap_or(tool) } else { tool };
-        if inner.kind() == "composite_literal" {
+        let inner = if tool.k() == "unary_expression" { field(tool, "operand").unwrap_or(tool) } else { tool };
+        if inner.k() == "composite_literal" {
             let name = object_value(src, inner, "Name").and_then(|v| literal_string(src, v)).unwrap_or_default();
             let mut params = handler.map(|h| non_plumbing_names(fx, h, false)).unwrap_or_default();
             if let Some(h) = handler
@@ -656,7 +656,7 @@ fn go<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
             });
             continue;
         }
-        if inner.kind() != "call_expression" {
+        if inner.k() != "call_expression" {
             continue;
         }
         let targs = call_args(src, inner);
@@ -665,7 +665,7 @@ fn go<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
         let mut description = None;
         for a in targs.iter().skip(1) {
             let v = unwrap_expr(a.value);
-            if v.kind() != "call_expression" {
+            if v.k() != "call_expression" {
                 continue;
             }
             let Some(oc) = callee(v) else { continue };
@@ -693,7 +693,7 @@ fn find_binding<'t>(fx: &FileCtx<'t>, at: Node<'t>, name: &str) -> Option<Node<'
     let src = fx.src;
     let mut scope = at.parent();
     while let Some(s) = scope {
-        if is_function_like(s.kind()) || s == fx.root {
+        if is_function_like(s.k()) || s == fx.root {
             break;
         }
         scope = s.parent();
@@ -703,7 +703,7 @@ fn find_binding<'t>(fx: &FileCtx<'t>, at: Node<'t>, name: &str) -> Option<Node<'
         if n.start_byte() > at.start_byte() {
             break;
         }
-        let (left, right) = match n.kind() {
+        let (left, right) = match n.k() {
             "short_var_declaration" | "assignment_statement" => (field(n, "left"), field(n, "right")),
             "var_spec" => (field(n, "name"), field(n, "value")),
             _ => continue,
@@ -724,16 +724,16 @@ fn struct_fields(fx: &FileCtx, type_name: &str) -> Option<Vec<String>> {
     if type_name.is_empty() {
         return None;
     }
-    for n in walk(fx.root, &|n| is_function_like(n.kind())) {
-        match n.kind() {
+    for n in walk(fx.root, &|n| is_function_like(n.k())) {
+        match n.k() {
             "type_spec" => {
                 if field(n, "name").is_some_and(|x| src.t(x) == type_name)
                     && let Some(t) = field(n, "type")
-                    && t.kind() == "struct_type"
+                    && t.k() == "struct_type"
                 {
                     let mut out = Vec::new();
                     for f in walk(t, &|_| false) {
-                        if f.kind() == "field_declaration" {
+                        if f.k() == "field_declaration" {
                             let mut cursor = f.walk();
                             for nm in f.children_by_field_name("name", &mut cursor) {
                                 out.push(go_json_name(src, f).unwrap_or_else(|| src.t(nm).to_string()));
@@ -748,7 +748,7 @@ fn struct_fields(fx: &FileCtx, type_name: &str) -> Option<Vec<String>> {
                     let mut out = Vec::new();
                     if let Some(body) = field(n, "body") {
                         for f in named_children(body) {
-                            if f.kind() == "field_declaration"
+                            if f.k() == "field_declaration"
                                 && let Some(nm) = field(f, "name")
                             {
                                 out.push(src.t(nm).to_string());
@@ -779,17 +779,17 @@ fn rust<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
     let src = fx.src;
     let mut out = Vec::new();
     for &n in nodes {
-        if n.kind() != "function_item" {
+        if n.k() != "function_item" {
             continue;
         }
         // Attributes are the preceding siblings.
         let mut attr = None;
         let mut prev = n.prev_named_sibling();
         while let Some(p) = prev {
-            match p.kind() {
+            match p.k() {
                 "attribute_item" => {
                     if let Some(a) = p.named_child(0)
-                        && a.kind() == "attribute"
+                        && a.k() == "attribute"
                         && a.named_child(0).is_some_and(|x| {
                             let t = src.t(x);
                             t == "tool" || t.ends_with("::tool")
@@ -810,7 +810,7 @@ fn rust<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
         if let Some(tt) = field(attr, "arguments") {
             let toks = named_children(tt);
             for (i, t) in toks.iter().enumerate() {
-                if t.kind() != "identifier" {
+                if t.k() != "identifier" {
                     continue;
                 }
                 let key = src.t(*t);
