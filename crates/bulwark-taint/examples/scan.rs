@@ -8,7 +8,9 @@ use std::time::Instant;
 use bulwark_taint::{Language, analyze, tool_entry_points};
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in rd.flatten() {
         let p = e.path();
         let Ok(ft) = e.file_type() else { continue };
@@ -74,14 +76,24 @@ fn main() {
         return;
     }
     for path in &args {
-        let Some(lang) = Language::from_path(path) else { continue };
-        let Ok(text) = std::fs::read_to_string(path) else { continue };
+        let Some(lang) = Language::from_path(path) else {
+            continue;
+        };
+        let Ok(text) = std::fs::read_to_string(path) else {
+            continue;
+        };
         for t in tool_entry_points(path, lang, &text) {
-            println!("tool {:?} fn={} params={:?} line={} {} dynamic={}", t.name, t.function, t.parameters, t.line, t.framework, t.dynamic_description);
+            println!(
+                "tool {:?} fn={} params={:?} line={} {} dynamic={}",
+                t.name, t.function, t.parameters, t.line, t.framework, t.dynamic_description
+            );
         }
         for f in analyze(path, lang, &text) {
             if let bulwark_detect::Location::File { line, column, .. } = f.location {
-                println!("{path}:{line}:{column} {} {:?}/{:?} {} | {}", f.rule_id, f.severity, f.confidence, f.message, f.evidence);
+                println!(
+                    "{path}:{line}:{column} {} {:?}/{:?} {} | {}",
+                    f.rule_id, f.severity, f.confidence, f.message, f.evidence
+                );
             }
         }
     }

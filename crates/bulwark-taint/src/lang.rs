@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use tree_sitter::Node;
 
 use crate::Language;
-use crate::syntax::{Kind, Src, field, is_comment, is_identifier, literal_string, named_children, unwrap_expr};
+use crate::syntax::{
+    Kind, Src, field, is_comment, is_identifier, literal_string, named_children, unwrap_expr,
+};
 
 /// One argument of a call: `name` is set for Python keyword arguments.
 #[derive(Clone, Copy)]
@@ -45,7 +47,9 @@ pub(crate) fn method_name<'t>(src: &Src<'t>, callee: Node<'t>) -> &'t str {
         "generic_function" => field(c, "function").map(|f| return_last(f)),
         _ => Some(c),
     };
-    name.map(|n| src.t(n)).map(|t| t.rsplit("::").next().unwrap_or(t)).unwrap_or("")
+    name.map(|n| src.t(n))
+        .map(|t| t.rsplit("::").next().unwrap_or(t))
+        .unwrap_or("")
 }
 
 fn return_last(n: Node) -> Node {
@@ -73,17 +77,26 @@ pub(crate) fn call_args<'t>(src: &Src<'t>, n: Node<'t>) -> Vec<Arg<'t>> {
             }
             "list_splat" | "dictionary_splat" | "spread_element" | "variadic_argument" => {
                 if let Some(v) = c.named_child(0) {
-                    out.push(Arg { name: None, value: v });
+                    out.push(Arg {
+                        name: None,
+                        value: v,
+                    });
                 }
             }
-            _ => out.push(Arg { name: None, value: c }),
+            _ => out.push(Arg {
+                name: None,
+                value: c,
+            }),
         }
     }
     out
 }
 
 pub(crate) fn positional<'t>(args: &[Arg<'t>], i: usize) -> Option<Node<'t>> {
-    args.iter().filter(|a| a.name.is_none()).nth(i).map(|a| a.value)
+    args.iter()
+        .filter(|a| a.name.is_none())
+        .nth(i)
+        .map(|a| a.value)
 }
 
 pub(crate) fn keyword<'t>(args: &[Arg<'t>], name: &str) -> Option<Node<'t>> {
@@ -161,7 +174,9 @@ pub(crate) fn function_name(src: &Src, f: Node) -> Option<String> {
             .filter(|n| n.k() == "identifier")
             .map(|n| src.t(n).to_string()),
         "pair" => field(parent, "key").map(|k| src.t(k).to_string()),
-        "assignment_expression" | "assignment" => field(parent, "left").map(|n| src.t(n).to_string()),
+        "assignment_expression" | "assignment" => {
+            field(parent, "left").map(|n| src.t(n).to_string())
+        }
         _ => None,
     }
 }
@@ -180,13 +195,18 @@ pub(crate) fn function_params(src: &Src, lang: Language, f: Node) -> Vec<Param> 
     let mut index = 0;
     for p in items {
         let kind = p.k();
-        if matches!(kind, "keyword_separator" | "positional_separator" | "attribute_item") {
+        if matches!(
+            kind,
+            "keyword_separator" | "positional_separator" | "attribute_item"
+        ) {
             continue;
         }
         if kind == "self_parameter" {
             continue;
         }
-        let type_text = field(p, "type").map(|t| src.t(t).to_string()).unwrap_or_default();
+        let type_text = field(p, "type")
+            .map(|t| src.t(t).to_string())
+            .unwrap_or_default();
         let names = match lang {
             Language::Go => {
                 // `a, b string` declares two parameters of one type.
@@ -217,7 +237,9 @@ pub(crate) fn function_params(src: &Src, lang: Language, f: Node) -> Vec<Param> 
             continue;
         }
         let plumbing = names.len() == 1 && is_plumbing(lang, &names[0], &type_text)
-            || (lang == Language::Python && index == 0 && matches!(names[0].as_str(), "self" | "cls"));
+            || (lang == Language::Python
+                && index == 0
+                && matches!(names[0].as_str(), "self" | "cls"));
         out.push(Param {
             names,
             index,
@@ -294,8 +316,14 @@ pub(crate) fn bound_names(src: &Src, pattern: Node) -> Vec<String> {
                 }
                 continue;
             }
-            "attribute" | "member_expression" | "subscript" | "subscript_expression"
-            | "selector_expression" | "field_expression" | "index_expression" | "call"
+            "attribute"
+            | "member_expression"
+            | "subscript"
+            | "subscript_expression"
+            | "selector_expression"
+            | "field_expression"
+            | "index_expression"
+            | "call"
             | "call_expression" => continue,
             _ => {}
         }
@@ -309,7 +337,10 @@ pub(crate) fn bound_names(src: &Src, pattern: Node) -> Vec<String> {
             if !c.is_named() || is_comment(c) {
                 continue;
             }
-            if matches!(fname, Some("type" | "value" | "right" | "return_type" | "key" | "default")) {
+            if matches!(
+                fname,
+                Some("type" | "value" | "right" | "return_type" | "key" | "default")
+            ) {
                 continue;
             }
             stack.push(c);
@@ -354,7 +385,8 @@ pub(crate) fn imports(src: &Src, lang: Language, all: &[Node]) -> HashMap<String
                             map.insert(first.to_string(), first.to_string());
                         }
                         "aliased_import" => {
-                            if let (Some(name), Some(alias)) = (field(c, "name"), field(c, "alias")) {
+                            if let (Some(name), Some(alias)) = (field(c, "name"), field(c, "alias"))
+                            {
                                 map.insert(src.t(alias).to_string(), src.t(name).to_string());
                             }
                         }
@@ -363,7 +395,9 @@ pub(crate) fn imports(src: &Src, lang: Language, all: &[Node]) -> HashMap<String
                 }
             }
             (Language::Python, "import_from_statement") => {
-                let Some(module) = field(n, "module_name") else { continue };
+                let Some(module) = field(n, "module_name") else {
+                    continue;
+                };
                 let module = src.t(module).trim_start_matches('.').to_string();
                 let mut cursor = n.walk();
                 let names: Vec<Node> = n.children_by_field_name("name", &mut cursor).collect();
@@ -374,7 +408,8 @@ pub(crate) fn imports(src: &Src, lang: Language, all: &[Node]) -> HashMap<String
                             map.insert(name.to_string(), format!("{module}.{name}"));
                         }
                         "aliased_import" => {
-                            if let (Some(name), Some(alias)) = (field(c, "name"), field(c, "alias")) {
+                            if let (Some(name), Some(alias)) = (field(c, "name"), field(c, "alias"))
+                            {
                                 map.insert(
                                     src.t(alias).to_string(),
                                     format!("{module}.{}", src.t(name)),
@@ -386,7 +421,9 @@ pub(crate) fn imports(src: &Src, lang: Language, all: &[Node]) -> HashMap<String
                 }
             }
             (Language::JavaScript | Language::TypeScript | Language::Tsx, "import_statement") => {
-                let Some(source) = field(n, "source") else { continue };
+                let Some(source) = field(n, "source") else {
+                    continue;
+                };
                 let module = normalize_module(&literal_string(src, source).unwrap_or_default());
                 for clause in named_children(n) {
                     if clause.k() != "import_clause" {
@@ -398,7 +435,10 @@ pub(crate) fn imports(src: &Src, lang: Language, all: &[Node]) -> HashMap<String
                                 map.insert(src.t(c).to_string(), module.clone());
                             }
                             "namespace_import" => {
-                                if let Some(id) = named_children(c).into_iter().find(|x| x.k() == "identifier") {
+                                if let Some(id) = named_children(c)
+                                    .into_iter()
+                                    .find(|x| x.k() == "identifier")
+                                {
                                     map.insert(src.t(id).to_string(), module.clone());
                                 }
                             }
@@ -407,7 +447,9 @@ pub(crate) fn imports(src: &Src, lang: Language, all: &[Node]) -> HashMap<String
                                     if spec.k() != "import_specifier" {
                                         continue;
                                     }
-                                    let Some(name) = field(spec, "name") else { continue };
+                                    let Some(name) = field(spec, "name") else {
+                                        continue;
+                                    };
                                     let local = field(spec, "alias").unwrap_or(name);
                                     let name = src.t(name);
                                     let canon = if name == "default" {
@@ -423,11 +465,16 @@ pub(crate) fn imports(src: &Src, lang: Language, all: &[Node]) -> HashMap<String
                     }
                 }
             }
-            (Language::JavaScript | Language::TypeScript | Language::Tsx, "variable_declarator") => {
+            (
+                Language::JavaScript | Language::TypeScript | Language::Tsx,
+                "variable_declarator",
+            ) => {
                 let (Some(name), Some(value)) = (field(n, "name"), field(n, "value")) else {
                     continue;
                 };
-                let Some(module) = require_module(src, value) else { continue };
+                let Some(module) = require_module(src, value) else {
+                    continue;
+                };
                 match name.k() {
                     "identifier" => {
                         map.insert(src.t(name).to_string(), module);
@@ -440,7 +487,8 @@ pub(crate) fn imports(src: &Src, lang: Language, all: &[Node]) -> HashMap<String
                                     map.insert(t.to_string(), format!("{module}.{t}"));
                                 }
                                 "pair_pattern" => {
-                                    if let (Some(k), Some(v)) = (field(p, "key"), field(p, "value")) {
+                                    if let (Some(k), Some(v)) = (field(p, "key"), field(p, "value"))
+                                    {
                                         map.insert(
                                             src.t(v).to_string(),
                                             format!("{module}.{}", src.t(k)),
@@ -455,16 +503,23 @@ pub(crate) fn imports(src: &Src, lang: Language, all: &[Node]) -> HashMap<String
                 }
             }
             (Language::Go, "import_spec") => {
-                let Some(path) = field(n, "path") else { continue };
+                let Some(path) = field(n, "path") else {
+                    continue;
+                };
                 let path = literal_string(src, path).unwrap_or_default();
                 let last = path.rsplit('/').next().unwrap_or(&path).to_string();
                 // Versioned module paths: github.com/x/y/v2 → y.
-                let last = if last.starts_with('v') && last[1..].chars().all(|c| c.is_ascii_digit()) && last.len() > 1 {
+                let last = if last.starts_with('v')
+                    && last[1..].chars().all(|c| c.is_ascii_digit())
+                    && last.len() > 1
+                {
                     path.rsplit('/').nth(1).unwrap_or(&last).to_string()
                 } else {
                     last
                 };
-                let local = field(n, "name").map(|x| src.t(x).to_string()).unwrap_or_else(|| last.clone());
+                let local = field(n, "name")
+                    .map(|x| src.t(x).to_string())
+                    .unwrap_or_else(|| last.clone());
                 map.insert(local, last);
             }
             (Language::Rust, "use_declaration") => {
@@ -532,11 +587,16 @@ fn rust_use(src: &Src, n: Node, prefix: &str, map: &mut HashMap<String, String>)
             }
             "use_as_clause" => {
                 if let (Some(path), Some(alias)) = (field(n, "path"), field(n, "alias")) {
-                    map.insert(src.t(alias).to_string(), join(&prefix, &src.t(path).replace("::", ".")));
+                    map.insert(
+                        src.t(alias).to_string(),
+                        join(&prefix, &src.t(path).replace("::", ".")),
+                    );
                 }
             }
             "scoped_use_list" => {
-                let p = field(n, "path").map(|x| src.t(x).replace("::", ".")).unwrap_or_default();
+                let p = field(n, "path")
+                    .map(|x| src.t(x).replace("::", "."))
+                    .unwrap_or_default();
                 let p = join(&prefix, &p);
                 if let Some(list) = field(n, "list") {
                     stack.push((list, p));

@@ -68,7 +68,10 @@ impl Language {
     }
 
     pub(crate) fn is_js(self) -> bool {
-        matches!(self, Language::JavaScript | Language::TypeScript | Language::Tsx)
+        matches!(
+            self,
+            Language::JavaScript | Language::TypeScript | Language::Tsx
+        )
     }
 
     pub fn as_str(self) -> &'static str {
@@ -91,7 +94,10 @@ pub fn rules() -> &'static [Rule] {
 /// Whether a file is within the analysis bounds (size and line length).
 /// `analyze` and `tool_entry_points` return nothing for files that are not.
 pub fn within_bounds(source: &str) -> bool {
-    source.len() <= MAX_FILE_BYTES && source.split('\n').all(|l| l.len() <= MAX_LINE_CHARS || l.chars().count() <= MAX_LINE_CHARS)
+    source.len() <= MAX_FILE_BYTES
+        && source
+            .split('\n')
+            .all(|l| l.len() <= MAX_LINE_CHARS || l.chars().count() <= MAX_LINE_CHARS)
 }
 
 /// The MCP tools `source` registers.
@@ -175,7 +181,9 @@ pub fn analyze(path: &str, language: Language, source: &str) -> Vec<Finding> {
     let mut handlers: HashMap<usize, (String, bool)> = HashMap::new();
     for f in &found {
         if let Some(h) = f.handler {
-            handlers.entry(h.id()).or_insert((f.entry.name.clone(), f.only_first_param));
+            handlers
+                .entry(h.id())
+                .or_insert((f.entry.name.clone(), f.only_first_param));
         }
     }
     let mut scopes = vec![root];
@@ -265,7 +273,12 @@ pub fn analyze(path: &str, language: Language, source: &str) -> Vec<Finding> {
                 (
                     Confidence::Medium,
                     lower(rule.severity),
-                    format!("{} reaches {} in {}; no tool input was traced to it", t.origin, sink_noun(h.rule), h.label),
+                    format!(
+                        "{} reaches {} in {}; no tool input was traced to it",
+                        t.origin,
+                        sink_noun(h.rule),
+                        h.label
+                    ),
                     t.path(),
                 )
             }
@@ -276,7 +289,10 @@ pub fn analyze(path: &str, language: Language, source: &str) -> Vec<Finding> {
                 (
                     Confidence::Low,
                     lower(rule.severity),
-                    format!("{} is called with a value that is not a literal; no tool input was traced to it", h.label),
+                    format!(
+                        "{} is called with a value that is not a literal; no tool input was traced to it",
+                        h.label
+                    ),
                     format!("{} with a non-literal argument", h.label),
                 )
             }
@@ -339,7 +355,9 @@ pub fn analyze(path: &str, language: Language, source: &str) -> Vec<Finding> {
 fn dedupe(findings: Vec<Finding>) -> Vec<Finding> {
     let mut best: HashMap<(String, u32, u32), Finding> = HashMap::new();
     for f in findings {
-        let Location::File { line, column, .. } = f.location else { continue };
+        let Location::File { line, column, .. } = f.location else {
+            continue;
+        };
         let key = (f.rule_id.clone(), line, column);
         match best.get(&key) {
             Some(old) if (old.confidence, old.severity) >= (f.confidence, f.severity) => {}

@@ -9,7 +9,9 @@ use crate::Language;
 use crate::lang::{call_args, callee, keyword, object_value, positional};
 use crate::redos;
 use crate::rules;
-use crate::syntax::{Kind, Src, field, is_call, is_function_like, literal_string, named_children, unwrap_expr};
+use crate::syntax::{
+    Kind, Src, field, is_call, is_function_like, literal_string, named_children, unwrap_expr,
+};
 use crate::taint::{FileCtx, canonical_with};
 
 pub(crate) struct PatternHit {
@@ -23,8 +25,20 @@ pub(crate) struct PatternHit {
     pub evidence: String,
 }
 
-fn hit(src: &Src, n: Node, rule: &'static str, severity: Severity, confidence: Confidence, message: String, evidence: String) -> PatternHit {
-    let n = if crate::syntax::is_call(n.k()) { crate::taint::anchor(n) } else { n };
+fn hit(
+    src: &Src,
+    n: Node,
+    rule: &'static str,
+    severity: Severity,
+    confidence: Confidence,
+    message: String,
+    evidence: String,
+) -> PatternHit {
+    let n = if crate::syntax::is_call(n.k()) {
+        crate::taint::anchor(n)
+    } else {
+        n
+    };
     PatternHit {
         rule,
         severity,
@@ -38,10 +52,32 @@ fn hit(src: &Src, n: Node, rule: &'static str, severity: Severity, confidence: C
 }
 
 const AUTH_MARKERS: &[&str] = &[
-    "authorization", "bearer", "auth_middleware", "authmiddleware", "authenticate", "jwt", "token_verifier",
-    "tokenverifier", "verify_token", "verifytoken", "oauth", "passport", "basicauth", "basic_auth", "api_key",
-    "apikey", "x-api-key", "requireauth", "require_auth", "auth_provider", "authprovider", "auth=", "auth:",
-    "authsettings", "requirebearerauth", "withauth",
+    "authorization",
+    "bearer",
+    "auth_middleware",
+    "authmiddleware",
+    "authenticate",
+    "jwt",
+    "token_verifier",
+    "tokenverifier",
+    "verify_token",
+    "verifytoken",
+    "oauth",
+    "passport",
+    "basicauth",
+    "basic_auth",
+    "api_key",
+    "apikey",
+    "x-api-key",
+    "requireauth",
+    "require_auth",
+    "auth_provider",
+    "authprovider",
+    "auth=",
+    "auth:",
+    "authsettings",
+    "requirebearerauth",
+    "withauth",
 ];
 
 fn auth_visible(text: &str) -> bool {
@@ -51,7 +87,11 @@ fn auth_visible(text: &str) -> bool {
 
 fn is_all_interfaces(s: &str) -> bool {
     let s = s.trim();
-    s == "0.0.0.0" || s == "::" || s == "[::]" || s.starts_with("0.0.0.0:") || s.starts_with("[::]:")
+    s == "0.0.0.0"
+        || s == "::"
+        || s == "[::]"
+        || s.starts_with("0.0.0.0:")
+        || s.starts_with("[::]:")
 }
 
 fn security_context(text: &str) -> bool {
@@ -59,10 +99,25 @@ fn security_context(text: &str) -> bool {
     if t.contains("usedforsecurity=false") {
         return false;
     }
-    ["password", "passwd", "pwd", "secret", "token", "signature", "sign(", "_sign", "sign_", "credential", "auth",
-        "api_key", "apikey", "salt", "hmac"]
-        .iter()
-        .any(|w| t.contains(w))
+    [
+        "password",
+        "passwd",
+        "pwd",
+        "secret",
+        "token",
+        "signature",
+        "sign(",
+        "_sign",
+        "sign_",
+        "credential",
+        "auth",
+        "api_key",
+        "apikey",
+        "salt",
+        "hmac",
+    ]
+    .iter()
+    .any(|w| t.contains(w))
 }
 
 fn enclosing_function_text<'t>(src: &Src<'t>, mut n: Node<'t>) -> &'t str {
@@ -71,7 +126,9 @@ fn enclosing_function_text<'t>(src: &Src<'t>, mut n: Node<'t>) -> &'t str {
             Some(p) => {
                 if is_function_like(p.k()) {
                     // Name and parameters only: the signature.
-                    let body_start = field(p, "body").map(|b| b.start_byte()).unwrap_or(p.end_byte());
+                    let body_start = field(p, "body")
+                        .map(|b| b.start_byte())
+                        .unwrap_or(p.end_byte());
                     return src.text.get(p.start_byte()..body_start).unwrap_or("");
                 }
                 n = p;
@@ -119,35 +176,83 @@ pub(crate) fn scan(fx: &FileCtx) -> Vec<PatternHit> {
         }
         match (fx.lang, k) {
             (Language::Python, "assignment") => {
-                let (Some(l), Some(r)) = (field(n, "left"), field(n, "right")) else { continue };
+                let (Some(l), Some(r)) = (field(n, "left"), field(n, "right")) else {
+                    continue;
+                };
                 let lt = src.t(l);
                 let rt = src.t(r);
-                if (lt.ends_with(".check_hostname") && rt == "False") || (lt.ends_with(".verify_mode") && rt.ends_with("CERT_NONE")) {
-                    out.push(hit(src, n, rules::TLS_VERIFY_DISABLED, Severity::High, Confidence::High,
-                        "TLS certificate or host-name verification is turned off".into(), format!("`{lt} = {rt}`")));
+                if (lt.ends_with(".check_hostname") && rt == "False")
+                    || (lt.ends_with(".verify_mode") && rt.ends_with("CERT_NONE"))
+                {
+                    out.push(hit(
+                        src,
+                        n,
+                        rules::TLS_VERIFY_DISABLED,
+                        Severity::High,
+                        Confidence::High,
+                        "TLS certificate or host-name verification is turned off".into(),
+                        format!("`{lt} = {rt}`"),
+                    ));
                 }
-                if lt.ends_with("settings.host") && literal_string(src, r).is_some_and(|s| is_all_interfaces(&s)) && !auth {
-                    out.push(hit(src, n, rules::NETWORK_BINDING, Severity::Medium, Confidence::Medium,
-                        "server listens on all interfaces and the file shows no authentication".into(), format!("`{lt} = {rt}`")));
+                if lt.ends_with("settings.host")
+                    && literal_string(src, r).is_some_and(|s| is_all_interfaces(&s))
+                    && !auth
+                {
+                    out.push(hit(
+                        src,
+                        n,
+                        rules::NETWORK_BINDING,
+                        Severity::Medium,
+                        Confidence::Medium,
+                        "server listens on all interfaces and the file shows no authentication"
+                            .into(),
+                        format!("`{lt} = {rt}`"),
+                    ));
                 }
             }
             (Language::JavaScript | Language::TypeScript | Language::Tsx, "pair") => {
-                let (Some(key), Some(v)) = (field(n, "key"), field(n, "value")) else { continue };
+                let (Some(key), Some(v)) = (field(n, "key"), field(n, "value")) else {
+                    continue;
+                };
                 let key = literal_string(src, key).unwrap_or_else(|| src.t(key).to_string());
                 if key == "rejectUnauthorized" && src.t(v) == "false" {
-                    out.push(hit(src, n, rules::TLS_VERIFY_DISABLED, Severity::High, Confidence::High,
-                        "TLS certificate verification is turned off (rejectUnauthorized: false)".into(), "`rejectUnauthorized: false`".into()));
+                    out.push(hit(
+                        src,
+                        n,
+                        rules::TLS_VERIFY_DISABLED,
+                        Severity::High,
+                        Confidence::High,
+                        "TLS certificate verification is turned off (rejectUnauthorized: false)"
+                            .into(),
+                        "`rejectUnauthorized: false`".into(),
+                    ));
                 }
             }
-            (Language::JavaScript | Language::TypeScript | Language::Tsx, "assignment_expression") => {
-                let (Some(l), Some(r)) = (field(n, "left"), field(n, "right")) else { continue };
-                if src.t(l).ends_with("NODE_TLS_REJECT_UNAUTHORIZED") && literal_string(src, r).as_deref() == Some("0") {
-                    out.push(hit(src, n, rules::TLS_VERIFY_DISABLED, Severity::High, Confidence::High,
-                        "TLS certificate verification is turned off for the whole process".into(), "`NODE_TLS_REJECT_UNAUTHORIZED = \"0\"`".into()));
+            (
+                Language::JavaScript | Language::TypeScript | Language::Tsx,
+                "assignment_expression",
+            ) => {
+                let (Some(l), Some(r)) = (field(n, "left"), field(n, "right")) else {
+                    continue;
+                };
+                if src.t(l).ends_with("NODE_TLS_REJECT_UNAUTHORIZED")
+                    && literal_string(src, r).as_deref() == Some("0")
+                {
+                    out.push(hit(
+                        src,
+                        n,
+                        rules::TLS_VERIFY_DISABLED,
+                        Severity::High,
+                        Confidence::High,
+                        "TLS certificate verification is turned off for the whole process".into(),
+                        "`NODE_TLS_REJECT_UNAUTHORIZED = \"0\"`".into(),
+                    ));
                 }
             }
             (Language::JavaScript | Language::TypeScript | Language::Tsx, "regex") => {
-                let Some(p) = field(n, "pattern") else { continue };
+                let Some(p) = field(n, "pattern") else {
+                    continue;
+                };
                 if let Some(bad) = redos::check(src.t(p)) {
                     out.push(redos_hit(src, n, src.t(p), &bad));
                 }
@@ -158,10 +263,19 @@ pub(crate) fn scan(fx: &FileCtx) -> Vec<PatternHit> {
                     let key = src.t(kids[0]);
                     let val = src.t(kids[1]);
                     if key == "InsecureSkipVerify" && val == "true" {
-                        out.push(hit(src, n, rules::TLS_VERIFY_DISABLED, Severity::High, Confidence::High,
-                            "TLS certificate verification is turned off (InsecureSkipVerify: true)".into(), "`InsecureSkipVerify: true`".into()));
+                        out.push(hit(
+                            src,
+                            n,
+                            rules::TLS_VERIFY_DISABLED,
+                            Severity::High,
+                            Confidence::High,
+                            "TLS certificate verification is turned off (InsecureSkipVerify: true)"
+                                .into(),
+                            "`InsecureSkipVerify: true`".into(),
+                        ));
                     }
-                    if key == "Addr" && !auth
+                    if key == "Addr"
+                        && !auth
                         && let Some(s) = literal_string(src, kids[1])
                         && (s.starts_with(':') || is_all_interfaces(&s))
                     {
@@ -177,12 +291,28 @@ pub(crate) fn scan(fx: &FileCtx) -> Vec<PatternHit> {
 }
 
 fn redos_hit(src: &Src, n: Node, pattern: &str, bad: &str) -> PatternHit {
-    hit(src, n, rules::REDOS, Severity::Medium, Confidence::Medium,
-        format!("regular expression can backtrack exponentially: `{bad}` repeats a body that matches the same text in more than one way"),
-        format!("pattern `{}`", crate::syntax::clip(pattern, 120)))
+    hit(
+        src,
+        n,
+        rules::REDOS,
+        Severity::Medium,
+        Confidence::Medium,
+        format!(
+            "regular expression can backtrack exponentially: `{bad}` repeats a body that matches the same text in more than one way"
+        ),
+        format!("pattern `{}`", crate::syntax::clip(pattern, 120)),
+    )
 }
 
-fn call_patterns(fx: &FileCtx, n: Node, name: &str, method: &str, args: &[crate::lang::Arg], auth: bool, out: &mut Vec<PatternHit>) {
+fn call_patterns(
+    fx: &FileCtx,
+    n: Node,
+    name: &str,
+    method: &str,
+    args: &[crate::lang::Arg],
+    auth: bool,
+    out: &mut Vec<PatternHit>,
+) {
     let src = fx.src;
     let lit = |i: usize| positional(args, i).and_then(|a| literal_string(src, a));
     match fx.lang {
@@ -190,36 +320,84 @@ fn call_patterns(fx: &FileCtx, n: Node, name: &str, method: &str, args: &[crate:
             if let Some(v) = keyword(args, "verify")
                 && src.t(v) == "False"
             {
-                out.push(hit(src, n, rules::TLS_VERIFY_DISABLED, Severity::High, Confidence::High,
-                    format!("{name}() is called with verify=False: certificates are not checked"), "`verify=False`".into()));
+                out.push(hit(
+                    src,
+                    n,
+                    rules::TLS_VERIFY_DISABLED,
+                    Severity::High,
+                    Confidence::High,
+                    format!("{name}() is called with verify=False: certificates are not checked"),
+                    "`verify=False`".into(),
+                ));
             }
             if name == "ssl._create_unverified_context" || name == "ssl._create_stdlib_context" {
-                out.push(hit(src, n, rules::TLS_VERIFY_DISABLED, Severity::High, Confidence::High,
-                    "an unverified SSL context is created".into(), format!("`{name}()`")));
+                out.push(hit(
+                    src,
+                    n,
+                    rules::TLS_VERIFY_DISABLED,
+                    Severity::High,
+                    Confidence::High,
+                    "an unverified SSL context is created".into(),
+                    format!("`{name}()`"),
+                ));
             }
             let weak_hash = match name {
-                "hashlib.md5" | "hashlib.sha1" | "Crypto.Hash.MD5.new" | "Crypto.Hash.SHA1.new" | "MD5.new" | "SHA1.new" => true,
-                "hashlib.new" => lit(0).is_some_and(|a| matches!(a.to_ascii_lowercase().as_str(), "md5" | "sha1" | "md4")),
+                "hashlib.md5"
+                | "hashlib.sha1"
+                | "Crypto.Hash.MD5.new"
+                | "Crypto.Hash.SHA1.new"
+                | "MD5.new"
+                | "SHA1.new" => true,
+                "hashlib.new" => lit(0).is_some_and(|a| {
+                    matches!(a.to_ascii_lowercase().as_str(), "md5" | "sha1" | "md4")
+                }),
                 _ => false,
             };
             if weak_hash {
                 weak_hash_check(src, n, name, out);
             }
-            let weak_cipher = ["DES.new", "DES3.new", "ARC4.new", "ARC2.new", "Blowfish.new", "algorithms.TripleDES",
-                "algorithms.ARC4", "algorithms.Blowfish", "algorithms.IDEA", "modes.ECB"]
-                .iter()
-                .any(|p| name == *p || name.ends_with(&format!(".{p}")))
-                || (name.ends_with("AES.new") && args.iter().any(|a| src.t(a.value).contains("MODE_ECB")));
+            let weak_cipher = [
+                "DES.new",
+                "DES3.new",
+                "ARC4.new",
+                "ARC2.new",
+                "Blowfish.new",
+                "algorithms.TripleDES",
+                "algorithms.ARC4",
+                "algorithms.Blowfish",
+                "algorithms.IDEA",
+                "modes.ECB",
+            ]
+            .iter()
+            .any(|p| name == *p || name.ends_with(&format!(".{p}")))
+                || (name.ends_with("AES.new")
+                    && args.iter().any(|a| src.t(a.value).contains("MODE_ECB")));
             if weak_cipher {
-                out.push(hit(src, n, rules::WEAK_CIPHER, Severity::High, Confidence::High,
-                    format!("{name}() uses a broken cipher or mode"), format!("`{}`", crate::syntax::clip(src.t(n), 80))));
+                out.push(hit(
+                    src,
+                    n,
+                    rules::WEAK_CIPHER,
+                    Severity::High,
+                    Confidence::High,
+                    format!("{name}() uses a broken cipher or mode"),
+                    format!("`{}`", crate::syntax::clip(src.t(n), 80)),
+                ));
             }
             if let Some(h) = keyword(args, "host")
                 && literal_string(src, h).is_some_and(|s| is_all_interfaces(&s))
                 && !auth
             {
-                out.push(hit(src, n, rules::NETWORK_BINDING, Severity::Medium, Confidence::Medium,
-                    format!("{name}() listens on all interfaces and the file shows no authentication"), format!("`host={}`", src.t(h))));
+                out.push(hit(
+                    src,
+                    n,
+                    rules::NETWORK_BINDING,
+                    Severity::Medium,
+                    Confidence::Medium,
+                    format!(
+                        "{name}() listens on all interfaces and the file shows no authentication"
+                    ),
+                    format!("`host={}`", src.t(h)),
+                ));
             }
             if name.ends_with("XMLParser") {
                 let resolve = keyword(args, "resolve_entities").is_some_and(|v| src.t(v) == "True");
@@ -232,14 +410,37 @@ fn call_patterns(fx: &FileCtx, n: Node, name: &str, method: &str, args: &[crate:
                 }
             }
             if method == "setFeature"
-                && args.first().is_some_and(|a| src.t(a.value).contains("external_ges") || src.t(a.value).contains("external_pes"))
+                && args.first().is_some_and(|a| {
+                    src.t(a.value).contains("external_ges")
+                        || src.t(a.value).contains("external_pes")
+                })
                 && args.get(1).is_some_and(|a| src.t(a.value) == "True")
             {
-                out.push(hit(src, n, rules::XXE, Severity::High, Confidence::High,
-                    "SAX parser is told to load external entities".into(), format!("`{}`", src.t(n))));
+                out.push(hit(
+                    src,
+                    n,
+                    rules::XXE,
+                    Severity::High,
+                    Confidence::High,
+                    "SAX parser is told to load external entities".into(),
+                    format!("`{}`", src.t(n)),
+                ));
             }
-            if let Some(r) = name.strip_prefix("re.").or_else(|| name.strip_prefix("regex."))
-                && matches!(r, "compile" | "match" | "search" | "fullmatch" | "findall" | "finditer" | "sub" | "subn" | "split")
+            if let Some(r) = name
+                .strip_prefix("re.")
+                .or_else(|| name.strip_prefix("regex."))
+                && matches!(
+                    r,
+                    "compile"
+                        | "match"
+                        | "search"
+                        | "fullmatch"
+                        | "findall"
+                        | "finditer"
+                        | "sub"
+                        | "subn"
+                        | "split"
+                )
                 && let Some(p) = keyword(args, "pattern").or_else(|| positional(args, 0))
                 && let Some(pat) = literal_string(src, p)
                 && let Some(bad) = redos::check(&pat)
@@ -248,26 +449,58 @@ fn call_patterns(fx: &FileCtx, n: Node, name: &str, method: &str, args: &[crate:
             }
         }
         Language::JavaScript | Language::TypeScript | Language::Tsx => {
-            if name == "crypto.createHash" && lit(0).is_some_and(|a| matches!(a.to_ascii_lowercase().as_str(), "md5" | "sha1" | "md4")) {
+            if name == "crypto.createHash"
+                && lit(0).is_some_and(|a| {
+                    matches!(a.to_ascii_lowercase().as_str(), "md5" | "sha1" | "md4")
+                })
+            {
                 weak_hash_check(src, n, name, out);
             }
-            if matches!(name, "crypto.createCipheriv" | "crypto.createDecipheriv" | "crypto.createCipher" | "crypto.createDecipher") {
+            if matches!(
+                name,
+                "crypto.createCipheriv"
+                    | "crypto.createDecipheriv"
+                    | "crypto.createCipher"
+                    | "crypto.createDecipher"
+            ) {
                 let alg = lit(0).unwrap_or_default().to_ascii_lowercase();
-                let weak = alg.starts_with("des") || alg.contains("rc4") || alg.contains("rc2") || alg.starts_with("bf")
-                    || alg.contains("blowfish") || alg.ends_with("-ecb") || alg.contains("3des");
+                let weak = alg.starts_with("des")
+                    || alg.contains("rc4")
+                    || alg.contains("rc2")
+                    || alg.starts_with("bf")
+                    || alg.contains("blowfish")
+                    || alg.ends_with("-ecb")
+                    || alg.contains("3des");
                 if weak || name.ends_with("createCipher") || name.ends_with("createDecipher") {
-                    out.push(hit(src, n, rules::WEAK_CIPHER, Severity::High, Confidence::High,
-                        format!("{name}() uses a broken cipher, mode or key derivation"), format!("`{}`", crate::syntax::clip(src.t(n), 80))));
+                    out.push(hit(
+                        src,
+                        n,
+                        rules::WEAK_CIPHER,
+                        Severity::High,
+                        Confidence::High,
+                        format!("{name}() uses a broken cipher, mode or key derivation"),
+                        format!("`{}`", crate::syntax::clip(src.t(n), 80)),
+                    ));
                 }
             }
             if method == "listen" && !auth {
                 let bound = args.iter().any(|a| {
                     literal_string(src, a.value).is_some_and(|s| is_all_interfaces(&s))
-                        || object_value(src, a.value, "host").and_then(|h| literal_string(src, h)).is_some_and(|s| is_all_interfaces(&s))
+                        || object_value(src, a.value, "host")
+                            .and_then(|h| literal_string(src, h))
+                            .is_some_and(|s| is_all_interfaces(&s))
                 });
                 if bound {
-                    out.push(hit(src, n, rules::NETWORK_BINDING, Severity::Medium, Confidence::Medium,
-                        "server listens on all interfaces and the file shows no authentication".into(), "`0.0.0.0`".into()));
+                    out.push(hit(
+                        src,
+                        n,
+                        rules::NETWORK_BINDING,
+                        Severity::Medium,
+                        Confidence::Medium,
+                        "server listens on all interfaces and the file shows no authentication"
+                            .into(),
+                        "`0.0.0.0`".into(),
+                    ));
                 }
             }
             if name == "RegExp"
@@ -281,20 +514,39 @@ fn call_patterns(fx: &FileCtx, n: Node, name: &str, method: &str, args: &[crate:
                     .and_then(|o| object_value(src, o, "noent"))
                     .is_some_and(|v| src.t(v) == "true")
             {
-                out.push(hit(src, n, rules::XXE, Severity::High, Confidence::Medium,
-                    "libxmljs parses with noent: true, which substitutes external entities".into(), "`noent: true`".into()));
+                out.push(hit(
+                    src,
+                    n,
+                    rules::XXE,
+                    Severity::High,
+                    Confidence::Medium,
+                    "libxmljs parses with noent: true, which substitutes external entities".into(),
+                    "`noent: true`".into(),
+                ));
             }
         }
         Language::Go => {
             if matches!(name, "md5.New" | "md5.Sum" | "sha1.New" | "sha1.Sum") {
                 weak_hash_check(src, n, name, out);
             }
-            if matches!(name, "des.NewCipher" | "des.NewTripleDESCipher" | "rc4.NewCipher" | "blowfish.NewCipher") {
-                out.push(hit(src, n, rules::WEAK_CIPHER, Severity::High, Confidence::High,
-                    format!("{name}() uses a broken cipher"), format!("`{name}`")));
+            if matches!(
+                name,
+                "des.NewCipher" | "des.NewTripleDESCipher" | "rc4.NewCipher" | "blowfish.NewCipher"
+            ) {
+                out.push(hit(
+                    src,
+                    n,
+                    rules::WEAK_CIPHER,
+                    Severity::High,
+                    Confidence::High,
+                    format!("{name}() uses a broken cipher"),
+                    format!("`{name}`"),
+                ));
             }
-            let listen = matches!(name, "http.ListenAndServe" | "http.ListenAndServeTLS" | "net.Listen")
-                || matches!(method, "Start" | "ListenAndServe" | "Run");
+            let listen = matches!(
+                name,
+                "http.ListenAndServe" | "http.ListenAndServeTLS" | "net.Listen"
+            ) || matches!(method, "Start" | "ListenAndServe" | "Run");
             if listen && !auth {
                 let addr_idx = usize::from(name == "net.Listen");
                 if let Some(addr) = lit(addr_idx)
@@ -306,36 +558,81 @@ fn call_patterns(fx: &FileCtx, n: Node, name: &str, method: &str, args: &[crate:
             }
         }
         Language::Rust => {
-            if ["md5.compute", "Md5.new", "Md5.digest", "Sha1.new", "Sha1.digest"].iter().any(|p| name == *p || name.ends_with(&format!(".{p}"))) {
+            if [
+                "md5.compute",
+                "Md5.new",
+                "Md5.digest",
+                "Sha1.new",
+                "Sha1.digest",
+            ]
+            .iter()
+            .any(|p| name == *p || name.ends_with(&format!(".{p}")))
+            {
                 weak_hash_check(src, n, name, out);
             }
-            if ["Des.new", "TdesEde3.new", "Rc4.new", "Blowfish.new", "Des.new_from_slice", "TdesEde3.new_from_slice",
-                "Rc4.new_from_slice", "Blowfish.new_from_slice"]
-                .iter()
-                .any(|p| name == *p || name.ends_with(&format!(".{p}")))
+            if [
+                "Des.new",
+                "TdesEde3.new",
+                "Rc4.new",
+                "Blowfish.new",
+                "Des.new_from_slice",
+                "TdesEde3.new_from_slice",
+                "Rc4.new_from_slice",
+                "Blowfish.new_from_slice",
+            ]
+            .iter()
+            .any(|p| name == *p || name.ends_with(&format!(".{p}")))
             {
-                out.push(hit(src, n, rules::WEAK_CIPHER, Severity::High, Confidence::High,
-                    format!("{name}() uses a broken cipher"), format!("`{name}`")));
+                out.push(hit(
+                    src,
+                    n,
+                    rules::WEAK_CIPHER,
+                    Severity::High,
+                    Confidence::High,
+                    format!("{name}() uses a broken cipher"),
+                    format!("`{name}`"),
+                ));
             }
-            if matches!(method, "danger_accept_invalid_certs" | "danger_accept_invalid_hostnames")
-                && args.first().is_some_and(|a| src.t(a.value) == "true")
+            if matches!(
+                method,
+                "danger_accept_invalid_certs" | "danger_accept_invalid_hostnames"
+            ) && args.first().is_some_and(|a| src.t(a.value) == "true")
             {
-                out.push(hit(src, n, rules::TLS_VERIFY_DISABLED, Severity::High, Confidence::High,
-                    format!("{method}(true) turns TLS verification off"), format!("`{method}(true)`")));
+                out.push(hit(
+                    src,
+                    n,
+                    rules::TLS_VERIFY_DISABLED,
+                    Severity::High,
+                    Confidence::High,
+                    format!("{method}(true) turns TLS verification off"),
+                    format!("`{method}(true)`"),
+                ));
             }
-            if matches!(method, "bind" | "serve" | "listen" | "run" | "bind_addr") && !auth
+            if matches!(method, "bind" | "serve" | "listen" | "run" | "bind_addr")
+                && !auth
                 && let Some(addr) = lit(0)
                 && is_all_interfaces(&addr)
             {
                 out.push(hit(src, n, rules::NETWORK_BINDING, Severity::Medium, Confidence::Medium,
                     format!("{name}(\"{addr}\") listens on all interfaces and the file shows no authentication"), format!("`{addr}`")));
             }
-            if ends_with_seg(name, "SocketAddr.from") && !auth
+            if ends_with_seg(name, "SocketAddr.from")
+                && !auth
                 && let Some(a) = positional(args, 0)
-                && src.t(unwrap_expr(a)).replace(' ', "").starts_with("([0,0,0,0],")
+                && src
+                    .t(unwrap_expr(a))
+                    .replace(' ', "")
+                    .starts_with("([0,0,0,0],")
             {
-                out.push(hit(src, n, rules::NETWORK_BINDING, Severity::Medium, Confidence::Medium,
-                    "server address is 0.0.0.0 and the file shows no authentication".into(), "`[0, 0, 0, 0]`".into()));
+                out.push(hit(
+                    src,
+                    n,
+                    rules::NETWORK_BINDING,
+                    Severity::Medium,
+                    Confidence::Medium,
+                    "server address is 0.0.0.0 and the file shows no authentication".into(),
+                    "`[0, 0, 0, 0]`".into(),
+                ));
             }
         }
     }
@@ -349,7 +646,14 @@ fn weak_hash_check(src: &Src, n: Node, name: &str, out: &mut Vec<PatternHit>) {
     let stmt = statement_text(src, n);
     let sig = enclosing_function_text(src, n);
     if security_context(stmt) || security_context(sig) {
-        out.push(hit(src, n, rules::WEAK_HASH, Severity::Medium, Confidence::Medium,
-            format!("{name} is used for a password, token or signature"), format!("`{}`", crate::syntax::clip(stmt.trim(), 100))));
+        out.push(hit(
+            src,
+            n,
+            rules::WEAK_HASH,
+            Severity::Medium,
+            Confidence::Medium,
+            format!("{name} is used for a password, token or signature"),
+            format!("`{}`", crate::syntax::clip(stmt.trim(), 100)),
+        ));
     }
 }

@@ -18,8 +18,14 @@ struct Cs {
 }
 
 impl Cs {
-    const EMPTY: Cs = Cs { bits: [0; 4], other: false };
-    const ALL: Cs = Cs { bits: [u64::MAX; 4], other: true };
+    const EMPTY: Cs = Cs {
+        bits: [0; 4],
+        other: false,
+    };
+    const ALL: Cs = Cs {
+        bits: [u64::MAX; 4],
+        other: true,
+    };
 
     fn byte(b: u8) -> Cs {
         let mut c = Cs::EMPTY;
@@ -130,7 +136,11 @@ impl<'a> Parser<'a> {
             self.i += 1;
             alts.push(self.seq(depth)?);
         }
-        Some(if alts.len() == 1 { alts.pop()? } else { Re::Alt(alts) })
+        Some(if alts.len() == 1 {
+            alts.pop()?
+        } else {
+            Re::Alt(alts)
+        })
     }
 
     fn seq(&mut self, depth: u32) -> Option<Re> {
@@ -173,8 +183,16 @@ impl<'a> Parser<'a> {
                 let parsed = match body.split_once(',') {
                     None => body.trim().parse::<u32>().ok().map(|n| (n, Some(n))),
                     Some((a, b)) => {
-                        let a = if a.is_empty() { Some(0) } else { a.trim().parse::<u32>().ok() };
-                        let b = if b.trim().is_empty() { Some(None) } else { b.trim().parse::<u32>().ok().map(Some) };
+                        let a = if a.is_empty() {
+                            Some(0)
+                        } else {
+                            a.trim().parse::<u32>().ok()
+                        };
+                        let b = if b.trim().is_empty() {
+                            Some(None)
+                        } else {
+                            b.trim().parse::<u32>().ok().map(Some)
+                        };
                         a.zip(b)
                     }
                 };
@@ -300,7 +318,10 @@ impl<'a> Parser<'a> {
                     while self.peek().is_some_and(|b| (0x80..0xc0).contains(&b)) {
                         self.i += 1;
                     }
-                    Some(Re::Set(Cs { bits: [0; 4], other: true }))
+                    Some(Re::Set(Cs {
+                        bits: [0; 4],
+                        other: true,
+                    }))
                 } else {
                     Some(Re::Set(Cs::byte(c)))
                 }
@@ -502,7 +523,9 @@ fn chars(r: &Re, depth: u32) -> Cs {
     match r {
         Re::Empty | Re::Look(_) | Re::Backref => Cs::EMPTY,
         Re::Set(c) => *c,
-        Re::Seq(v) | Re::Alt(v) => v.iter().fold(Cs::EMPTY, |a, x| a.union(chars(x, depth + 1))),
+        Re::Seq(v) | Re::Alt(v) => v
+            .iter()
+            .fold(Cs::EMPTY, |a, x| a.union(chars(x, depth + 1))),
         Re::Group(i) => chars(i, depth + 1),
         Re::Repeat { inner, max, .. } => {
             if *max == Some(0) {
@@ -537,9 +560,13 @@ fn has_variable_repeat(r: &Re, depth: u32) -> bool {
         Re::Empty | Re::Set(_) | Re::Look(_) | Re::Backref => false,
         Re::Seq(v) | Re::Alt(v) => v.iter().any(|x| has_variable_repeat(x, depth + 1)),
         Re::Group(i) => has_variable_repeat(i, depth + 1),
-        Re::Repeat { inner, min, max, possessive, .. } => {
-            !*possessive && max.is_none_or(|m| m > *min) && !chars(inner, depth + 1).is_empty()
-        }
+        Re::Repeat {
+            inner,
+            min,
+            max,
+            possessive,
+            ..
+        } => !*possessive && max.is_none_or(|m| m > *min) && !chars(inner, depth + 1).is_empty(),
     }
 }
 
@@ -644,7 +671,13 @@ fn find(r: &Re, pattern: &str, depth: u32, found: &mut Option<String>) {
             }
         }
         Re::Group(i) | Re::Look(i) => find(i, pattern, depth + 1, found),
-        Re::Repeat { inner, max, possessive, span, .. } => {
+        Re::Repeat {
+            inner,
+            max,
+            possessive,
+            span,
+            ..
+        } => {
             if max.is_none() && !*possessive && ambiguous_body(inner) {
                 *found = Some(pattern.get(span.0..span.1).unwrap_or(pattern).to_string());
                 return;
@@ -660,7 +693,11 @@ pub fn check(pattern: &str) -> Option<String> {
     if pattern.len() > MAX_LEN {
         return None;
     }
-    let mut p = Parser { s: pattern.as_bytes(), i: 0, steps: 0 };
+    let mut p = Parser {
+        s: pattern.as_bytes(),
+        i: 0,
+        steps: 0,
+    };
     let mut tree = Vec::new();
     // Stray `)` are skipped so that the rest is still read.
     while p.i < p.s.len() {
@@ -686,9 +723,20 @@ mod tests {
     #[test]
     fn nested_quantifiers_are_found() {
         for p in [
-            "(a+)+", "(a*)*", "(.*)*", r"(\w+\s?)*", "^(a+)+$", r"(\d+\.?)+$", "(x+x+)+y", r"(\w|\d)+",
-            "(a|a)*", r"^([a-zA-Z0-9])(([\-.]|[_]+)?([a-zA-Z0-9]+))*(@){1}[a-z0-9]+[.]{1}(([a-z]{2,3})|([a-z]{2,3}[.]{1}[a-z]{2,3}))$",
-            r"([a-zA-Z0-9]{2,4})+$", r"(.*a){12}(.*a)*", "((ab)*)+", r"(?:\s*,?\s*\w+)*$",
+            "(a+)+",
+            "(a*)*",
+            "(.*)*",
+            r"(\w+\s?)*",
+            "^(a+)+$",
+            r"(\d+\.?)+$",
+            "(x+x+)+y",
+            r"(\w|\d)+",
+            "(a|a)*",
+            r"^([a-zA-Z0-9])(([\-.]|[_]+)?([a-zA-Z0-9]+))*(@){1}[a-z0-9]+[.]{1}(([a-z]{2,3})|([a-z]{2,3}[.]{1}[a-z]{2,3}))$",
+            r"([a-zA-Z0-9]{2,4})+$",
+            r"(.*a){12}(.*a)*",
+            "((ab)*)+",
+            r"(?:\s*,?\s*\w+)*$",
         ] {
             assert!(check(p).is_some(), "expected ReDoS in {p}");
         }
@@ -697,9 +745,27 @@ mod tests {
     #[test]
     fn safe_patterns_pass() {
         for p in [
-            "a+", "(ab)+", r"(\w+,)*", r"^[a-z0-9_-]+$", r"(\w+\s)*", "(a+b)*", r"([a-zA-Z0-9]+\.)+[a-z]{2,}",
-            r"^\d{3}-\d{4}$", "(a|b)*c", "(?:foo|bar)+", r"\s+$", "(a++)+", "(?>a+)+", "[", "(((", ")))", "a{2,x}",
-            r"(\d+)-(\d+)", "^(?:[a-z]+://)?[^/]+$", r"(^\s*)([*-])(?:[\t ]*\2){2,}", r"(?:[^()\s]|\s+(?![\s)]))+",
+            "a+",
+            "(ab)+",
+            r"(\w+,)*",
+            r"^[a-z0-9_-]+$",
+            r"(\w+\s)*",
+            "(a+b)*",
+            r"([a-zA-Z0-9]+\.)+[a-z]{2,}",
+            r"^\d{3}-\d{4}$",
+            "(a|b)*c",
+            "(?:foo|bar)+",
+            r"\s+$",
+            "(a++)+",
+            "(?>a+)+",
+            "[",
+            "(((",
+            ")))",
+            "a{2,x}",
+            r"(\d+)-(\d+)",
+            "^(?:[a-z]+://)?[^/]+$",
+            r"(^\s*)([*-])(?:[\t ]*\2){2,}",
+            r"(?:[^()\s]|\s+(?![\s)]))+",
             r"(?P<q>['\x22])(?:\w+(?P=q))+",
         ] {
             assert!(check(p).is_none(), "false ReDoS in {p}: {:?}", check(p));

@@ -142,8 +142,5 @@ pub(crate) static RULES: &[Rule] = &[
 ];
 
 pub(crate) fn rule(id: &str) -> &'static Rule {
-    RULES
-        .iter()
-        .find(|r| r.id == id)
-        .unwrap_or(&RULES[0])
+    RULES.iter().find(|r| r.id == id).unwrap_or(&RULES[0])
 }

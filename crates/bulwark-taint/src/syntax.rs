@@ -145,11 +145,16 @@ pub(crate) fn is_comment(n: Node) -> bool {
     )
 }
 
+/// Field ids keyed by the address and length of the field-name literal.
+struct FieldCache {
+    entries: Vec<(usize, usize, Option<u16>)>,
+}
+
 thread_local! {
     /// Node kind names of the grammar in use, by kind id.
     static KINDS: RefCell<Vec<&'static str>> = const { RefCell::new(Vec::new()) };
     /// Field ids by the address and length of the name literal.
-    static FIELDS: RefCell<(usize, Vec<(usize, usize, Option<u16>)>)> = const { RefCell::new((0, Vec::new())) };
+    static FIELDS: RefCell<FieldCache> = const { RefCell::new(FieldCache { entries: Vec::new() }) };
     static GRAMMAR: RefCell<Option<tree_sitter::Language>> = const { RefCell::new(None) };
 }
 
@@ -161,11 +166,7 @@ pub(crate) fn use_grammar(language: &tree_sitter::Language) {
         .map(|i| language.node_kind_for_id(i as u16).unwrap_or(""))
         .collect();
     KINDS.with(|k| *k.borrow_mut() = table);
-    FIELDS.with(|f| {
-        let mut f = f.borrow_mut();
-        f.0 = f.0.wrapping_add(1);
-        f.1.clear();
-    });
+    FIELDS.with(|f| f.borrow_mut().entries.clear());
     GRAMMAR.with(|g| *g.borrow_mut() = Some(language.clone()));
 }
 
@@ -189,12 +190,16 @@ pub(crate) fn field<'t>(n: Node<'t>, name: &str) -> Option<Node<'t>> {
     let key = (name.as_ptr() as usize, name.len());
     let id = FIELDS.with(|f| {
         let mut f = f.borrow_mut();
-        if let Some(e) = f.1.iter().find(|e| e.0 == key.0 && e.1 == key.1) {
+        if let Some(e) = f.entries.iter().find(|e| e.0 == key.0 && e.1 == key.1) {
             return Some(e.2);
         }
-        let id = GRAMMAR.with(|g| g.borrow().as_ref().map(|l| l.field_id_for_name(name).map(|x| x.get())))?;
-        if f.1.len() < 512 {
-            f.1.push((key.0, key.1, id));
+        let id = GRAMMAR.with(|g| {
+            g.borrow()
+                .as_ref()
+                .map(|l| l.field_id_for_name(name).map(|x| x.get()))
+        })?;
+        if f.entries.len() < 512 {
+            f.entries.push((key.0, key.1, id));
         }
         Some(id)
     });
@@ -210,9 +215,15 @@ pub(crate) fn field<'t>(n: Node<'t>, name: &str) -> Option<Node<'t>> {
 pub(crate) fn unwrap_expr(mut n: Node) -> Node {
     for _ in 0..32 {
         let inner = match n.k() {
-            "parenthesized_expression" | "await_expression" | "await" | "try_expression"
-            | "non_null_expression" | "as_expression" | "satisfies_expression"
-            | "type_assertion" | "spread_element" => n.named_child(0),
+            "parenthesized_expression"
+            | "await_expression"
+            | "await"
+            | "try_expression"
+            | "non_null_expression"
+            | "as_expression"
+            | "satisfies_expression"
+            | "type_assertion"
+            | "spread_element" => n.named_child(0),
             "reference_expression" => field(n, "value"),
             "expression_statement" => n.named_child(0),
             _ => None,
@@ -302,7 +313,9 @@ fn literal_string_at(src: &Src, n: Node, depth: u32) -> Option<String> {
             let mut out = String::new();
             for c in named_children(n) {
                 match c.k() {
-                    "string_fragment" | "escape_sequence" => out.push_str(&unescape_piece(src.t(c))),
+                    "string_fragment" | "escape_sequence" => {
+                        out.push_str(&unescape_piece(src.t(c)))
+                    }
                     "template_substitution" => return None,
                     _ => {}
                 }
@@ -381,18 +394,30 @@ fn is_constant_at(src: &Src, n: Node, depth: u32) -> bool {
     }
     let n = unwrap_expr(n);
     match n.k() {
-        "integer" | "float" | "number" | "true" | "false" | "none" | "null" | "undefined"
-        | "nil" | "int_literal" | "float_literal" | "boolean_literal" | "interpreted_string_literal"
-        | "raw_string_literal" | "string_literal" | "char_literal" | "rune_literal"
-        | "imaginary_literal" | "regex" => {
-            n.k() != "string_literal" || literal_string(src, n).is_some()
-        }
+        "integer"
+        | "float"
+        | "number"
+        | "true"
+        | "false"
+        | "none"
+        | "null"
+        | "undefined"
+        | "nil"
+        | "int_literal"
+        | "float_literal"
+        | "boolean_literal"
+        | "interpreted_string_literal"
+        | "raw_string_literal"
+        | "string_literal"
+        | "char_literal"
+        | "rune_literal"
+        | "imaginary_literal"
+        | "regex" => n.k() != "string_literal" || literal_string(src, n).is_some(),
         "string" | "template_string" | "concatenated_string" => literal_string(src, n).is_some(),
-        "list" | "tuple" | "array" | "expression_list" | "array_expression" | "tuple_expression" => {
-            named_children(n)
-                .into_iter()
-                .all(|c| is_constant_at(src, c, depth + 1))
-        }
+        "list" | "tuple" | "array" | "expression_list" | "array_expression"
+        | "tuple_expression" => named_children(n)
+            .into_iter()
+            .all(|c| is_constant_at(src, c, depth + 1)),
         "binary_operator" | "binary_expression" => literal_string(src, n).is_some(),
         _ => false,
     }

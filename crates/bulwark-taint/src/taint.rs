@@ -12,8 +12,8 @@ use tree_sitter::Node;
 use crate::Language;
 use crate::lang::{self, Arg, Param, call_args, callee, function_body, function_params};
 use crate::sinks::{self, Cond, Spec};
-use crate::syntax::{Kind, 
-    Src, field, is_call, is_constant_literal, is_function_like, is_identifier,
+use crate::syntax::{
+    Kind, Src, field, is_call, is_constant_literal, is_function_like, is_identifier,
     literal_string, named_children, unwrap_expr, walk,
 };
 
@@ -224,7 +224,10 @@ pub(crate) fn file_ctx<'t>(src: &'t Src<'t>, lang: Language, root: Node<'t>) -> 
                 let value = field(c, "value").and_then(|v| v.named_child(0));
                 field(c, "name").zip(value).into_iter().collect()
             }
-            "const_item" | "static_item" => field(c, "name").zip(field(c, "value")).into_iter().collect(),
+            "const_item" | "static_item" => field(c, "name")
+                .zip(field(c, "value"))
+                .into_iter()
+                .collect(),
             _ => Vec::new(),
         };
         for (name, value) in pairs {
@@ -260,7 +263,12 @@ fn type_of_value(fx: &FileCtx, types: &HashMap<String, String>, v: Node) -> Opti
     type_of_value_at(fx, types, v, 0)
 }
 
-fn type_of_value_at(fx: &FileCtx, types: &HashMap<String, String>, v: Node, depth: u32) -> Option<String> {
+fn type_of_value_at(
+    fx: &FileCtx,
+    types: &HashMap<String, String>,
+    v: Node,
+    depth: u32,
+) -> Option<String> {
     if depth > 16 {
         return None;
     }
@@ -297,10 +305,12 @@ fn strip_ctor(name: &str) -> String {
         segs.truncate(i);
     }
     // Builder-style setters return the client itself.
-    if let Some(i) = segs
-        .iter()
-        .rposition(|s| matches!(*s, "Client" | "AsyncClient" | "Session" | "ClientSession" | "ClientBuilder"))
-        && i > 0
+    if let Some(i) = segs.iter().rposition(|s| {
+        matches!(
+            *s,
+            "Client" | "AsyncClient" | "Session" | "ClientSession" | "ClientBuilder"
+        )
+    }) && i > 0
     {
         segs.truncate(i + 1);
         if segs.last() == Some(&"ClientBuilder") {
@@ -319,7 +329,12 @@ fn strip_ctor(name: &str) -> String {
 }
 
 /// Dotted segments of a callee or receiver expression, or `None`.
-fn chain(fx: &FileCtx, types: &HashMap<String, String>, n: Node, depth: u32) -> Option<Vec<String>> {
+fn chain(
+    fx: &FileCtx,
+    types: &HashMap<String, String>,
+    n: Node,
+    depth: u32,
+) -> Option<Vec<String>> {
     if depth > 24 {
         return None;
     }
@@ -329,15 +344,24 @@ fn chain(fx: &FileCtx, types: &HashMap<String, String>, n: Node, depth: u32) -> 
     if is_identifier(k)
         || matches!(
             k,
-            "property_identifier" | "field_identifier" | "type_identifier" | "package_identifier"
-                | "private_property_identifier" | "self" | "this" | "super" | "crate"
+            "property_identifier"
+                | "field_identifier"
+                | "type_identifier"
+                | "package_identifier"
+                | "private_property_identifier"
+                | "self"
+                | "this"
+                | "super"
+                | "crate"
         )
     {
         return Some(vec![src.t(n).to_string()]);
     }
     match k {
         "attribute" | "member_expression" | "selector_expression" | "field_expression" => {
-            let obj = field(n, "object").or_else(|| field(n, "operand")).or_else(|| field(n, "value"))?;
+            let obj = field(n, "object")
+                .or_else(|| field(n, "operand"))
+                .or_else(|| field(n, "value"))?;
             let prop = field(n, "attribute")
                 .or_else(|| field(n, "property"))
                 .or_else(|| field(n, "field"))?;
@@ -365,7 +389,12 @@ fn chain(fx: &FileCtx, types: &HashMap<String, String>, n: Node, depth: u32) -> 
             let name = resolve(fx, types, inner);
             Some(strip_ctor(&name).split('.').map(String::from).collect())
         }
-        "composite_literal" => Some(src.t(field(n, "type")?).split('.').map(String::from).collect()),
+        "composite_literal" => Some(
+            src.t(field(n, "type")?)
+                .split('.')
+                .map(String::from)
+                .collect(),
+        ),
         "unary_expression" => chain(fx, types, field(n, "operand")?, depth + 1),
         _ => None,
     }
@@ -432,7 +461,11 @@ impl<'a, 't> Scope<'a, 't> {
         outer: Option<&'a HashMap<String, Taint>>,
         use_summaries: bool,
     ) -> Self {
-        let fn_name = if func == fx.root { None } else { lang::function_name(fx.src, func) };
+        let fn_name = if func == fx.root {
+            None
+        } else {
+            lang::function_name(fx.src, func)
+        };
         Scope {
             fx,
             func,
@@ -484,7 +517,11 @@ impl<'a, 't> Scope<'a, 't> {
 
     pub fn run(mut self) -> ScopeResult {
         let nodes = self.nodes();
-        let text = if self.func == self.fx.root { "" } else { self.src().t(self.func) };
+        let text = if self.func == self.fx.root {
+            ""
+        } else {
+            self.src().t(self.func)
+        };
         self.proto_guard = text.contains("__proto__")
             || text.contains("'constructor'")
             || text.contains("\"constructor\"")
@@ -560,7 +597,10 @@ impl<'a, 't> Scope<'a, 't> {
             let k = c.k();
             if is_identifier(k) {
                 out.push(src.t(c).to_string());
-            } else if matches!(k, "attribute" | "member_expression" | "selector_expression" | "field_expression") {
+            } else if matches!(
+                k,
+                "attribute" | "member_expression" | "selector_expression" | "field_expression"
+            ) {
                 out.push(src.t(c).replace("?.", "."));
             }
         }
@@ -621,18 +661,27 @@ impl<'a, 't> Scope<'a, 't> {
                 .map(|a| a.value)
                 .filter(|v| literal_string(src, *v).is_none())
                 .collect();
-            let literal_args: Vec<String> = args.iter().filter_map(|a| literal_string(src, a.value)).collect();
+            let literal_args: Vec<String> = args
+                .iter()
+                .filter_map(|a| literal_string(src, a.value))
+                .collect();
             match method.as_str() {
                 "startswith" | "startsWith" | "is_relative_to" | "relative_to" | "HasPrefix"
                 | "starts_with" | "commonpath" | "commonprefix" | "isWithin" | "isInside"
                 | "is_within" | "isPathInside" | "Rel" | "relative" | "relpath" => {
                     if matches!(method.as_str(), "relative" | "relpath")
-                        && !matches!(name.as_str(), "path.relative" | "os.path.relpath" | "path.posix.relative")
+                        && !matches!(
+                            name.as_str(),
+                            "path.relative" | "os.path.relpath" | "path.posix.relative"
+                        )
                     {
                         continue;
                     }
                     if let Some(r) = receiver
-                        && !matches!(name.as_str(), "strings.HasPrefix" | "filepath.Rel" | "os.path.commonpath")
+                        && !matches!(
+                            name.as_str(),
+                            "strings.HasPrefix" | "filepath.Rel" | "os.path.commonpath"
+                        )
                     {
                         self.guard(r, kind::PATH | kind::SSRF);
                     }
@@ -640,7 +689,8 @@ impl<'a, 't> Scope<'a, 't> {
                         self.guard(*a, kind::PATH | kind::SSRF);
                     }
                 }
-                "includes" | "contains" | "Contains" | "has" | "indexOf" | "__contains__" | "count" => {
+                "includes" | "contains" | "Contains" | "has" | "indexOf" | "__contains__"
+                | "count" => {
                     if literal_args.iter().any(|l| l.contains("..")) {
                         if let Some(r) = receiver {
                             self.guard(r, kind::PATH);
@@ -667,9 +717,9 @@ impl<'a, 't> Scope<'a, 't> {
                 "fullmatch" | "match" | "test" | "is_match" => {
                     // re.fullmatch(r"^[a-z]+$", x) / /^[a-z]+$/.test(x)
                     let (pattern, subject): (Option<String>, Option<Node>) = if method == "test" {
-                        let pat = receiver.filter(|r| r.k() == "regex").and_then(|r| {
-                            field(r, "pattern").map(|p| src.t(p).to_string())
-                        });
+                        let pat = receiver
+                            .filter(|r| r.k() == "regex")
+                            .and_then(|r| field(r, "pattern").map(|p| src.t(p).to_string()));
                         (pat, args.first().map(|a| a.value))
                     } else if name.starts_with("re.") || name.starts_with("regex.") {
                         (
@@ -682,7 +732,10 @@ impl<'a, 't> Scope<'a, 't> {
                     if let (Some(p), Some(s)) = (pattern, subject) {
                         let full = method == "fullmatch";
                         let anchored = (p.starts_with('^') || full || p.starts_with("\\A"))
-                            && (p.ends_with('$') || full || p.ends_with("\\Z") || p.ends_with("\\z"));
+                            && (p.ends_with('$')
+                                || full
+                                || p.ends_with("\\Z")
+                                || p.ends_with("\\z"));
                         if anchored
                             && !p.contains("\\S")
                             && !p.contains("[^")
@@ -710,11 +763,17 @@ impl<'a, 't> Scope<'a, 't> {
             "assignment" => {
                 if let (Some(l), Some(r)) = (field(n, "left"), field(n, "right")) {
                     // Chained `a = b = x`: the right side is another assignment.
-                    let value = if r.k() == "assignment" { field(r, "right").unwrap_or(r) } else { r };
+                    let value = if r.k() == "assignment" {
+                        field(r, "right").unwrap_or(r)
+                    } else {
+                        r
+                    };
                     self.assign(l, value, false);
                 }
             }
-            "augmented_assignment" | "augmented_assignment_expression" | "compound_assignment_expr" => {
+            "augmented_assignment"
+            | "augmented_assignment_expression"
+            | "compound_assignment_expr" => {
                 if let (Some(l), Some(r)) = (field(n, "left"), field(n, "right")) {
                     self.assign(l, r, true);
                 }
@@ -789,8 +848,10 @@ impl<'a, 't> Scope<'a, 't> {
         // Pairwise `a, b = x, y` / `a, b := x, y`.
         let t_kids = named_children(target);
         let v_kids = named_children(value);
-        if matches!(target.k(), "pattern_list" | "tuple_pattern" | "expression_list")
-            && matches!(value.k(), "expression_list" | "tuple")
+        if matches!(
+            target.k(),
+            "pattern_list" | "tuple_pattern" | "expression_list"
+        ) && matches!(value.k(), "expression_list" | "tuple")
             && t_kids.len() == v_kids.len()
             && t_kids.len() > 1
         {
@@ -825,8 +886,10 @@ impl<'a, 't> Scope<'a, 't> {
         let src = self.src();
         let line = src.line(target);
         let mut target = unwrap_expr(target);
-        if matches!(target.k(), "as_pattern_target" | "expression_list" | "pattern_list")
-            && target.named_child_count() == 1
+        if matches!(
+            target.k(),
+            "as_pattern_target" | "expression_list" | "pattern_list"
+        ) && target.named_child_count() == 1
             && let Some(inner) = target.named_child(0)
         {
             target = inner;
@@ -839,7 +902,8 @@ impl<'a, 't> Scope<'a, 't> {
                 }
                 match t {
                     Some(t) => {
-                        self.env.insert(name.clone(), t.step(format!("`{name}`"), line));
+                        self.env
+                            .insert(name.clone(), t.step(format!("`{name}`"), line));
                     }
                     None => {
                         self.env.remove(&name);
@@ -941,7 +1005,9 @@ impl<'a, 't> Scope<'a, 't> {
                 if let Some(t) = self.lookup(&key) {
                     return Some(t);
                 }
-                let obj = field(n, "object").or_else(|| field(n, "operand")).or_else(|| field(n, "value"))?;
+                let obj = field(n, "object")
+                    .or_else(|| field(n, "operand"))
+                    .or_else(|| field(n, "value"))?;
                 let t = self.eval(obj, depth + 1)?;
                 // A guard on `args.path` applies to the member too.
                 Some(t)
@@ -951,15 +1017,23 @@ impl<'a, 't> Scope<'a, 't> {
                 if let Some(t) = self.lookup(&key) {
                     return Some(t);
                 }
-                let obj = field(n, "value").or_else(|| field(n, "object")).or_else(|| field(n, "operand"))?;
+                let obj = field(n, "value")
+                    .or_else(|| field(n, "object"))
+                    .or_else(|| field(n, "operand"))?;
                 self.eval(obj, depth + 1)
             }
             "type_assertion_expression" | "type_conversion_expression" | "cast_expression" => {
-                let inner = field(n, "operand").or_else(|| field(n, "value")).or_else(|| n.named_child(0))?;
+                let inner = field(n, "operand")
+                    .or_else(|| field(n, "value"))
+                    .or_else(|| n.named_child(0))?;
                 self.eval(inner, depth + 1)
             }
-            "string" | "template_string" | "concatenated_string" | "interpreted_string_literal"
-            | "raw_string_literal" | "string_literal" => self.eval_string(n, depth),
+            "string"
+            | "template_string"
+            | "concatenated_string"
+            | "interpreted_string_literal"
+            | "raw_string_literal"
+            | "string_literal" => self.eval_string(n, depth),
             "binary_operator" | "binary_expression" => {
                 let op = field(n, "operator").map(|o| src.t(o)).unwrap_or("");
                 match op {
@@ -1006,13 +1080,20 @@ impl<'a, 't> Scope<'a, 't> {
                     acc = union(acc, self.eval(c, depth + 1));
                 }
                 acc.map(|mut t| {
-                    if matches!(k, "list" | "tuple" | "array" | "array_expression" | "tuple_expression") {
+                    if matches!(
+                        k,
+                        "list" | "tuple" | "array" | "array_expression" | "tuple_expression"
+                    ) {
                         t.flags |= flag::LIST;
                     }
                     t
                 })
             }
-            "dictionary" | "object" | "composite_literal" | "literal_value" | "struct_expression"
+            "dictionary"
+            | "object"
+            | "composite_literal"
+            | "literal_value"
+            | "struct_expression"
             | "field_initializer_list" => {
                 let mut acc = None;
                 let items = match k {
@@ -1040,14 +1121,31 @@ impl<'a, 't> Scope<'a, 't> {
             "unary_expression" | "unary_operator" | "not_operator" => {
                 let op = field(n, "operator").map(|o| src.t(o)).unwrap_or("");
                 if matches!(op, "&" | "*" | "<-") {
-                    self.eval(field(n, "operand").or_else(|| field(n, "argument"))?, depth + 1)
+                    self.eval(
+                        field(n, "operand").or_else(|| field(n, "argument"))?,
+                        depth + 1,
+                    )
                 } else {
                     None
                 }
             }
-            "lambda" | "arrow_function" | "function_expression" | "function" | "func_literal"
-            | "closure_expression" | "comparison_operator" | "integer" | "float" | "number" | "true"
-            | "false" | "none" | "null" | "nil" | "regex" | "typeof_expression" => None,
+            "lambda"
+            | "arrow_function"
+            | "function_expression"
+            | "function"
+            | "func_literal"
+            | "closure_expression"
+            | "comparison_operator"
+            | "integer"
+            | "float"
+            | "number"
+            | "true"
+            | "false"
+            | "none"
+            | "null"
+            | "nil"
+            | "regex"
+            | "typeof_expression" => None,
             _ => {
                 let mut acc = None;
                 for c in named_children(n).into_iter().take(64) {
@@ -1181,10 +1279,17 @@ impl<'a, 't> Scope<'a, 't> {
             }
             acc = union(acc, t);
         }
-        let first_tainted = operands.first().map(|o| self.eval(*o, depth + 1).is_some()).unwrap_or(false);
+        let first_tainted = operands
+            .first()
+            .map(|o| self.eval(*o, depth + 1).is_some())
+            .unwrap_or(false);
         acc.map(|t| {
             let keep_fixed = first_tainted && t.flags & flag::FIXED_HOST != 0;
-            let mut t = if stringy { self.built(t, &literal, &prefix) } else { t };
+            let mut t = if stringy {
+                self.built(t, &literal, &prefix)
+            } else {
+                t
+            };
             if fixed_by_value || keep_fixed {
                 t.flags |= flag::FIXED_HOST;
             }
@@ -1195,7 +1300,9 @@ impl<'a, 't> Scope<'a, 't> {
     fn eval_macro(&self, n: Node<'t>, depth: u32) -> Option<Taint> {
         let src = self.src();
         let name = field(n, "macro").map(|m| src.t(m)).unwrap_or("");
-        let tokens = named_children(n).into_iter().find(|c| c.k() == "token_tree")?;
+        let tokens = named_children(n)
+            .into_iter()
+            .find(|c| c.k() == "token_tree")?;
         let mut acc = None;
         let mut template: Option<String> = None;
         for c in walk(tokens, &|_| false).into_iter().take(2000) {
@@ -1232,9 +1339,11 @@ impl<'a, 't> Scope<'a, 't> {
     fn receiver(&self, c: Node<'t>) -> Option<Node<'t>> {
         let c = unwrap_expr(c);
         match c.k() {
-            "attribute" | "member_expression" | "selector_expression" | "field_expression" => field(c, "object")
-                .or_else(|| field(c, "operand"))
-                .or_else(|| field(c, "value")),
+            "attribute" | "member_expression" | "selector_expression" | "field_expression" => {
+                field(c, "object")
+                    .or_else(|| field(c, "operand"))
+                    .or_else(|| field(c, "value"))
+            }
             _ => None,
         }
     }
@@ -1260,7 +1369,10 @@ impl<'a, 't> Scope<'a, 't> {
             return acc.map(|t| self.built(t, &fmt, &prefix));
         }
         if matches!(name.as_str(), "fmt.Sprintf" | "fmt.Sprint" | "fmt.Sprintln") {
-            let fmt = args.first().and_then(|a| literal_string(src, a.value)).unwrap_or_default();
+            let fmt = args
+                .first()
+                .and_then(|a| literal_string(src, a.value))
+                .unwrap_or_default();
             let mut acc = None;
             for a in args.iter().skip(1) {
                 acc = union(acc, self.eval(a.value, depth + 1));
@@ -1371,14 +1483,21 @@ impl<'a, 't> Scope<'a, 't> {
             return Vec::new();
         };
         let mut params: Vec<&Param> = summary.params.iter().collect();
-        if drop_self && params.first().is_some_and(|p| p.names.first().is_some_and(|n| n == "self" || n == "cls")) {
+        if drop_self
+            && params
+                .first()
+                .is_some_and(|p| p.names.first().is_some_and(|n| n == "self" || n == "cls"))
+        {
             params.remove(0);
         }
         let mut out = Vec::new();
         let mut pos = 0;
         for a in args {
             let p = match a.name {
-                Some(name) => params.iter().find(|p| p.names.iter().any(|n| n == name)).copied(),
+                Some(name) => params
+                    .iter()
+                    .find(|p| p.names.iter().any(|n| n == name))
+                    .copied(),
                 None => {
                     let p = params.get(pos).copied();
                     pos += 1;
@@ -1392,7 +1511,13 @@ impl<'a, 't> Scope<'a, 't> {
         out
     }
 
-    fn helper_return(&self, _n: Node<'t>, c: Node<'t>, args: &[Arg<'t>], depth: u32) -> Option<Option<Taint>> {
+    fn helper_return(
+        &self,
+        _n: Node<'t>,
+        c: Node<'t>,
+        args: &[Arg<'t>],
+        depth: u32,
+    ) -> Option<Option<Taint>> {
         if !self.use_summaries {
             return None;
         }
@@ -1432,10 +1557,25 @@ impl<'a, 't> Scope<'a, 't> {
         let method = lang::method_name(src, c);
         let iter_method = matches!(
             method,
-            "map" | "forEach" | "filter" | "flatMap" | "some" | "every" | "find" | "for_each"
-                | "filter_map" | "then" | "reduce" | "any" | "all"
+            "map"
+                | "forEach"
+                | "filter"
+                | "flatMap"
+                | "some"
+                | "every"
+                | "find"
+                | "for_each"
+                | "filter_map"
+                | "then"
+                | "reduce"
+                | "any"
+                | "all"
         );
-        let recv_taint = if iter_method { self.receiver(c).and_then(|r| self.eval(r, 0)) } else { None };
+        let recv_taint = if iter_method {
+            self.receiver(c).and_then(|r| self.eval(r, 0))
+        } else {
+            None
+        };
         let map_taint = if name == "map" || name == "filter" {
             args.get(1).and_then(|a| self.eval(a.value, 0))
         } else {
@@ -1485,14 +1625,20 @@ impl<'a, 't> Scope<'a, 't> {
         if !self.use_summaries {
             return;
         }
-        let Some((f, drop_self)) = self.helper_target(c) else { return };
-        let Some(summary) = self.fx.summaries.get(&f.id()) else { return };
+        let Some((f, drop_self)) = self.helper_target(c) else {
+            return;
+        };
+        let Some(summary) = self.fx.summaries.get(&f.id()) else {
+            return;
+        };
         let name = lang::function_name(self.src(), f).unwrap_or_default();
         let line = self.src().line(c);
         let mapped = self.map_args(f, drop_self, args);
         let mut new_hits = Vec::new();
         for (bit, value) in mapped {
-            let Some(outer) = self.eval(value, 0) else { continue };
+            let Some(outer) = self.eval(value, 0) else {
+                continue;
+            };
             if !outer.tool {
                 continue;
             }
@@ -1529,15 +1675,21 @@ impl<'a, 't> Scope<'a, 't> {
             return;
         }
         let src = self.src();
-        let Some(idx) = field(left, "index") else { return };
+        let Some(idx) = field(left, "index") else {
+            return;
+        };
         if literal_string(src, idx).is_some() || is_constant_literal(src, idx) {
             return;
         }
-        let Some(key_taint) = self.eval(idx, 0) else { return };
+        let Some(key_taint) = self.eval(idx, 0) else {
+            return;
+        };
         if key_taint.sanitized & kind::PROTO != 0 {
             return;
         }
-        let Some(obj) = field(left, "object") else { return };
+        let Some(obj) = field(left, "object") else {
+            return;
+        };
         let obj = unwrap_expr(obj);
         let nested = obj.k() == "subscript_expression"
             && field(obj, "index").is_some_and(|i| self.eval(i, 0).is_some());
@@ -1573,21 +1725,43 @@ impl<'a, 't> Scope<'a, 't> {
 /// (all kinds when it mentions none).
 fn validator_by_name(method: &str) -> Option<u16> {
     let m = method.to_ascii_lowercase().replace('_', "");
-    let prefixes = ["validate", "sanitize", "sanitise", "safe", "secure", "ensure", "verify", "assertsafe", "assertvalid"];
+    let prefixes = [
+        "validate",
+        "sanitize",
+        "sanitise",
+        "safe",
+        "secure",
+        "ensure",
+        "verify",
+        "assertsafe",
+        "assertvalid",
+    ];
     if !prefixes.iter().any(|p| m.starts_with(p)) {
         return None;
     }
     let mut mask = 0;
-    if ["path", "file", "dir", "folder", "join", "name"].iter().any(|w| m.contains(w)) {
+    if ["path", "file", "dir", "folder", "join", "name"]
+        .iter()
+        .any(|w| m.contains(w))
+    {
         mask |= kind::PATH;
     }
-    if ["url", "uri", "host", "domain", "endpoint"].iter().any(|w| m.contains(w)) {
+    if ["url", "uri", "host", "domain", "endpoint"]
+        .iter()
+        .any(|w| m.contains(w))
+    {
         mask |= kind::SSRF;
     }
-    if ["cmd", "command", "shell", "arg"].iter().any(|w| m.contains(w)) {
+    if ["cmd", "command", "shell", "arg"]
+        .iter()
+        .any(|w| m.contains(w))
+    {
         mask |= kind::CMD;
     }
-    if ["sql", "query", "identifier", "column", "table"].iter().any(|w| m.contains(w)) {
+    if ["sql", "query", "identifier", "column", "table"]
+        .iter()
+        .any(|w| m.contains(w))
+    {
         mask |= kind::SQL;
     }
     if ["regex", "pattern"].iter().any(|w| m.contains(w)) {
@@ -1605,10 +1779,12 @@ pub(crate) fn anchor(call: Node) -> Node {
     let Some(c) = callee(call) else { return call };
     let c = unwrap_expr(c);
     match c.k() {
-        "attribute" | "member_expression" | "selector_expression" | "field_expression" => field(c, "attribute")
-            .or_else(|| field(c, "property"))
-            .or_else(|| field(c, "field"))
-            .unwrap_or(call),
+        "attribute" | "member_expression" | "selector_expression" | "field_expression" => {
+            field(c, "attribute")
+                .or_else(|| field(c, "property"))
+                .or_else(|| field(c, "field"))
+                .unwrap_or(call)
+        }
         _ => call,
     }
 }
@@ -1667,7 +1843,11 @@ pub(crate) fn param_sources(params: &[Param]) -> HashMap<String, Taint> {
 }
 
 /// Sources for a registered tool handler's parameters.
-pub(crate) fn tool_sources(params: &[Param], tool: &str, only_first: bool) -> HashMap<String, Taint> {
+pub(crate) fn tool_sources(
+    params: &[Param],
+    tool: &str,
+    only_first: bool,
+) -> HashMap<String, Taint> {
     let mut out = HashMap::new();
     for (i, p) in params.iter().enumerate() {
         if p.plumbing || (only_first && i > 0) {
@@ -1689,7 +1869,6 @@ pub(crate) fn tool_sources(params: &[Param], tool: &str, only_first: bool) -> Ha
     }
     out
 }
-
 
 pub(crate) fn params_of(src: &Src, lang: Language, f: Node) -> Vec<Param> {
     function_params(src, lang, f)

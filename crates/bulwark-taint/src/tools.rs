@@ -5,8 +5,12 @@ use std::collections::HashSet;
 use tree_sitter::Node;
 
 use crate::Language;
-use crate::lang::{self, call_args, callee, function_params, keyword, object_keys, object_value, positional};
-use crate::syntax::{Kind, field, is_call, is_function_like, literal_string, named_children, unwrap_expr, walk};
+use crate::lang::{
+    self, call_args, callee, function_params, keyword, object_keys, object_value, positional,
+};
+use crate::syntax::{
+    Kind, field, is_call, is_function_like, literal_string, named_children, unwrap_expr, walk,
+};
 use crate::taint::{FileCtx, canonical_with};
 
 /// A tool a source file registers with an MCP server.
@@ -35,7 +39,13 @@ pub(crate) struct Found<'t> {
     pub description: Option<Node<'t>>,
 }
 
-fn entry(name: String, function: String, parameters: Vec<String>, line: u32, framework: &'static str) -> ToolEntry {
+fn entry(
+    name: String,
+    function: String,
+    parameters: Vec<String>,
+    line: u32,
+    framework: &'static str,
+) -> ToolEntry {
     ToolEntry {
         name,
         function,
@@ -66,24 +76,44 @@ pub(crate) fn is_static_text(fx: &FileCtx, n: Node, depth: u32) -> bool {
                 && field(n, "left").is_some_and(|l| is_static_text(fx, l, depth + 1))
                 && field(n, "right").is_some_and(|r| is_static_text(fx, r, depth + 1))
         }
-        "concatenated_string" => named_children(n).into_iter().all(|c| is_static_text(fx, c, depth + 1)),
+        "concatenated_string" => named_children(n)
+            .into_iter()
+            .all(|c| is_static_text(fx, c, depth + 1)),
         "call" | "call_expression" => {
             let Some(c) = callee(n) else { return false };
             let name = canonical_with(fx, &Default::default(), c);
             let method = name.rsplit('.').next().unwrap_or("");
-            if !matches!(method, "dedent" | "strip" | "trim" | "cleandoc" | "trimStart" | "trimEnd" | "join" | "to_string" | "into" | "to_owned") {
+            if !matches!(
+                method,
+                "dedent"
+                    | "strip"
+                    | "trim"
+                    | "cleandoc"
+                    | "trimStart"
+                    | "trimEnd"
+                    | "join"
+                    | "to_string"
+                    | "into"
+                    | "to_owned"
+            ) {
                 return false;
             }
             let args = call_args(src, n);
             let recv_ok = match unwrap_expr(c).k() {
-                "attribute" | "member_expression" | "field_expression" => field(unwrap_expr(c), "object")
-                    .or_else(|| field(unwrap_expr(c), "value"))
-                    .is_some_and(|r| is_static_text(fx, r, depth + 1) || fx.imports.contains_key(src.t(r))),
+                "attribute" | "member_expression" | "field_expression" => {
+                    field(unwrap_expr(c), "object")
+                        .or_else(|| field(unwrap_expr(c), "value"))
+                        .is_some_and(|r| {
+                            is_static_text(fx, r, depth + 1) || fx.imports.contains_key(src.t(r))
+                        })
+                }
                 _ => true,
             };
             recv_ok && args.iter().all(|a| is_static_text(fx, a.value, depth + 1))
         }
-        "array" | "list" => named_children(n).into_iter().all(|c| is_static_text(fx, c, depth + 1)),
+        "array" | "list" => named_children(n)
+            .into_iter()
+            .all(|c| is_static_text(fx, c, depth + 1)),
         _ => false,
     }
 }
@@ -149,7 +179,9 @@ fn python<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
     for &n in nodes {
         match n.k() {
             "decorated_definition" => {
-                let Some(def) = field(n, "definition") else { continue };
+                let Some(def) = field(n, "definition") else {
+                    continue;
+                };
                 if def.k() != "function_definition" {
                     continue;
                 }
@@ -157,7 +189,9 @@ fn python<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
                     if d.k() != "decorator" {
                         continue;
                     }
-                    let Some(expr) = d.named_child(0) else { continue };
+                    let Some(expr) = d.named_child(0) else {
+                        continue;
+                    };
                     let (target, args) = if expr.k() == "call" {
                         (callee(expr), call_args(src, expr))
                     } else {
@@ -169,7 +203,9 @@ fn python<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
                         "identifier" => src.t(target),
                         _ => "",
                     };
-                    let fname = field(def, "name").map(|x| src.t(x).to_string()).unwrap_or_default();
+                    let fname = field(def, "name")
+                        .map(|x| src.t(x).to_string())
+                        .unwrap_or_default();
                     match last {
                         "tool" => {
                             let name = keyword(&args, "name")
@@ -177,7 +213,13 @@ fn python<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
                                 .and_then(|x| literal_string(src, x))
                                 .unwrap_or_else(|| fname.clone());
                             out.push(Found {
-                                entry: entry(name, fname.clone(), non_plumbing_names(fx, def, false), src.line(d), "fastmcp"),
+                                entry: entry(
+                                    name,
+                                    fname.clone(),
+                                    non_plumbing_names(fx, def, false),
+                                    src.line(d),
+                                    "fastmcp",
+                                ),
                                 handler: Some(def),
                                 only_first_param: false,
                                 description: keyword(&args, "description"),
@@ -219,14 +261,24 @@ fn python<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
                     continue;
                 }
                 let args = call_args(src, n);
-                let Some(first) = positional(&args, 0).or_else(|| keyword(&args, "fn")) else { continue };
-                let Some(f) = resolve_function(fx, first) else { continue };
+                let Some(first) = positional(&args, 0).or_else(|| keyword(&args, "fn")) else {
+                    continue;
+                };
+                let Some(f) = resolve_function(fx, first) else {
+                    continue;
+                };
                 let fname = fn_label(fx, Some(f));
                 let name = keyword(&args, "name")
                     .and_then(|x| literal_string(src, x))
                     .unwrap_or_else(|| fname.clone());
                 out.push(Found {
-                    entry: entry(name, fname, non_plumbing_names(fx, f, false), src.line(n), "fastmcp"),
+                    entry: entry(
+                        name,
+                        fname,
+                        non_plumbing_names(fx, f, false),
+                        src.line(n),
+                        "fastmcp",
+                    ),
                     handler: Some(f),
                     only_first_param: false,
                     description: keyword(&args, "description"),
@@ -239,7 +291,11 @@ fn python<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
     out
 }
 
-fn merge_listed<'t>(out: &mut Vec<Found<'t>>, listed: Vec<(String, Node<'t>, u32)>, framework: &'static str) {
+fn merge_listed<'t>(
+    out: &mut Vec<Found<'t>>,
+    listed: Vec<(String, Node<'t>, u32)>,
+    framework: &'static str,
+) {
     for (name, desc, line) in listed {
         if let Some(f) = out.iter_mut().find(|f| f.entry.name == name) {
             f.description = Some(desc);
@@ -258,8 +314,15 @@ fn merge_listed<'t>(out: &mut Vec<Found<'t>>, listed: Vec<(String, Node<'t>, u32
 fn python_dispatch<'t>(fx: &FileCtx<'t>, def: Node<'t>, fname: &str, line: u32) -> Vec<Found<'t>> {
     let src = fx.src;
     let params = function_params(src, fx.lang, def);
-    let name_param = params.iter().find(|p| !p.plumbing).and_then(|p| p.names.first().cloned());
-    let arg_param = params.iter().filter(|p| !p.plumbing).nth(1).and_then(|p| p.names.first().cloned());
+    let name_param = params
+        .iter()
+        .find(|p| !p.plumbing)
+        .and_then(|p| p.names.first().cloned());
+    let arg_param = params
+        .iter()
+        .filter(|p| !p.plumbing)
+        .nth(1)
+        .and_then(|p| p.names.first().cloned());
     let mut branches: Vec<(String, Node<'t>, u32)> = Vec::new();
     for n in walk(def, &|_| false) {
         match n.k() {
@@ -295,8 +358,15 @@ fn python_dispatch<'t>(fx: &FileCtx<'t>, def: Node<'t>, fname: &str, line: u32) 
                 branches.push((lit, body, src.line(n)));
             }
             "case_clause" => {
-                let Some(pat) = named_children(n).into_iter().find(|c| c.k() == "case_pattern") else { continue };
-                let Some(lit) = pat.named_child(0).and_then(|s| literal_string(src, s)) else { continue };
+                let Some(pat) = named_children(n)
+                    .into_iter()
+                    .find(|c| c.k() == "case_pattern")
+                else {
+                    continue;
+                };
+                let Some(lit) = pat.named_child(0).and_then(|s| literal_string(src, s)) else {
+                    continue;
+                };
                 let body = field(n, "consequence").unwrap_or(n);
                 branches.push((lit, body, src.line(n)));
             }
@@ -306,7 +376,13 @@ fn python_dispatch<'t>(fx: &FileCtx<'t>, def: Node<'t>, fname: &str, line: u32) 
     let all_params = non_plumbing_names(fx, def, false);
     if branches.is_empty() {
         return vec![Found {
-            entry: entry("<call_tool>".into(), fname.to_string(), all_params, line, "mcp-python-lowlevel"),
+            entry: entry(
+                "<call_tool>".into(),
+                fname.to_string(),
+                all_params,
+                line,
+                "mcp-python-lowlevel",
+            ),
             handler: Some(def),
             only_first_param: false,
             description: None,
@@ -320,7 +396,13 @@ fn python_dispatch<'t>(fx: &FileCtx<'t>, def: Node<'t>, fname: &str, line: u32) 
         }
         let params = argument_keys(fx, body, arg_param.as_deref());
         out.push(Found {
-            entry: entry(name, fname.to_string(), params, bline, "mcp-python-lowlevel"),
+            entry: entry(
+                name,
+                fname.to_string(),
+                params,
+                bline,
+                "mcp-python-lowlevel",
+            ),
             // The handler is analysed once, under the first tool's name.
             handler: if i == 0 { Some(def) } else { None },
             only_first_param: false,
@@ -347,7 +429,9 @@ fn argument_keys(fx: &FileCtx, body: Node, arg_name: Option<&str>) -> Vec<String
     for n in walk(body, &|_| false).into_iter().take(20_000) {
         match n.k() {
             "subscript" | "subscript_expression" | "index_expression" => {
-                let obj = field(n, "value").or_else(|| field(n, "object")).or_else(|| field(n, "operand"));
+                let obj = field(n, "value")
+                    .or_else(|| field(n, "object"))
+                    .or_else(|| field(n, "operand"));
                 let idx = field(n, "subscript").or_else(|| field(n, "index"));
                 if let (Some(o), Some(i)) = (obj, idx)
                     && is_args(src.t(o))
@@ -366,10 +450,25 @@ fn argument_keys(fx: &FileCtx, body: Node, arg_name: Option<&str>) -> Vec<String
                 };
                 if let (Some(o), Some(m)) = (obj, method) {
                     let m = src.t(m);
-                    let getter = matches!(m, "get" | "GetString" | "RequireString" | "GetInt" | "RequireInt" | "GetFloat"
-                        | "RequireFloat" | "GetBool" | "RequireBool" | "GetStringSlice" | "GetArguments");
-                    if getter && (is_args(src.t(o)) || src.t(o).ends_with("request") || src.t(o) == "req")
-                        && let Some(k) = call_args(src, n).first().and_then(|a| literal_string(src, a.value))
+                    let getter = matches!(
+                        m,
+                        "get"
+                            | "GetString"
+                            | "RequireString"
+                            | "GetInt"
+                            | "RequireInt"
+                            | "GetFloat"
+                            | "RequireFloat"
+                            | "GetBool"
+                            | "RequireBool"
+                            | "GetStringSlice"
+                            | "GetArguments"
+                    );
+                    if getter
+                        && (is_args(src.t(o)) || src.t(o).ends_with("request") || src.t(o) == "req")
+                        && let Some(k) = call_args(src, n)
+                            .first()
+                            .and_then(|a| literal_string(src, a.value))
                     {
                         out.push(k);
                     }
@@ -389,7 +488,9 @@ fn argument_keys(fx: &FileCtx, body: Node, arg_name: Option<&str>) -> Vec<String
                 {
                     for p in named_children(name) {
                         match p.k() {
-                            "shorthand_property_identifier_pattern" => out.push(src.t(p).to_string()),
+                            "shorthand_property_identifier_pattern" => {
+                                out.push(src.t(p).to_string())
+                            }
                             "pair_pattern" | "object_assignment_pattern" => {
                                 if let Some(k) = field(p, "key").or_else(|| field(p, "left")) {
                                     out.push(src.t(k).to_string());
@@ -425,8 +526,14 @@ fn js<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
                 let args = call_args(src, n);
                 match method {
                     "tool" | "registerTool" => {
-                        let Some(name) = args.first().and_then(|a| literal_string(src, a.value)) else { continue };
-                        let handler = args.iter().rev().find_map(|a| resolve_function(fx, a.value));
+                        let Some(name) = args.first().and_then(|a| literal_string(src, a.value))
+                        else {
+                            continue;
+                        };
+                        let handler = args
+                            .iter()
+                            .rev()
+                            .find_map(|a| resolve_function(fx, a.value));
                         let mut description = None;
                         let mut schema = None;
                         if method == "registerTool" {
@@ -442,7 +549,13 @@ fn js<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
                                 .filter(|v| !is_function_like(v.k()) && Some(*v) != handler)
                                 .collect();
                             for (i, m) in middle.iter().enumerate() {
-                                if i == 0 && m.k() != "object" && middle.len() >= 1 && !(middle.len() == 1 && m.k() == "identifier" && src.t(*m).to_lowercase().contains("schema")) {
+                                if i == 0
+                                    && m.k() != "object"
+                                    && !middle.is_empty()
+                                    && !(middle.len() == 1
+                                        && m.k() == "identifier"
+                                        && src.t(*m).to_lowercase().contains("schema"))
+                                {
                                     description = Some(*m);
                                 } else if schema.is_none() && m.k() == "object" {
                                     schema = Some(*m);
@@ -465,12 +578,27 @@ fn js<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
                     }
                     "addTool" => {
                         // FastMCP (TS): server.addTool({ name, description, parameters, execute })
-                        let Some(obj) = args.first().map(|a| a.value) else { continue };
-                        let Some(name) = object_value(src, obj, "name").and_then(|v| literal_string(src, v)) else { continue };
-                        let handler = object_value(src, obj, "execute").and_then(|v| resolve_function(fx, v));
-                        let params = handler.map(|h| non_plumbing_names(fx, h, true)).unwrap_or_default();
+                        let Some(obj) = args.first().map(|a| a.value) else {
+                            continue;
+                        };
+                        let Some(name) =
+                            object_value(src, obj, "name").and_then(|v| literal_string(src, v))
+                        else {
+                            continue;
+                        };
+                        let handler =
+                            object_value(src, obj, "execute").and_then(|v| resolve_function(fx, v));
+                        let params = handler
+                            .map(|h| non_plumbing_names(fx, h, true))
+                            .unwrap_or_default();
                         out.push(Found {
-                            entry: entry(name, fn_label(fx, handler), params, src.line(n), "fastmcp-ts"),
+                            entry: entry(
+                                name,
+                                fn_label(fx, handler),
+                                params,
+                                src.line(n),
+                                "fastmcp-ts",
+                            ),
                             handler,
                             only_first_param: true,
                             description: object_value(src, obj, "description"),
@@ -479,7 +607,10 @@ fn js<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
                     "setRequestHandler" => {
                         let Some(schema) = args.first() else { continue };
                         let schema_name = src.t(schema.value);
-                        let Some(handler) = args.get(1).and_then(|a| resolve_function(fx, a.value)) else { continue };
+                        let Some(handler) = args.get(1).and_then(|a| resolve_function(fx, a.value))
+                        else {
+                            continue;
+                        };
                         if schema_name.ends_with("CallToolRequestSchema") {
                             out.extend(js_dispatch(fx, handler, src.line(n)));
                         } else if schema_name.ends_with("ListToolsRequestSchema") {
@@ -493,7 +624,9 @@ fn js<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
                 // const TOOLS = [{ name: "x", description: ..., inputSchema: {...} }]
                 if let Some(v) = field(n, "value")
                     && matches!(unwrap_expr(v).k(), "array" | "object")
-                    && n.parent().and_then(|p| p.parent()).is_some_and(|gp| gp == fx.root || gp.k() == "export_statement")
+                    && n.parent()
+                        .and_then(|p| p.parent())
+                        .is_some_and(|gp| gp == fx.root || gp.k() == "export_statement")
                 {
                     collect_tool_objects(fx, v, &mut listed);
                 }
@@ -505,14 +638,21 @@ fn js<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
     out
 }
 
-fn collect_tool_objects<'t>(fx: &FileCtx<'t>, root: Node<'t>, listed: &mut Vec<(String, Node<'t>, u32)>) {
+fn collect_tool_objects<'t>(
+    fx: &FileCtx<'t>,
+    root: Node<'t>,
+    listed: &mut Vec<(String, Node<'t>, u32)>,
+) {
     let src = fx.src;
     for o in walk(root, &|_| false).into_iter().take(50_000) {
         if o.k() != "object" {
             continue;
         }
         let keys = object_keys(src, o);
-        if !keys.iter().any(|k| k == "inputSchema" || k == "input_schema") {
+        if !keys
+            .iter()
+            .any(|k| k == "inputSchema" || k == "input_schema")
+        {
             continue;
         }
         if let (Some(name), Some(desc)) = (
@@ -535,7 +675,9 @@ fn js_dispatch<'t>(fx: &FileCtx<'t>, handler: Node<'t>, line: u32) -> Vec<Found<
                 if !src.t(v).contains("name") {
                     continue;
                 }
-                let Some(body) = field(n, "body") else { continue };
+                let Some(body) = field(n, "body") else {
+                    continue;
+                };
                 for case in named_children(body) {
                     if case.k() != "switch_case" {
                         continue;
@@ -550,7 +692,9 @@ fn js_dispatch<'t>(fx: &FileCtx<'t>, handler: Node<'t>, line: u32) -> Vec<Found<
                 if op != "===" && op != "==" {
                     continue;
                 }
-                let (Some(l), Some(r)) = (field(n, "left"), field(n, "right")) else { continue };
+                let (Some(l), Some(r)) = (field(n, "left"), field(n, "right")) else {
+                    continue;
+                };
                 let (var, lit) = match (literal_string(src, l), literal_string(src, r)) {
                     (None, Some(x)) => (l, x),
                     (Some(x), None) => (r, x),
@@ -594,7 +738,13 @@ fn js_dispatch<'t>(fx: &FileCtx<'t>, handler: Node<'t>, line: u32) -> Vec<Found<
             continue;
         }
         out.push(Found {
-            entry: entry(name, fname.clone(), argument_keys(fx, body, None), bline, "mcp-ts-lowlevel"),
+            entry: entry(
+                name,
+                fname.clone(),
+                argument_keys(fx, body, None),
+                bline,
+                "mcp-ts-lowlevel",
+            ),
             handler: if i == 0 { Some(handler) } else { None },
             only_first_param: true,
             description: None,
@@ -638,10 +788,18 @@ fn go<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
                 tool = v;
             }
         }
-        let inner = if tool.k() == "unary_expression" { field(tool, "operand").unwrap_or(tool) } else { tool };
+        let inner = if tool.k() == "unary_expression" {
+            field(tool, "operand").unwrap_or(tool)
+        } else {
+            tool
+        };
         if inner.k() == "composite_literal" {
-            let name = object_value(src, inner, "Name").and_then(|v| literal_string(src, v)).unwrap_or_default();
-            let mut params = handler.map(|h| non_plumbing_names(fx, h, false)).unwrap_or_default();
+            let name = object_value(src, inner, "Name")
+                .and_then(|v| literal_string(src, v))
+                .unwrap_or_default();
+            let mut params = handler
+                .map(|h| non_plumbing_names(fx, h, false))
+                .unwrap_or_default();
             if let Some(h) = handler
                 && let Some(last) = function_params(src, fx.lang, h).last()
                 && let Some(fields) = struct_fields(fx, last.type_text.trim_start_matches('*'))
@@ -660,7 +818,10 @@ fn go<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
             continue;
         }
         let targs = call_args(src, inner);
-        let name = targs.first().and_then(|a| literal_string(src, a.value)).unwrap_or_default();
+        let name = targs
+            .first()
+            .and_then(|a| literal_string(src, a.value))
+            .unwrap_or_default();
         let mut params = Vec::new();
         let mut description = None;
         for a in targs.iter().skip(1) {
@@ -704,7 +865,9 @@ fn find_binding<'t>(fx: &FileCtx<'t>, at: Node<'t>, name: &str) -> Option<Node<'
             break;
         }
         let (left, right) = match n.k() {
-            "short_var_declaration" | "assignment_statement" => (field(n, "left"), field(n, "right")),
+            "short_var_declaration" | "assignment_statement" => {
+                (field(n, "left"), field(n, "right"))
+            }
             "var_spec" => (field(n, "name"), field(n, "value")),
             _ => continue,
         };
@@ -736,27 +899,27 @@ fn struct_fields(fx: &FileCtx, type_name: &str) -> Option<Vec<String>> {
                         if f.k() == "field_declaration" {
                             let mut cursor = f.walk();
                             for nm in f.children_by_field_name("name", &mut cursor) {
-                                out.push(go_json_name(src, f).unwrap_or_else(|| src.t(nm).to_string()));
+                                out.push(
+                                    go_json_name(src, f).unwrap_or_else(|| src.t(nm).to_string()),
+                                );
                             }
                         }
                     }
                     return Some(out);
                 }
             }
-            "struct_item" => {
-                if field(n, "name").is_some_and(|x| src.t(x) == type_name) {
-                    let mut out = Vec::new();
-                    if let Some(body) = field(n, "body") {
-                        for f in named_children(body) {
-                            if f.k() == "field_declaration"
-                                && let Some(nm) = field(f, "name")
-                            {
-                                out.push(src.t(nm).to_string());
-                            }
+            "struct_item" if field(n, "name").is_some_and(|x| src.t(x) == type_name) => {
+                let mut out = Vec::new();
+                if let Some(body) = field(n, "body") {
+                    for f in named_children(body) {
+                        if f.k() == "field_declaration"
+                            && let Some(nm) = field(f, "name")
+                        {
+                            out.push(src.t(nm).to_string());
                         }
                     }
-                    return Some(out);
                 }
+                return Some(out);
             }
             _ => {}
         }
@@ -804,7 +967,9 @@ fn rust<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
             prev = p.prev_named_sibling();
         }
         let Some(attr) = attr else { continue };
-        let fname = field(n, "name").map(|x| src.t(x).to_string()).unwrap_or_default();
+        let fname = field(n, "name")
+            .map(|x| src.t(x).to_string())
+            .unwrap_or_default();
         let mut name = fname.clone();
         let mut description = None;
         if let Some(tt) = field(attr, "arguments") {

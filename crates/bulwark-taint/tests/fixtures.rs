@@ -12,7 +12,9 @@ use bulwark_taint::{Language, analyze};
 fn markers(source: &str) -> BTreeSet<(u32, String)> {
     let mut out = BTreeSet::new();
     for (i, line) in source.lines().enumerate() {
-        let Some(pos) = line.find("expect:") else { continue };
+        let Some(pos) = line.find("expect:") else {
+            continue;
+        };
         for tok in line[pos + 7..].split([',', ' ']) {
             let tok = tok.trim();
             if tok.starts_with("BWK-") {
@@ -35,13 +37,18 @@ struct Tally {
 #[test]
 fn fixtures_precision_and_recall() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let mut entries: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     entries.sort();
     let mut per_lang: BTreeMap<&'static str, Tally> = BTreeMap::new();
     let mut problems = Vec::new();
     for path in entries {
         let p = path.to_string_lossy().to_string();
-        let Some(lang) = Language::from_path(&p) else { continue };
+        let Some(lang) = Language::from_path(&p) else {
+            continue;
+        };
         let source = std::fs::read_to_string(&path).unwrap();
         let expected = markers(&source);
         let findings = analyze(&p, lang, &source);
@@ -65,7 +72,10 @@ fn fixtures_precision_and_recall() {
         for extra in got.difference(&expected) {
             let f = findings
                 .iter()
-                .find(|f| matches!(&f.location, Location::File { line, .. } if *line == extra.0) && f.rule_id == extra.1)
+                .find(|f| {
+                    matches!(&f.location, Location::File { line, .. } if *line == extra.0)
+                        && f.rule_id == extra.1
+                })
                 .unwrap();
             problems.push(format!(
                 "EXTRA    {name}:{} {} [{:?}/{:?}] {}",
@@ -73,12 +83,26 @@ fn fixtures_precision_and_recall() {
             ));
         }
     }
-    println!("\n{:<12} {:>5} {:>9} {:>9} {:>5} {:>10} {:>7}", "language", "files", "expected", "findings", "TP", "precision", "recall");
+    println!(
+        "\n{:<12} {:>5} {:>9} {:>9} {:>5} {:>10} {:>7}",
+        "language", "files", "expected", "findings", "TP", "precision", "recall"
+    );
     let mut total = Tally::default();
     for (lang, t) in &per_lang {
-        let precision = if t.found == 0 { 1.0 } else { t.true_pos as f64 / t.found as f64 };
-        let recall = if t.expected == 0 { 1.0 } else { t.matched_markers as f64 / t.expected as f64 };
-        println!("{lang:<12} {:>5} {:>9} {:>9} {:>5} {:>10.3} {:>7.3}", t.files, t.expected, t.found, t.true_pos, precision, recall);
+        let precision = if t.found == 0 {
+            1.0
+        } else {
+            t.true_pos as f64 / t.found as f64
+        };
+        let recall = if t.expected == 0 {
+            1.0
+        } else {
+            t.matched_markers as f64 / t.expected as f64
+        };
+        println!(
+            "{lang:<12} {:>5} {:>9} {:>9} {:>5} {:>10.3} {:>7.3}",
+            t.files, t.expected, t.found, t.true_pos, precision, recall
+        );
         total.files += t.files;
         total.expected += t.expected;
         total.found += t.found;
@@ -87,7 +111,10 @@ fn fixtures_precision_and_recall() {
     }
     let precision = total.true_pos as f64 / total.found.max(1) as f64;
     let recall = total.matched_markers as f64 / total.expected.max(1) as f64;
-    println!("{:<12} {:>5} {:>9} {:>9} {:>5} {:>10.3} {:>7.3}", "all", total.files, total.expected, total.found, total.true_pos, precision, recall);
+    println!(
+        "{:<12} {:>5} {:>9} {:>9} {:>5} {:>10.3} {:>7.3}",
+        "all", total.files, total.expected, total.found, total.true_pos, precision, recall
+    );
     for p in &problems {
         println!("{p}");
     }

@@ -32,7 +32,11 @@ fn run_all(source: &str, limit: Duration) {
         let _ = analyze("garbage", lang, source);
         let _ = tool_entry_points("garbage", lang, source);
         let took = start.elapsed();
-        assert!(took < limit, "{lang:?} took {took:?} on {} bytes", source.len());
+        assert!(
+            took < limit,
+            "{lang:?} took {took:?} on {} bytes",
+            source.len()
+        );
     }
 }
 
@@ -55,16 +59,68 @@ fn random_bytes_do_not_panic() {
 #[test]
 fn token_soup_does_not_panic() {
     let tokens = [
-        "def ", "fn ", "func ", "function ", "=>", "(", ")", "{", "}", "[", "]", "@mcp.tool()\n", "server.tool(",
-        "\"x\"", "'y'", "`z${", "}`", "f\"{a}\"", "os.system(", "exec.Command(", "Command::new(", "eval(", "=", ",",
-        "\n", "    ", "if ", "match ", "case ", "switch", "return ", "import ", "from ", "use ", "#[tool]", "lambda:",
-        "async ", "await ", "+", "%", ".format(", "fmt.Sprintf(", "format!(", "require(", "const ", "let ", ":=",
-        "x", "path", "open(", "fs.readFile(", "request.params.arguments.", "obj[k][j] = ", "/(a+)+/", "re.compile(",
+        "def ",
+        "fn ",
+        "func ",
+        "function ",
+        "=>",
+        "(",
+        ")",
+        "{",
+        "}",
+        "[",
+        "]",
+        "@mcp.tool()\n",
+        "server.tool(",
+        "\"x\"",
+        "'y'",
+        "`z${",
+        "}`",
+        "f\"{a}\"",
+        "os.system(",
+        "exec.Command(",
+        "Command::new(",
+        "eval(",
+        "=",
+        ",",
+        "\n",
+        "    ",
+        "if ",
+        "match ",
+        "case ",
+        "switch",
+        "return ",
+        "import ",
+        "from ",
+        "use ",
+        "#[tool]",
+        "lambda:",
+        "async ",
+        "await ",
+        "+",
+        "%",
+        ".format(",
+        "fmt.Sprintf(",
+        "format!(",
+        "require(",
+        "const ",
+        "let ",
+        ":=",
+        "x",
+        "path",
+        "open(",
+        "fs.readFile(",
+        "request.params.arguments.",
+        "obj[k][j] = ",
+        "/(a+)+/",
+        "re.compile(",
     ];
     let mut rng = XorShift(42);
     for _ in 0..80 {
         let n = 20 + (rng.next() % 600) as usize;
-        let text: String = (0..n).map(|_| tokens[(rng.next() as usize) % tokens.len()]).collect();
+        let text: String = (0..n)
+            .map(|_| tokens[(rng.next() as usize) % tokens.len()])
+            .collect();
         run_all(&text, Duration::from_secs(5));
     }
 }
@@ -92,7 +148,10 @@ fn long_lines_within_bounds_are_analysed() {
     let start = Instant::now();
     let f = analyze("long.py", Language::Python, &src);
     assert!(start.elapsed() < Duration::from_secs(10));
-    assert!(f.iter().any(|f| f.rule_id == "BWK-CODE-CMD-INJECTION"), "{f:?}");
+    assert!(
+        f.iter().any(|f| f.rule_id == "BWK-CODE-CMD-INJECTION"),
+        "{f:?}"
+    );
 }
 
 #[test]
@@ -117,7 +176,9 @@ fn deep_nesting_is_bounded() {
 
 #[test]
 fn empty_and_tiny_inputs() {
-    for s in ["", "\n", "\0", "\u{feff}", "é", "\r\n\r\n", "#", "//", "/*", "\"", "'''", "`${"] {
+    for s in [
+        "", "\n", "\0", "\u{feff}", "é", "\r\n\r\n", "#", "//", "/*", "\"", "'''", "`${",
+    ] {
         run_all(s, Duration::from_secs(2));
     }
 }

@@ -26,30 +26,46 @@ fn tool(body: &str) -> String {
 
 #[test]
 fn direct_flow_is_high_confidence_with_path() {
-    let f = py(&tool("    full = os.path.join('/srv', path)\n    data = open(full).read()"));
+    let f = py(&tool(
+        "    full = os.path.join('/srv', path)\n    data = open(full).read()",
+    ));
     let hits = with_rule(&f, "BWK-CODE-PATH-TRAVERSAL");
     assert_eq!(hits.len(), 1, "{f:?}");
     assert_eq!(hits[0].confidence, Confidence::High);
     assert_eq!(hits[0].severity, Severity::High);
     assert_eq!(line_of(hits[0]), 7);
-    assert_eq!(hits[0].evidence, "tool `t` param `path` → `full` (line 6) → open() (line 7)");
+    assert_eq!(
+        hits[0].evidence,
+        "tool `t` param `path` → `full` (line 6) → open() (line 7)"
+    );
 }
 
 #[test]
 fn aliasing_chains_are_followed() {
-    let f = py(&tool("    a = cmd\n    b = a\n    c = b.strip()\n    os.system(c)"));
+    let f = py(&tool(
+        "    a = cmd\n    b = a\n    c = b.strip()\n    os.system(c)",
+    ));
     let hits = with_rule(&f, "BWK-CODE-CMD-INJECTION");
     assert_eq!(hits.len(), 1, "{f:?}");
     assert_eq!(hits[0].confidence, Confidence::High);
     assert_eq!(hits[0].severity, Severity::Critical);
-    assert!(hits[0].evidence.contains("`a` (line 6) → `b` (line 7) → `c` (line 8)"), "{}", hits[0].evidence);
+    assert!(
+        hits[0]
+            .evidence
+            .contains("`a` (line 6) → `b` (line 7) → `c` (line 8)"),
+        "{}",
+        hits[0].evidence
+    );
 }
 
 #[test]
 fn import_aliases_are_resolved() {
     let src = "import subprocess as sp\nfrom os import system as run_it\nfrom mcp.server.fastmcp import FastMCP\nmcp = FastMCP('t')\n@mcp.tool()\ndef t(cmd: str):\n    sp.run(cmd, shell=True)\n    run_it(cmd)\n";
     let f = py(src);
-    let lines: Vec<u32> = with_rule(&f, "BWK-CODE-CMD-INJECTION").iter().map(|x| line_of(x)).collect();
+    let lines: Vec<u32> = with_rule(&f, "BWK-CODE-CMD-INJECTION")
+        .iter()
+        .map(|x| line_of(x))
+        .collect();
     assert_eq!(lines, vec![7, 8], "{f:?}");
 }
 
@@ -77,7 +93,9 @@ fn sanitisers_stop_high_confidence_findings() {
 #[test]
 fn shell_true_with_quoted_then_raw_value_is_reported() {
     // Quoting one value does not clean another.
-    let f = py(&tool("    os.system('ls ' + shlex.quote(path) + ' ' + cmd)"));
+    let f = py(&tool(
+        "    os.system('ls ' + shlex.quote(path) + ' ' + cmd)",
+    ));
     assert_eq!(with_rule(&f, "BWK-CODE-CMD-INJECTION").len(), 1, "{f:?}");
 }
 
@@ -91,7 +109,11 @@ fn helper_functions_are_followed_one_level() {
     assert_eq!(hits.len(), 1, "{f:?}");
     assert_eq!(line_of(hits[0]), 5);
     assert_eq!(hits[0].confidence, Confidence::High);
-    assert!(hits[0].evidence.contains("wrap()") && hits[0].evidence.contains("run()"), "{}", hits[0].evidence);
+    assert!(
+        hits[0].evidence.contains("wrap()") && hits[0].evidence.contains("run()"),
+        "{}",
+        hits[0].evidence
+    );
 }
 
 #[test]
@@ -104,7 +126,9 @@ fn helper_that_sanitises_is_respected() {
 
 #[test]
 fn non_tool_functions_get_lower_confidence() {
-    let src = format!("{HEAD}def run(c):\n    os.system(c)\n\ndef evaluate(expr):\n    return eval(expr)\n");
+    let src = format!(
+        "{HEAD}def run(c):\n    os.system(c)\n\ndef evaluate(expr):\n    return eval(expr)\n"
+    );
     let f = py(&src);
     let cmd = with_rule(&f, "BWK-CODE-CMD-INJECTION");
     assert_eq!(cmd.len(), 1);
@@ -118,7 +142,9 @@ fn non_tool_functions_get_lower_confidence() {
 
 #[test]
 fn untraced_dangerous_sinks_are_low_and_literals_are_silent() {
-    let f = py(&format!("{HEAD}cmd = os.environ['CMD']\nos.system(cmd)\nos.system('ls -l')\n"));
+    let f = py(&format!(
+        "{HEAD}cmd = os.environ['CMD']\nos.system(cmd)\nos.system('ls -l')\n"
+    ));
     let cmd = with_rule(&f, "BWK-CODE-CMD-INJECTION");
     assert_eq!(cmd.len(), 1, "{f:?}");
     assert_eq!(cmd[0].confidence, Confidence::Low);
@@ -137,7 +163,11 @@ fn fixed_host_urls_are_not_ssrf() {
         let f = py(&format!("{head}{body}\n"));
         assert!(f.is_empty(), "{body}: {f:?}");
     }
-    for body in ["    requests.get(u)", "    requests.get('https://' + u + '/x')", "    requests.get(f'{u}/api')"] {
+    for body in [
+        "    requests.get(u)",
+        "    requests.get('https://' + u + '/x')",
+        "    requests.get(f'{u}/api')",
+    ] {
         let f = py(&format!("{head}{body}\n"));
         assert_eq!(with_rule(&f, "BWK-CODE-SSRF").len(), 1, "{body}: {f:?}");
     }
@@ -147,7 +177,9 @@ fn fixed_host_urls_are_not_ssrf() {
 fn sql_needs_formatted_sql_text() {
     let head = "import sqlite3\nfrom mcp.server.fastmcp import FastMCP\nmcp = FastMCP('t')\n@mcp.tool()\ndef t(q: str, name: str):\n    c = sqlite3.connect('x')\n";
     assert!(py(&format!("{head}    c.execute(q)\n")).is_empty());
-    let f = py(&format!("{head}    c.execute('SELECT id FROM users WHERE name = \"{{}}\"'.format(name))\n"));
+    let f = py(&format!(
+        "{head}    c.execute('SELECT id FROM users WHERE name = \"{{}}\"'.format(name))\n"
+    ));
     assert_eq!(with_rule(&f, "BWK-CODE-SQL-INJECTION").len(), 1, "{f:?}");
 }
 
@@ -200,7 +232,10 @@ func h(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error
 func main() { s.AddTool(mcp.NewTool("t", mcp.WithString("x")), h) }
 "#;
     let f = analyze("t.go", Language::Go, src);
-    let lines: Vec<u32> = with_rule(&f, "BWK-CODE-CMD-INJECTION").iter().map(|x| line_of(x)).collect();
+    let lines: Vec<u32> = with_rule(&f, "BWK-CODE-CMD-INJECTION")
+        .iter()
+        .map(|x| line_of(x))
+        .collect();
     assert_eq!(lines, vec![6], "{f:?}");
 }
 
@@ -220,7 +255,10 @@ impl S {
 }
 "#;
     let f = analyze("t.rs", Language::Rust, src);
-    let lines: Vec<u32> = with_rule(&f, "BWK-CODE-CMD-INJECTION").iter().map(|x| line_of(x)).collect();
+    let lines: Vec<u32> = with_rule(&f, "BWK-CODE-CMD-INJECTION")
+        .iter()
+        .map(|x| line_of(x))
+        .collect();
     assert_eq!(lines, vec![8], "{f:?}");
 }
 
@@ -247,7 +285,11 @@ fn rules_are_unique_and_complete() {
     for r in rules() {
         assert!(r.id.starts_with("BWK-CODE-"), "{}", r.id);
         assert!(ids.insert(r.id), "duplicate {}", r.id);
-        assert!(r.cwe.starts_with("CWE-") && r.cwe[4..].parse::<u32>().is_ok(), "{}", r.cwe);
+        assert!(
+            r.cwe.starts_with("CWE-") && r.cwe[4..].parse::<u32>().is_ok(),
+            "{}",
+            r.cwe
+        );
         assert!(!r.title.is_empty() && r.remediation.len() > 20);
     }
     assert!(ids.len() >= 15);
@@ -256,7 +298,9 @@ fn rules_are_unique_and_complete() {
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
         let s = p.to_string_lossy().to_string();
-        let Some(lang) = Language::from_path(&s) else { continue };
+        let Some(lang) = Language::from_path(&s) else {
+            continue;
+        };
         for f in analyze(&s, lang, &std::fs::read_to_string(&p).unwrap()) {
             assert!(ids.contains(f.rule_id.as_str()), "{}", f.rule_id);
             assert!(f.snippet.chars().count() <= 200);

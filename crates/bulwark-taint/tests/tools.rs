@@ -3,8 +3,13 @@
 use bulwark_taint::{Language, ToolEntry, analyze, tool_entry_points};
 
 fn fixture(name: &str) -> (String, String) {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
-    (p.to_string_lossy().to_string(), std::fs::read_to_string(p).unwrap())
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    (
+        p.to_string_lossy().to_string(),
+        std::fs::read_to_string(p).unwrap(),
+    )
 }
 
 fn tools_of(name: &str) -> Vec<ToolEntry> {
@@ -13,7 +18,9 @@ fn tools_of(name: &str) -> Vec<ToolEntry> {
 }
 
 fn get<'a>(t: &'a [ToolEntry], name: &str) -> &'a ToolEntry {
-    t.iter().find(|x| x.name == name).unwrap_or_else(|| panic!("no tool {name} in {t:?}"))
+    t.iter()
+        .find(|x| x.name == name)
+        .unwrap_or_else(|| panic!("no tool {name} in {t:?}"))
 }
 
 #[test]
@@ -28,7 +35,11 @@ fn fastmcp_decorators() {
     assert!(!run.dynamic_description);
     assert!(get(&t, "notes").dynamic_description);
     let clean = tools_of("py_fastmcp_clean.py");
-    assert_eq!(get(&clean, "read_log").parameters, vec!["name"], "ctx: Context is not input");
+    assert_eq!(
+        get(&clean, "read_log").parameters,
+        vec!["name"],
+        "ctx: Context is not input"
+    );
     assert!(clean.iter().all(|x| !x.dynamic_description), "{clean:?}");
 }
 
@@ -99,8 +110,14 @@ server.registerTool("c", { description: `built ${Date.now()}` }, async () => ({ 
 mcp.addTool({ name: "d", description: "Add", parameters: z.object({ a: z.number() }), execute: async (args) => String(args.a) });
 "#;
     let t = tool_entry_points("x.ts", Language::TypeScript, src);
-    let dynamic: Vec<(&str, bool)> = t.iter().map(|x| (x.name.as_str(), x.dynamic_description)).collect();
-    assert_eq!(dynamic, vec![("a", true), ("b", false), ("c", true), ("d", false)]);
+    let dynamic: Vec<(&str, bool)> = t
+        .iter()
+        .map(|x| (x.name.as_str(), x.dynamic_description))
+        .collect();
+    assert_eq!(
+        dynamic,
+        vec![("a", true), ("b", false), ("c", true), ("d", false)]
+    );
     assert_eq!(get(&t, "d").framework, "fastmcp-ts");
     let f = analyze("x.ts", Language::TypeScript, src);
     let lines: Vec<u32> = f
@@ -122,7 +139,10 @@ fn mcp_go_and_go_sdk() {
     assert_eq!(get(&t, "run").function, "handleRun");
     assert_eq!(get(&t, "run").parameters, vec!["command"]);
     assert_eq!(get(&t, "run").framework, "mcp-go");
-    assert!(get(&t, "read_file").dynamic_description, "tool held in a variable");
+    assert!(
+        get(&t, "read_file").dynamic_description,
+        "tool held in a variable"
+    );
     assert_eq!(get(&t, "fetch").function, "<anonymous>");
     let s = tools_of("go_sdk_vuln.go");
     assert_eq!(s.len(), 1);
@@ -138,13 +158,18 @@ fn rmcp_tool_attributes() {
     let names: Vec<&str> = t.iter().map(|x| x.name.as_str()).collect();
     assert_eq!(names, vec!["run", "read", "fetch", "user"]);
     assert_eq!(get(&t, "run").parameters, vec!["command"]);
-    assert_eq!(get(&t, "read").parameters, vec!["path"], "fields of Parameters<ReadArgs>");
+    assert_eq!(
+        get(&t, "read").parameters,
+        vec!["path"],
+        "fields of Parameters<ReadArgs>"
+    );
     assert_eq!(get(&t, "fetch").function, "fetch_url");
     assert_eq!(get(&t, "fetch").framework, "rmcp");
     let c = tools_of("rust_server_clean.rs");
     assert_eq!(get(&c, "log").parameters, vec!["count"]);
     assert!(c.iter().all(|x| !x.dynamic_description));
-    let dynamic = "#[tool_router]\nimpl S {\n    #[tool(description = DESC)]\n    fn a(&self) {}\n}\n";
+    let dynamic =
+        "#[tool_router]\nimpl S {\n    #[tool(description = DESC)]\n    fn a(&self) {}\n}\n";
     let d = tool_entry_points("x.rs", Language::Rust, dynamic);
     assert!(d[0].dynamic_description);
 }
