@@ -969,11 +969,34 @@ impl<'a, 't> Scope<'a, 't> {
     }
 
     fn is_constant_value(&self, v: Node) -> bool {
+        self.is_constant_at(v, 0)
+    }
+
+    fn is_constant_at(&self, v: Node, depth: u32) -> bool {
         let src = self.src();
         if is_constant_literal(src, v) {
             return true;
         }
+        if depth > 8 {
+            return false;
+        }
         let v = unwrap_expr(v);
+        match v.k() {
+            // f"echo {VERSION}" / `v${VERSION}` with constant parts only.
+            "string" | "template_string" => {
+                return named_children(v).into_iter().all(|c| match c.k() {
+                    "interpolation" | "template_substitution" => field(c, "expression")
+                        .or_else(|| c.named_child(0))
+                        .is_some_and(|e| self.is_constant_at(e, depth + 1)),
+                    _ => true,
+                });
+            }
+            "binary_operator" | "binary_expression" => {
+                return field(v, "left").is_some_and(|l| self.is_constant_at(l, depth + 1))
+                    && field(v, "right").is_some_and(|r| self.is_constant_at(r, depth + 1));
+            }
+            _ => {}
+        }
         if v.k() == "identifier" {
             let name = src.t(v);
             return self.consts.contains(name)
@@ -1467,11 +1490,20 @@ impl<'a, 't> Scope<'a, 't> {
                 let go_recv = self.fx.lang == Language::Go
                     && obj.k() == "identifier"
                     && !self.fx.imports.contains_key(obj_text);
-                if !(is_self || go_recv) {
+                // `store.read(x)` where `store = Store(...)` and `Store` is
+                // a class of this file.
+                let local_instance = obj.k() == "identifier"
+                    && self
+                        .types
+                        .get(obj_text)
+                        .or_else(|| self.fx.module_types.get(obj_text))
+                        .is_some_and(|t| !t.contains('.') && !self.fx.imports.contains_key(t.as_str()));
+                if !(is_self || go_recv || local_instance) {
                     return None;
                 }
                 let f = *self.fx.funcs.get(src.t(prop))?;
-                (f != self.func).then_some((f, is_self && self.fx.lang == Language::Python))
+                let drop_self = (is_self || local_instance) && self.fx.lang == Language::Python;
+                (f != self.func).then_some((f, drop_self))
             }
             _ => None,
         }
