@@ -1,0 +1,519 @@
+//! A live client session with an upstream server.
+
+use std::{collections::HashSet, time::Duration};
+
+use rmcp::{
+    ServiceError,
+    model::{
+        ClientCapabilities, ClientConfig, ClientRequest, CustomRequest, Implementation,
+        ProtocolVersion, ServerPeerInfo,
+    },
+    service::{
+        ClientInitializeError, ClientLifecycleMode, PeerRequestOptions, RoleClient, RunningService,
+        serve_client_with_lifecycle,
+    },
+};
+use serde_json::{Map, Value, json};
+use tokio::sync::Mutex;
+
+use crate::{
+    Capabilities, ConnectOptions, MAX_LIST_ITEMS, MAX_LIST_PAGES, ServerInfo, Target,
+    UpstreamError,
+    http::{self, chain},
+    stdio::{self, ChildProcess},
+};
+
+/// How long closing the MCP session (stdin EOF, HTTP DELETE) may take before we stop waiting.
+const SESSION_CLOSE_LIMIT: Duration = Duration::from_secs(5);
+
+/// A live client session with one upstream MCP server.
+///
+/// Dropping it ends the session too: a stdio server gets SIGTERM at once and SIGKILL a second
+/// later if it is still there (its whole process group). [`Upstream::close`] is the polite way:
+/// it closes the server's stdin first and waits for it to exit.
+pub struct Upstream {
+    // Field order is drop order: the session (which closes the pipes) before the process.
+    service: RunningService<RoleClient, ClientConfig>,
+    child: Option<Mutex<ChildProcess>>,
+    pid: Option<u32>,
+    info: ServerInfo,
+    label: String,
+    url: Option<String>,
+    request_timeout: Duration,
+}
+
+impl std::fmt::Debug for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upstream")
+            .field("target", &self.label)
+            .field("pid", &self.pid)
+            .field("info", &self.info)
+            .finish_non_exhaustive()
+    }
+}
+
+fn client_info(options: &ConnectOptions) -> ClientConfig {
+    // No client capabilities: a scan or a proxy has no model to sample from, no roots to share
+    // and no person to elicit input from.
+    ClientConfig::new(
+        ClientCapabilities::default(),
+        Implementation::new(options.client_name.clone(), env!("CARGO_PKG_VERSION")),
+    )
+    // `initialize` exists up to 2025-11-25; 2026-07-28 servers still answer it.
+    .with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE)
+}
+
+impl Upstream {
+    /// Start or reach the server and complete `initialize`, all within `options.timeout`.
+    pub async fn connect(
+        target: &Target,
+        options: &ConnectOptions,
+    ) -> Result<Upstream, UpstreamError> {
+        match target {
+            Target::Stdio {
+                command,
+                args,
+                env,
+                cwd,
+            } => Self::connect_stdio(target, command, args, env, cwd.as_deref(), options).await,
+            Target::Http { url, headers } => Self::connect_http(url, headers, options).await,
+        }
+    }
+
+    async fn connect_stdio(
+        target: &Target,
+        command: &str,
+        args: &[String],
+        env: &std::collections::BTreeMap<String, String>,
+        cwd: Option<&std::path::Path>,
+        options: &ConnectOptions,
+    ) -> Result<Upstream, UpstreamError> {
+        let label = target.to_string();
+        let (mut child, stdout, stdin) =
+            stdio::spawn(command, args, env, cwd, &options.stderr, &label)?;
+        let started = serve_client_with_lifecycle(
+            client_info(options),
+            (stdout, stdin),
+            ClientLifecycleMode::Initialize,
+        );
+        let error = match tokio::time::timeout(options.timeout, started).await {
+            Ok(Ok(service)) => {
+                let info = server_info(service.peer_info().as_deref());
+                tracing::debug!(server = %label, ?info, "connected");
+                return Ok(Upstream {
+                    service,
+                    pid: child.pid(),
+                    child: Some(Mutex::new(child)),
+                    info,
+                    label,
+                    url: None,
+                    request_timeout: options.request_timeout,
+                });
+            }
+            Ok(Err(error)) => error,
+            Err(_) => {
+                child.drain_stderr(Duration::from_millis(100)).await;
+                return Err(UpstreamError::InitializeTimeout {
+                    target: label,
+                    after: options.timeout,
+                    hint: format!(
+                        "is it an MCP server speaking JSON-RPC on stdio? {}",
+                        child.stderr_phrase()
+                    ),
+                });
+            }
+        };
+        // The pipe closed or broke: most likely the server is exiting. Give it a moment.
+        let closed = matches!(
+            error,
+            ClientInitializeError::ConnectionClosed(_)
+                | ClientInitializeError::TransportError { .. }
+        );
+        let status = if closed {
+            child.wait_exit(Duration::from_secs(2)).await
+        } else {
+            child.try_exit()
+        };
+        child.drain_stderr(Duration::from_millis(500)).await;
+        if let Some(status) = status {
+            return Err(UpstreamError::ExitedBeforeInitialize {
+                command: label,
+                status: describe_exit(status),
+                stderr: child.stderr_phrase(),
+            });
+        }
+        Err(UpstreamError::Initialize {
+            target: label,
+            detail: describe_init_error(&error),
+            stderr: format!("; {}", child.stderr_phrase()),
+        })
+        // `child` drops here: SIGTERM, then SIGKILL.
+    }
+
+    async fn connect_http(
+        url: &str,
+        headers: &std::collections::BTreeMap<String, String>,
+        options: &ConnectOptions,
+    ) -> Result<Upstream, UpstreamError> {
+        http::check_url(url)?;
+        let headers = http::headers(headers)?;
+        let transport = http::transport(url, headers, options)?;
+        let started = serve_client_with_lifecycle(
+            client_info(options),
+            transport,
+            ClientLifecycleMode::Initialize,
+        );
+        match tokio::time::timeout(options.timeout, started).await {
+            Ok(Ok(service)) => {
+                let info = server_info(service.peer_info().as_deref());
+                tracing::debug!(server = %url, ?info, "connected");
+                Ok(Upstream {
+                    service,
+                    child: None,
+                    pid: None,
+                    info,
+                    label: url.to_owned(),
+                    url: Some(url.to_owned()),
+                    request_timeout: options.request_timeout,
+                })
+            }
+            Ok(Err(error)) => Err(http::initialize_error(url, &error)),
+            Err(_) => Err(UpstreamError::InitializeTimeout {
+                target: url.to_owned(),
+                after: options.timeout,
+                hint: "is an MCP server answering at this URL?".to_owned(),
+            }),
+        }
+    }
+
+    /// What the server said about itself in `initialize`.
+    pub fn server_info(&self) -> ServerInfo {
+        self.info.clone()
+    }
+
+    /// The process id of a stdio server (the leader of its process group).
+    pub fn pid(&self) -> Option<u32> {
+        self.pid
+    }
+
+    /// What a stdio server wrote to stderr so far, up to the [`crate::StderrMode::Capture`] limit
+    /// (its last bytes). Empty for HTTP servers and other stderr modes.
+    pub async fn stderr(&self) -> String {
+        match &self.child {
+            Some(child) => child.lock().await.stderr_text(),
+            None => String::new(),
+        }
+    }
+
+    /// Every tool, following `nextCursor` (at most [`MAX_LIST_PAGES`] pages and
+    /// [`MAX_LIST_ITEMS`] tools). Empty when the server declared no `tools` capability.
+    pub async fn list_tools(&self) -> Result<Vec<Value>, UpstreamError> {
+        if !self.info.capabilities.tools {
+            return Ok(Vec::new());
+        }
+        self.list_all("tools/list", "tools").await
+    }
+
+    /// Every prompt; empty when the server declared no `prompts` capability.
+    pub async fn list_prompts(&self) -> Result<Vec<Value>, UpstreamError> {
+        if !self.info.capabilities.prompts {
+            return Ok(Vec::new());
+        }
+        self.list_all("prompts/list", "prompts").await
+    }
+
+    /// Every resource; empty when the server declared no `resources` capability.
+    pub async fn list_resources(&self) -> Result<Vec<Value>, UpstreamError> {
+        if !self.info.capabilities.resources {
+            return Ok(Vec::new());
+        }
+        self.list_all("resources/list", "resources").await
+    }
+
+    /// Every resource template; empty when the server declared no `resources` capability.
+    pub async fn list_resource_templates(&self) -> Result<Vec<Value>, UpstreamError> {
+        if !self.info.capabilities.resources {
+            return Ok(Vec::new());
+        }
+        self.list_all("resources/templates/list", "resourceTemplates")
+            .await
+    }
+
+    /// Call a tool; the `CallToolResult` object (`content`, `structuredContent`, `isError`).
+    ///
+    /// A tool that fails answers with `isError: true`, which is a result, not an `Err`; `Err` is
+    /// for protocol errors (unknown tool, bad request), timeouts and broken connections.
+    pub async fn call_tool(
+        &self,
+        name: &str,
+        arguments: Map<String, Value>,
+    ) -> Result<Value, UpstreamError> {
+        let result = self
+            .request(
+                "tools/call",
+                Some(json!({ "name": name, "arguments": arguments })),
+            )
+            .await?;
+        if !result.is_object() {
+            return Err(UpstreamError::Protocol {
+                method: format!("tools/call `{name}`"),
+                detail: format!("the result is not an object: {}", preview(&result)),
+            });
+        }
+        Ok(result)
+    }
+
+    /// End the session. For a stdio server: close its stdin, wait for it to exit, then SIGTERM,
+    /// then SIGKILL (2 s apart), and finally SIGTERM whatever is left of its process group.
+    /// For HTTP: end the session with `DELETE`.
+    pub async fn close(self) -> Result<(), UpstreamError> {
+        let Upstream {
+            mut service,
+            child,
+            label,
+            ..
+        } = self;
+        let closed = service.close_with_timeout(SESSION_CLOSE_LIMIT).await;
+        if let Some(child) = child {
+            let mut child = child.into_inner();
+            let status = child.shutdown().await;
+            tracing::debug!(server = %label, ?status, "closed");
+        }
+        match closed {
+            Ok(_) => Ok(()),
+            Err(e) => Err(UpstreamError::Close {
+                target: label,
+                detail: e.to_string(),
+            }),
+        }
+    }
+
+    async fn list_all(&self, method: &str, key: &str) -> Result<Vec<Value>, UpstreamError> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        let mut seen = HashSet::new();
+        for page in 1..=MAX_LIST_PAGES {
+            let params = cursor.take().map(|c| json!({ "cursor": c }));
+            let result = self.request(method, params).await?;
+            let Some(object) = result.as_object() else {
+                return Err(UpstreamError::Protocol {
+                    method: method.to_owned(),
+                    detail: format!("the result is not an object: {}", preview(&result)),
+                });
+            };
+            match object.get(key) {
+                Some(Value::Array(list)) => items.extend(list.iter().cloned()),
+                // Lenient, like the official SDKs: a page without the list is an empty page.
+                None | Some(Value::Null) => {}
+                Some(other) => {
+                    return Err(UpstreamError::Protocol {
+                        method: method.to_owned(),
+                        detail: format!("`{key}` is not a list: {}", preview(other)),
+                    });
+                }
+            }
+            if items.len() > MAX_LIST_ITEMS {
+                return Err(UpstreamError::ListingTooLong {
+                    method: method.to_owned(),
+                    pages: page,
+                    items: items.len(),
+                    reason: format!("more than {MAX_LIST_ITEMS} items"),
+                });
+            }
+            match object.get("nextCursor") {
+                Some(Value::String(next)) if !next.is_empty() => {
+                    if !seen.insert(next.clone()) {
+                        return Err(UpstreamError::ListingTooLong {
+                            method: method.to_owned(),
+                            pages: page,
+                            items: items.len(),
+                            reason: format!(
+                                "the server sent cursor {next:?} a second time, a loop"
+                            ),
+                        });
+                    }
+                    cursor = Some(next.clone());
+                }
+                _ => return Ok(items),
+            }
+        }
+        Err(UpstreamError::ListingTooLong {
+            method: method.to_owned(),
+            pages: MAX_LIST_PAGES,
+            items: items.len(),
+            reason: format!("still a nextCursor after {MAX_LIST_PAGES} pages"),
+        })
+    }
+
+    /// Send `method` and return its result as JSON.
+    ///
+    /// Sent as rmcp's `CustomRequest` so the answer comes back whatever its shape: rmcp reads it
+    /// into its own types when it can (keeping every field those types know) and hands over the
+    /// raw JSON when it cannot, instead of failing the whole listing.
+    async fn request(&self, method: &str, params: Option<Value>) -> Result<Value, UpstreamError> {
+        let request = ClientRequest::CustomRequest(CustomRequest::new(method, params));
+        let options = PeerRequestOptions::with_timeout(self.request_timeout);
+        let outcome = match self
+            .service
+            .send_request_with_option(request, options)
+            .await
+        {
+            Ok(handle) => handle.await_response().await,
+            Err(e) => Err(e),
+        };
+        let result = match outcome {
+            Ok(result) => result,
+            Err(e) => return Err(self.service_error(method, e).await),
+        };
+        serde_json::to_value(&result).map_err(|e| UpstreamError::Protocol {
+            method: method.to_owned(),
+            detail: e.to_string(),
+        })
+    }
+
+    async fn service_error(&self, method: &str, error: ServiceError) -> UpstreamError {
+        match error {
+            ServiceError::McpError(data) => UpstreamError::Rpc {
+                method: method.to_owned(),
+                code: data.code.0,
+                message: data.message.into_owned(),
+                data: data.data,
+            },
+            ServiceError::Timeout { timeout } => UpstreamError::RequestTimeout {
+                method: method.to_owned(),
+                after: timeout,
+            },
+            ServiceError::UnexpectedResponse => UpstreamError::Protocol {
+                method: method.to_owned(),
+                detail: "an answer of the wrong kind".to_owned(),
+            },
+            ServiceError::TransportSend(e) => {
+                if let Some(url) = &self.url
+                    && let Some(found) = http::classify(url, &e)
+                {
+                    return found;
+                }
+                UpstreamError::Transport {
+                    target: self.label.clone(),
+                    method: method.to_owned(),
+                    detail: chain(&e),
+                }
+            }
+            ServiceError::TransportClosed | ServiceError::Cancelled { .. } => {
+                UpstreamError::ConnectionClosed {
+                    target: self.label.clone(),
+                    method: method.to_owned(),
+                    detail: self.closed_detail().await,
+                }
+            }
+            other => UpstreamError::Transport {
+                target: self.label.clone(),
+                method: method.to_owned(),
+                detail: chain(&other),
+            },
+        }
+    }
+
+    /// For a stdio server whose pipe closed: how it exited and what it said.
+    async fn closed_detail(&self) -> String {
+        let Some(child) = &self.child else {
+            return String::new();
+        };
+        let mut child = child.lock().await;
+        match child.wait_exit(Duration::from_secs(1)).await {
+            Some(status) => {
+                child.drain_stderr(Duration::from_millis(300)).await;
+                format!(
+                    ": the server exited ({}); {}",
+                    describe_exit(status),
+                    child.stderr_phrase()
+                )
+            }
+            None => String::new(),
+        }
+    }
+}
+
+fn server_info(peer: Option<&ServerPeerInfo>) -> ServerInfo {
+    let Some(peer) = peer else {
+        return ServerInfo {
+            name: None,
+            title: None,
+            version: None,
+            protocol_version: String::new(),
+            capabilities: Capabilities::default(),
+            instructions: None,
+        };
+    };
+    let caps = &peer.capabilities;
+    let mut list_changed = Vec::new();
+    if caps.tools.as_ref().and_then(|c| c.list_changed) == Some(true) {
+        list_changed.push("tools".to_owned());
+    }
+    if caps.prompts.as_ref().and_then(|c| c.list_changed) == Some(true) {
+        list_changed.push("prompts".to_owned());
+    }
+    if caps.resources.as_ref().and_then(|c| c.list_changed) == Some(true) {
+        list_changed.push("resources".to_owned());
+    }
+    let experimental = caps
+        .experimental
+        .iter()
+        .chain(caps.extensions.iter())
+        .flat_map(|map| map.keys().cloned())
+        .collect();
+    ServerInfo {
+        name: peer.server_info.as_ref().map(|i| i.name.clone()),
+        title: peer.server_info.as_ref().and_then(|i| i.title.clone()),
+        version: peer.server_info.as_ref().map(|i| i.version.clone()),
+        protocol_version: peer.protocol_version.to_string(),
+        capabilities: Capabilities {
+            tools: caps.tools.is_some(),
+            prompts: caps.prompts.is_some(),
+            resources: caps.resources.is_some(),
+            resource_subscribe: caps.resources.as_ref().and_then(|r| r.subscribe) == Some(true),
+            logging: caps.logging.is_some(),
+            completions: caps.completions.is_some(),
+            list_changed,
+            experimental,
+            raw: serde_json::to_value(caps).unwrap_or(Value::Null),
+        },
+        instructions: peer.instructions.clone(),
+    }
+}
+
+fn describe_exit(status: std::process::ExitStatus) -> String {
+    if let Some(code) = status.code() {
+        return format!("exit status {code}");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(signal) = status.signal() {
+            return format!("killed by signal {signal}");
+        }
+    }
+    status.to_string()
+}
+
+fn describe_init_error(error: &ClientInitializeError) -> String {
+    match error {
+        ClientInitializeError::JsonRpcError(data) => format!(
+            "the server answered initialize with error {}: {}",
+            data.code.0, data.message
+        ),
+        ClientInitializeError::ConnectionClosed(_) => {
+            "the server closed its stdout without answering".to_owned()
+        }
+        other => chain(other),
+    }
+}
+
+/// A JSON value cut to a length that fits in an error message.
+fn preview(value: &Value) -> String {
+    let text = value.to_string();
+    match text.char_indices().nth(200) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text,
+    }
+}
