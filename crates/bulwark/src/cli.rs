@@ -42,6 +42,53 @@ pub enum Command {
     /// Manage credentials in the data directory's store.
     #[command(subcommand)]
     Auth(AuthCommand),
+    /// Find vulnerabilities, leaked secrets and poisoned tool descriptions in an
+    /// MCP server's source tree and in MCP client configs. Offline: nothing is
+    /// uploaded. Exit 0 clean, 1 findings at or above --fail-on, 2 scan error,
+    /// 3 usage error.
+    Scan(ScanArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Source tree (or file) to scan. Default: the current directory, unless
+    /// --configs or --config-file is given.
+    pub path: Option<PathBuf>,
+    /// Also scan the MCP client configs found in the usual places (Claude
+    /// Desktop, Claude Code, Cursor, VS Code, Windsurf, MCPProxy).
+    #[arg(long)]
+    pub configs: bool,
+    /// Scan this MCP client config file (repeatable).
+    #[arg(long = "config-file", value_name = "FILE")]
+    pub config_files: Vec<PathBuf>,
+    /// text, json, sarif, html or markdown.
+    #[arg(long, default_value = "text")]
+    pub format: String,
+    /// Write the report here instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Exit 1 when a finding is at or above this severity (info, low, medium,
+    /// high, critical). Default: any finding.
+    #[arg(long, value_name = "SEVERITY")]
+    pub fail_on: Option<String>,
+    /// Report only findings at or above this severity.
+    #[arg(long, value_name = "SEVERITY")]
+    pub min_severity: Option<String>,
+    /// Report only findings not in this baseline (from --write-baseline).
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Record this scan's findings as the baseline.
+    #[arg(long, value_name = "FILE")]
+    pub write_baseline: Option<PathBuf>,
+    /// Scan only files changed since this git revision (and untracked ones).
+    #[arg(long, value_name = "REV")]
+    pub diff: Option<String>,
+    /// Scan files .gitignore excludes too.
+    #[arg(long)]
+    pub no_gitignore: bool,
+    /// No progress bar (it is only drawn on a terminal anyway).
+    #[arg(long)]
+    pub no_progress: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,6 +4,7 @@ mod auth;
 mod cli;
 mod config;
 mod listing;
+mod scan;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -23,7 +24,23 @@ use cli::{
 use config::{Config, LogFormat, Mode};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            use clap::error::ErrorKind;
+            let is_usage = !matches!(
+                error.kind(),
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+            );
+            // `bulwark scan` follows the scanners' convention: 3 for usage errors
+            // (2 is a failed scan); other commands keep clap's 2.
+            if is_usage && std::env::args().skip(1).any(|a| a == "scan") {
+                let _ = error.print();
+                return ExitCode::from(bulwark_scan::EXIT_USAGE as u8);
+            }
+            error.exit();
+        }
+    };
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
@@ -118,6 +135,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Scan(args) => Ok(scan::run(args)),
         Command::Auth(AuthCommand::Key(command)) => keys(&config, command),
         Command::Auth(AuthCommand::User(command)) => auth::users(&config, command),
         Command::Auth(AuthCommand::SigningKey(command)) => auth::signing_keys(&config, command),
@@ -230,6 +248,7 @@ pub fn build_registry(config: &Config) -> Result<Registry> {
     let mut builder = Registry::builder();
     bulwark_dfir::register(&mut builder);
     bulwark_conformance::register(&mut builder);
+    bulwark_scanner::register(&mut builder);
     Ok(builder.build(file.as_ref())?)
 }
 

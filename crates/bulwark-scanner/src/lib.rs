@@ -1,0 +1,21 @@
+//! `bulwark scan` put together: which detectors judge which files, and the
+//! `scanner` profile's MCP tools. The detectors live in `bulwark-detect`
+//! (secrets, tool descriptions) and `bulwark-taint` (source code); the
+//! walker, config checks and reports in `bulwark-scan`.
+
+mod detectors;
+mod tools;
+
+use bulwark_core::RegistryBuilder;
+
+pub use detectors::{CodeDetector, SecretsDetector, all_rules, file_detectors};
+
+/// Add the scanner's tools to the registry.
+pub fn register(registry: &mut RegistryBuilder) {
+    registry.profile(
+        "scanner",
+        "Find vulnerabilities, leaked secrets and poisoned tool descriptions in MCP servers and their configs",
+        false,
+    );
+    registry.tools(tools::tools());
+}
