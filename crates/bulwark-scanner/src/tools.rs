@@ -98,7 +98,7 @@ fn answer(
 ) -> Result<ToolOutput, ToolError> {
     findings.retain(|f| f.severity >= min);
     // Most severe first; the walker's order (path, line) within a severity.
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
     let summary = Summary {
         files_scanned,
