@@ -155,7 +155,7 @@ pub enum UpstreamError {
 /// `30 s`, `0.5 s`, `1.25 s`: durations in the unit people read timeouts in.
 pub(crate) fn secs(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{} s", ms / 1000)
     } else {
         let text = format!("{:.3}", d.as_secs_f64());

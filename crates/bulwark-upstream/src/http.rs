@@ -89,13 +89,36 @@ pub(crate) fn transport(
 
 /// Turn a failed `initialize` over HTTP into an error that says what to do.
 pub(crate) fn initialize_error(url: &str, error: &ClientInitializeError) -> UpstreamError {
-    if let Some(found) = classify(url, error) {
-        return found;
-    }
-    UpstreamError::Initialize {
+    let found = match error {
+        // `TransportError` does not expose its error as a `source()`: look inside ourselves.
+        ClientInitializeError::TransportError { error, .. } => classify(url, error),
+        other => classify(url, other),
+    };
+    found.unwrap_or_else(|| UpstreamError::Initialize {
         target: url.to_owned(),
-        detail: chain(error),
+        detail: describe_initialize_error(error),
         stderr: String::new(),
+    })
+}
+
+/// A failed `initialize` in words, without rmcp's transport type names.
+pub(crate) fn describe_initialize_error(error: &ClientInitializeError) -> String {
+    match error {
+        ClientInitializeError::JsonRpcError(data) => format!(
+            "the server answered initialize with error {}: {}",
+            data.code.0, data.message
+        ),
+        ClientInitializeError::ConnectionClosed(_) => {
+            "the connection closed before the server answered".to_owned()
+        }
+        ClientInitializeError::TransportError { error, context } => {
+            let inner = match std::error::Error::source(error) {
+                Some(inner) => chain(inner),
+                None => error.to_string(),
+            };
+            format!("{inner} (while trying to {context})")
+        }
+        other => chain(other),
     }
 }
 

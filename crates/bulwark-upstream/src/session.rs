@@ -498,14 +498,10 @@ fn describe_exit(status: std::process::ExitStatus) -> String {
 
 fn describe_init_error(error: &ClientInitializeError) -> String {
     match error {
-        ClientInitializeError::JsonRpcError(data) => format!(
-            "the server answered initialize with error {}: {}",
-            data.code.0, data.message
-        ),
         ClientInitializeError::ConnectionClosed(_) => {
             "the server closed its stdout without answering".to_owned()
         }
-        other => chain(other),
+        other => http::describe_initialize_error(other),
     }
 }
 

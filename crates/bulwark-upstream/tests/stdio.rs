@@ -35,19 +35,46 @@ async fn everything_over_stdio() {
 
     let tools = upstream.list_tools().await.unwrap();
     let names = tool_names(&tools);
-    for expected in ["echo", "add", "printEnv", "longRunningOperation", "getTinyImage"] {
-        assert!(names.contains(&expected.to_owned()), "{expected} missing from {names:?}");
+    for expected in [
+        "echo",
+        "add",
+        "printEnv",
+        "longRunningOperation",
+        "getTinyImage",
+    ] {
+        assert!(
+            names.contains(&expected.to_owned()),
+            "{expected} missing from {names:?}"
+        );
     }
     let echo = tools.iter().find(|t| t["name"] == "echo").unwrap();
-    assert!(echo["description"].as_str().unwrap().to_lowercase().contains("echo"));
+    assert!(
+        echo["description"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("echo")
+    );
     assert_eq!(echo["inputSchema"]["type"], "object");
-    assert!(echo["inputSchema"]["properties"]["message"].is_object(), "{echo}");
+    assert!(
+        echo["inputSchema"]["properties"]["message"].is_object(),
+        "{echo}"
+    );
 
     let prompts = upstream.list_prompts().await.unwrap();
     let prompt_names = tool_names(&prompts);
-    assert!(prompt_names.contains(&"simple_prompt".to_owned()), "{prompt_names:?}");
-    assert!(prompt_names.contains(&"complex_prompt".to_owned()), "{prompt_names:?}");
-    let complex = prompts.iter().find(|p| p["name"] == "complex_prompt").unwrap();
+    assert!(
+        prompt_names.contains(&"simple_prompt".to_owned()),
+        "{prompt_names:?}"
+    );
+    assert!(
+        prompt_names.contains(&"complex_prompt".to_owned()),
+        "{prompt_names:?}"
+    );
+    let complex = prompts
+        .iter()
+        .find(|p| p["name"] == "complex_prompt")
+        .unwrap();
     assert_eq!(complex["arguments"][0]["name"], "temperature", "{complex}");
 
     // 100 resources, 10 to a page: the listing must follow nextCursor nine times.
@@ -55,8 +82,10 @@ async fn everything_over_stdio() {
     assert_eq!(resources.len(), 100, "all pages");
     assert_eq!(resources[0]["uri"], "test://static/resource/1");
     assert_eq!(resources[99]["uri"], "test://static/resource/100");
-    let uris: std::collections::HashSet<_> =
-        resources.iter().map(|r| r["uri"].as_str().unwrap()).collect();
+    let uris: std::collections::HashSet<_> = resources
+        .iter()
+        .map(|r| r["uri"].as_str().unwrap())
+        .collect();
     assert_eq!(uris.len(), 100, "no page twice");
 
     let templates = upstream.list_resource_templates().await.unwrap();
@@ -95,14 +124,19 @@ async fn unknown_tool_is_a_protocol_error_and_bad_arguments_a_result() {
         .await
         .expect_err("unknown tool");
     match &err {
-        UpstreamError::Rpc { method, message, .. } => {
+        UpstreamError::Rpc {
+            method, message, ..
+        } => {
             assert_eq!(method, "tools/call");
             assert!(message.contains("no_such_tool"), "{err}");
         }
         // Newer SDKs answer an unknown tool with an isError result instead.
         other => panic!("expected a JSON-RPC error, got {other}"),
     }
-    assert!(err.to_string().starts_with("tools/call failed: the server answered with error"));
+    assert!(
+        err.to_string()
+            .starts_with("tools/call failed: the server answered with error")
+    );
     upstream.close().await.unwrap();
 }
 
@@ -124,10 +158,13 @@ async fn environment_reaches_the_server() {
     upstream.close().await.unwrap();
 
     // Leading NAME=value words of a command line work the same way.
-    let target = Target::parse_command_line("GREETING=hi-there sh -c 'echo $GREETING >&2; exit 1'")
-        .unwrap();
+    let target =
+        Target::parse_command_line("GREETING=hi-there sh -c 'echo $GREETING >&2; exit 1'").unwrap();
     let err = Upstream::connect(&target, &options()).await.unwrap_err();
-    assert!(err.to_string().ends_with("its stderr said: hi-there"), "{err}");
+    assert!(
+        err.to_string().ends_with("its stderr said: hi-there"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -160,8 +197,16 @@ async fn filesystem_server_with_a_temp_root() {
     assert!(info.name.is_some_and(|n| n.contains("filesystem")));
     let tools = upstream.list_tools().await.unwrap();
     let names = tool_names(&tools);
-    for expected in ["read_text_file", "write_file", "list_directory", "list_allowed_directories"] {
-        assert!(names.contains(&expected.to_owned()), "{expected} missing from {names:?}");
+    for expected in [
+        "read_text_file",
+        "write_file",
+        "list_directory",
+        "list_allowed_directories",
+    ] {
+        assert!(
+            names.contains(&expected.to_owned()),
+            "{expected} missing from {names:?}"
+        );
     }
     // Declares no prompts: the list is empty without asking.
     assert!(!info.capabilities.prompts);
@@ -172,7 +217,10 @@ async fn filesystem_server_with_a_temp_root() {
         .await
         .unwrap();
     assert!(
-        listing["content"][0]["text"].as_str().unwrap().contains("hello.txt"),
+        listing["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("hello.txt"),
         "{listing}"
     );
     // Outside the root: the tool fails, as a result with isError, not a protocol error.
@@ -212,7 +260,10 @@ async fn a_server_that_ignores_sigterm_is_killed() {
     assert!(!upstream.list_tools().await.unwrap().is_empty());
     let pid = upstream.pid().unwrap();
     drop(upstream);
-    assert!(alive(pid), "SIGTERM is ignored, so it is still there at first");
+    assert!(
+        alive(pid),
+        "SIGTERM is ignored, so it is still there at first"
+    );
     assert!(
         gone_within(pid, Duration::from_secs(3)).await,
         "SIGKILL follows the grace period"
@@ -233,7 +284,11 @@ async fn close_kills_a_server_that_does_not_exit_on_eof() {
     upstream.close().await.unwrap();
     assert!(!alive(pid));
     // EOF wait, SIGTERM wait, then SIGKILL: about 4 s, well under the 5 + 6 s a stuck close would take.
-    assert!(started.elapsed() < Duration::from_secs(8), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -286,7 +341,8 @@ async fn server_that_exits_silently() {
     let target = Target::parse_command_line("sh -c 'exit 0'").unwrap();
     let err = Upstream::connect(&target, &options()).await.unwrap_err();
     assert!(
-        err.to_string().ends_with("exited before initialize (exit status 0); it wrote nothing to stderr"),
+        err.to_string()
+            .ends_with("exited before initialize (exit status 0); it wrote nothing to stderr"),
         "{err}"
     );
 }
@@ -297,11 +353,19 @@ async fn server_that_never_speaks_times_out_and_is_killed() {
         timeout: Duration::from_millis(500),
         ..options()
     };
-    let target = Target::parse_command_line("sh -c 'echo waiting >&2; exec sleep 61.2345'").unwrap();
+    let target =
+        Target::parse_command_line("sh -c 'echo waiting >&2; exec sleep 61.2345'").unwrap();
     let started = std::time::Instant::now();
     let err = Upstream::connect(&target, &options).await.unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
-    assert!(matches!(err, UpstreamError::InitializeTimeout { .. }), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(err, UpstreamError::InitializeTimeout { .. }),
+        "{err:?}"
+    );
     let text = err.to_string();
     assert!(
         text.starts_with("timed out after 0.5 s waiting for initialize from `sh -c 'echo waiting >&2; exec sleep 61.2345'`; is it an MCP server speaking JSON-RPC on stdio?"),
@@ -324,7 +388,10 @@ async fn stderr_modes() {
     };
     let target = Target::parse_command_line("sh -c 'echo boom >&2; exit 3'").unwrap();
     let err = Upstream::connect(&target, &quiet).await.unwrap_err();
-    assert!(err.to_string().ends_with("its stderr was discarded"), "{err}");
+    assert!(
+        err.to_string().ends_with("its stderr was discarded"),
+        "{err}"
+    );
 
     // Capture keeps the end of a long stderr.
     let small = ConnectOptions {
@@ -334,13 +401,22 @@ async fn stderr_modes() {
     let target =
         Target::parse_command_line("sh -c 'echo 0123456789abcdefghijklmnop >&2; exit 1'").unwrap();
     let err = Upstream::connect(&target, &small).await.unwrap_err();
-    assert!(err.to_string().ends_with("its stderr ended with: …bcdefghijklmnop"), "{err}");
+    assert!(
+        err.to_string()
+            .ends_with("its stderr ended with: …bcdefghijklmnop"),
+        "{err}"
+    );
 
     // A running server's stderr is readable.
-    let upstream = Upstream::connect(&everything_stdio(), &options()).await.unwrap();
+    let upstream = Upstream::connect(&everything_stdio(), &options())
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(
-        upstream.stderr().await.contains("Starting default (STDIO) server"),
+        upstream
+            .stderr()
+            .await
+            .contains("Starting default (STDIO) server"),
         "{:?}",
         upstream.stderr().await
     );
@@ -353,7 +429,9 @@ async fn request_timeout_and_a_server_that_dies_mid_session() {
         request_timeout: Duration::from_millis(300),
         ..options()
     };
-    let upstream = Upstream::connect(&everything_stdio(), &short).await.unwrap();
+    let upstream = Upstream::connect(&everything_stdio(), &short)
+        .await
+        .unwrap();
     // longRunningOperation takes `duration` seconds.
     let err = upstream
         .call_tool(
@@ -362,9 +440,13 @@ async fn request_timeout_and_a_server_that_dies_mid_session() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(err, UpstreamError::RequestTimeout { .. }), "{err:?}");
     assert!(
-        err.to_string().starts_with("timed out after 0.3 s waiting for the answer to tools/call"),
+        matches!(err, UpstreamError::RequestTimeout { .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with("timed out after 0.3 s waiting for the answer to tools/call"),
         "{err}"
     );
 
@@ -376,9 +458,15 @@ async fn request_timeout_and_a_server_that_dies_mid_session() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let err = upstream.list_tools().await.unwrap_err();
     let text = err.to_string();
-    assert!(matches!(err, UpstreamError::ConnectionClosed { .. }), "{err:?}");
+    assert!(
+        matches!(err, UpstreamError::ConnectionClosed { .. }),
+        "{err:?}"
+    );
     assert!(text.contains("during tools/list"), "{text}");
-    assert!(text.contains("the server exited (killed by signal 9)"), "{text}");
+    assert!(
+        text.contains("the server exited (killed by signal 9)"),
+        "{text}"
+    );
     upstream.close().await.unwrap();
     assert!(!alive(pid), "reaped");
 }

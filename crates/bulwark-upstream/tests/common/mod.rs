@@ -137,7 +137,13 @@ impl Drop for Server {
 }
 
 /// Start `program args…` with `env`, then wait until something accepts TCP on `port`.
-pub fn start_http(program: &str, args: &[&str], env: &[(&str, String)], port: u16, path: &str) -> Server {
+pub fn start_http(
+    program: &str,
+    args: &[&str],
+    env: &[(&str, String)],
+    port: u16,
+    path: &str,
+) -> Server {
     let mut child = Command::new(program)
         .args(args)
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
@@ -154,7 +160,10 @@ pub fn start_http(program: &str, args: &[&str], env: &[(&str, String)], port: u1
         if let Ok(Some(status)) = child.try_wait() {
             panic!("{program} {args:?} exited before listening on {port}: {status}");
         }
-        assert!(Instant::now() < deadline, "{program} {args:?} never listened on {port}");
+        assert!(
+            Instant::now() < deadline,
+            "{program} {args:?} never listened on {port}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     Server {
@@ -228,6 +237,11 @@ pub fn start_bulwark(binary: &Path, extra: &[&str], data_dir: &Path) -> Server {
 pub fn tool_names(tools: &[serde_json::Value]) -> Vec<String> {
     tools
         .iter()
-        .map(|t| t["name"].as_str().expect("every tool has a name").to_owned())
+        .map(|t| {
+            t["name"]
+                .as_str()
+                .expect("every tool has a name")
+                .to_owned()
+        })
         .collect()
 }
