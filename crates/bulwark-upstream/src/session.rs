@@ -289,60 +289,10 @@ impl Upstream {
     }
 
     async fn list_all(&self, method: &str, key: &str) -> Result<Vec<Value>, UpstreamError> {
-        let mut items = Vec::new();
-        let mut cursor: Option<String> = None;
-        let mut seen = HashSet::new();
-        for page in 1..=MAX_LIST_PAGES {
-            let params = cursor.take().map(|c| json!({ "cursor": c }));
-            let result = self.request(method, params).await?;
-            let Some(object) = result.as_object() else {
-                return Err(UpstreamError::Protocol {
-                    method: method.to_owned(),
-                    detail: format!("the result is not an object: {}", preview(&result)),
-                });
-            };
-            match object.get(key) {
-                Some(Value::Array(list)) => items.extend(list.iter().cloned()),
-                // Lenient, like the official SDKs: a page without the list is an empty page.
-                None | Some(Value::Null) => {}
-                Some(other) => {
-                    return Err(UpstreamError::Protocol {
-                        method: method.to_owned(),
-                        detail: format!("`{key}` is not a list: {}", preview(other)),
-                    });
-                }
-            }
-            if items.len() > MAX_LIST_ITEMS {
-                return Err(UpstreamError::ListingTooLong {
-                    method: method.to_owned(),
-                    pages: page,
-                    items: items.len(),
-                    reason: format!("more than {MAX_LIST_ITEMS} items"),
-                });
-            }
-            match object.get("nextCursor") {
-                Some(Value::String(next)) if !next.is_empty() => {
-                    if !seen.insert(next.clone()) {
-                        return Err(UpstreamError::ListingTooLong {
-                            method: method.to_owned(),
-                            pages: page,
-                            items: items.len(),
-                            reason: format!(
-                                "the server sent cursor {next:?} a second time, a loop"
-                            ),
-                        });
-                    }
-                    cursor = Some(next.clone());
-                }
-                _ => return Ok(items),
-            }
-        }
-        Err(UpstreamError::ListingTooLong {
-            method: method.to_owned(),
-            pages: MAX_LIST_PAGES,
-            items: items.len(),
-            reason: format!("still a nextCursor after {MAX_LIST_PAGES} pages"),
+        paginate(method, key, |cursor| {
+            self.request(method, cursor.map(|c| json!({ "cursor": c })))
         })
+        .await
     }
 
     /// Send `method` and return its result as JSON.
@@ -434,6 +384,75 @@ impl Upstream {
     }
 }
 
+/// Fetch pages with `fetch(cursor)` until one has no `nextCursor`, collecting `result[key]`.
+///
+/// Stops with an error after [`MAX_LIST_PAGES`] pages, past [`MAX_LIST_ITEMS`] items, or when a
+/// cursor comes back a second time: a server that lists forever is not waited for.
+async fn paginate<F, Fut>(
+    method: &str,
+    key: &str,
+    mut fetch: F,
+) -> Result<Vec<Value>, UpstreamError>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: Future<Output = Result<Value, UpstreamError>>,
+{
+    let too_long = |pages: usize, items: usize, reason: String| UpstreamError::ListingTooLong {
+        method: method.to_owned(),
+        pages,
+        items,
+        reason,
+    };
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut seen = HashSet::new();
+    for page in 1..=MAX_LIST_PAGES {
+        let result = fetch(cursor.take()).await?;
+        let Some(object) = result.as_object() else {
+            return Err(UpstreamError::Protocol {
+                method: method.to_owned(),
+                detail: format!("the result is not an object: {}", preview(&result)),
+            });
+        };
+        match object.get(key) {
+            Some(Value::Array(list)) => items.extend(list.iter().cloned()),
+            // Lenient, like the official SDKs: a page without the list is an empty page.
+            None | Some(Value::Null) => {}
+            Some(other) => {
+                return Err(UpstreamError::Protocol {
+                    method: method.to_owned(),
+                    detail: format!("`{key}` is not a list: {}", preview(other)),
+                });
+            }
+        }
+        if items.len() > MAX_LIST_ITEMS {
+            return Err(too_long(
+                page,
+                items.len(),
+                format!("more than {MAX_LIST_ITEMS} items"),
+            ));
+        }
+        match object.get("nextCursor") {
+            Some(Value::String(next)) if !next.is_empty() => {
+                if !seen.insert(next.clone()) {
+                    return Err(too_long(
+                        page,
+                        items.len(),
+                        format!("the server sent cursor {next:?} a second time, a loop"),
+                    ));
+                }
+                cursor = Some(next.clone());
+            }
+            _ => return Ok(items),
+        }
+    }
+    Err(too_long(
+        MAX_LIST_PAGES,
+        items.len(),
+        format!("still a nextCursor after {MAX_LIST_PAGES} pages"),
+    ))
+}
+
 fn server_info(peer: Option<&ServerPeerInfo>) -> ServerInfo {
     let Some(peer) = peer else {
         return ServerInfo {
@@ -511,5 +530,131 @@ fn preview(value: &Value) -> String {
     match text.char_indices().nth(200) {
         Some((at, _)) => format!("{}…", &text[..at]),
         None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Serve pages from a function of the cursor, recording the cursors asked for.
+    async fn list(
+        pages: impl Fn(Option<&str>) -> Value,
+    ) -> (Result<Vec<Value>, UpstreamError>, Vec<Option<String>>) {
+        let mut asked = Vec::new();
+        let result = paginate("tools/list", "tools", |cursor| {
+            asked.push(cursor.clone());
+            let page = pages(cursor.as_deref());
+            async move { Ok(page) }
+        })
+        .await;
+        (result, asked)
+    }
+
+    #[tokio::test]
+    async fn follows_cursors_to_the_end() {
+        let (result, asked) = list(|cursor| match cursor {
+            None => json!({ "tools": [{ "name": "a" }], "nextCursor": "p2" }),
+            Some("p2") => {
+                json!({ "tools": [{ "name": "b" }, { "name": "c" }], "nextCursor": "p3" })
+            }
+            Some("p3") => json!({ "tools": [{ "name": "d" }] }),
+            other => panic!("unexpected cursor {other:?}"),
+        })
+        .await;
+        let names: Vec<_> = result.unwrap().iter().map(|t| t["name"].clone()).collect();
+        assert_eq!(names, ["a", "b", "c", "d"]);
+        assert_eq!(asked, [None, Some("p2".into()), Some("p3".into())]);
+    }
+
+    #[tokio::test]
+    async fn empty_or_null_cursor_ends_and_missing_list_is_empty() {
+        let (result, _) = list(|_| json!({ "tools": [], "nextCursor": "" })).await;
+        assert!(result.unwrap().is_empty());
+        let (result, _) = list(|_| json!({ "nextCursor": null })).await;
+        assert!(result.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn endless_cursors_stop_at_the_page_limit() {
+        let (result, asked) = list(|cursor| {
+            let n: usize = cursor.map_or(0, |c| c.parse().unwrap());
+            json!({ "tools": [{ "name": format!("t{n}") }], "nextCursor": (n + 1).to_string() })
+        })
+        .await;
+        assert_eq!(asked.len(), MAX_LIST_PAGES);
+        let err = result.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "tools/list: stopped after 100 pages and 100 items: still a nextCursor after 100 pages; \
+             a server should not list this much, treat it as suspect"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_repeated_cursor_is_a_loop() {
+        let (result, asked) = list(|cursor| match cursor {
+            None => json!({ "tools": [], "nextCursor": "x" }),
+            _ => json!({ "tools": [], "nextCursor": "x" }),
+        })
+        .await;
+        assert_eq!(asked.len(), 2);
+        assert!(
+            result
+                .unwrap_err()
+                .to_string()
+                .contains("cursor \"x\" a second time")
+        );
+    }
+
+    #[tokio::test]
+    async fn too_many_items() {
+        let big: Vec<Value> = (0..6000)
+            .map(|i| json!({ "name": i.to_string() }))
+            .collect();
+        let (result, asked) = list(|cursor| match cursor {
+            None => json!({ "tools": big, "nextCursor": "2" }),
+            _ => json!({ "tools": big, "nextCursor": "3" }),
+        })
+        .await;
+        assert_eq!(asked.len(), 2);
+        let err = result.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                UpstreamError::ListingTooLong {
+                    pages: 2,
+                    items: 12000,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn malformed_pages_are_protocol_errors() {
+        let (result, _) = list(|_| json!({ "tools": { "name": "x" } })).await;
+        assert_eq!(
+            result.unwrap_err().to_string(),
+            r#"tools/list: unexpected answer from the server: `tools` is not a list: {"name":"x"}"#
+        );
+        let (result, _) = list(|_| json!(["not", "an", "object"])).await;
+        assert!(matches!(
+            result.unwrap_err(),
+            UpstreamError::Protocol { .. }
+        ));
+    }
+
+    #[test]
+    fn upstream_is_shareable_and_its_futures_are_send() {
+        fn send_sync<T: Send + Sync>() {}
+        fn send<T: Send>(_: &T) {}
+        send_sync::<Upstream>();
+        let target = Target::http("http://127.0.0.1:9/mcp");
+        let options = ConnectOptions::default();
+        let connect = Upstream::connect(&target, &options);
+        send(&connect);
+        drop(connect);
     }
 }
