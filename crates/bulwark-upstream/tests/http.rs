@@ -115,7 +115,6 @@ async fn oauth_protected_server_is_401() {
         text.contains("resource_metadata"),
         "the challenge is quoted: {text}"
     );
-    eprintln!("{text}");
 
     // This example server cannot check a made-up token (its introspection call fails) and
     // answers 500: a server failure, reported as one.
@@ -160,7 +159,6 @@ async fn connection_refused() {
         "{text}"
     );
     assert!(text.contains("refused"), "{text}");
-    eprintln!("{text}");
     assert!(
         text.ends_with("is the server running and listening there?"),
         "{text}"
@@ -241,7 +239,6 @@ async fn bulwark_itself() {
         matches!(err, UpstreamError::Unauthorized { status: 401, .. }),
         "{err:?}"
     );
-    eprintln!("{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

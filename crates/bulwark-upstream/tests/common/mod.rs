@@ -33,7 +33,7 @@ pub fn node() -> String {
         "no Node at {}: run `npm ci` in tools/npm (scripts/test does) or set BULWARK_NODE",
         node.display()
     );
-    node.display().to_string()
+    node.canonicalize().unwrap().display().to_string()
 }
 
 fn package_js(package: &str, file: &str) -> String {
@@ -184,18 +184,27 @@ pub fn everything_http() -> Server {
     )
 }
 
-/// bulwark's own binary, if someone built it; None (and the reason printed) otherwise.
+/// bulwark's own binary, if someone built it: `$BULWARK_BIN` (scripts/test sets it), else
+/// target/debug/bulwark. None, with the reason printed, otherwise.
 pub fn bulwark_binary() -> Option<PathBuf> {
-    let path = repo_root().join("target/debug/bulwark");
-    if path.exists() {
-        Some(path)
-    } else {
-        eprintln!(
-            "SKIPPED: {} does not exist; build it with `cargo build -p bulwark` to run this test",
-            path.display()
-        );
-        None
+    let candidates: Vec<PathBuf> = std::env::var_os("BULWARK_BIN")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([repo_root().join("target/debug/bulwark")])
+        .collect();
+    if let Some(found) = candidates.iter().find(|p| p.is_file()) {
+        return Some(found.clone());
     }
+    eprintln!(
+        "SKIPPED: no bulwark binary at {}; build it with `cargo build -p bulwark` to run this test",
+        candidates
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" or ")
+    );
+    None
 }
 
 /// `bulwark serve --http 127.0.0.1:0 …`, with the address read from its listening line.
