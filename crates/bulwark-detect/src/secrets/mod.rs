@@ -145,18 +145,7 @@ fn collect(text: &str) -> Vec<Candidate> {
                 .iter()
                 .position(|&b| b == b'\n')
                 .map_or(hi0, |n| he + n);
-            // Never cut a token: widen to the token's edges (bounded).
-            let mut lo = lo;
-            let stop = lo.saturating_sub(256);
-            while lo > stop && bytes[lo - 1] != b'\n' && is_token_byte(bytes[lo - 1]) {
-                lo -= 1;
-            }
-            let mut hi = hi;
-            let stop = (hi + 256).min(bytes.len());
-            while hi < stop && is_token_byte(bytes[hi]) {
-                hi += 1;
-            }
-            windows.push((pi, floor(text, lo), ceil(text, hi)));
+            windows.push((pi, lo, hi));
         }
     };
     for m in pf.ci.find_overlapping_iter(text) {
@@ -178,7 +167,18 @@ fn collect(text: &str) -> Vec<Candidate> {
             hi = hi.max(windows[j].2);
             j += 1;
         }
-        match_window(text, pi as usize, lo, hi, &mut out);
+        // Never cut a token: widen the merged window to the token's edges
+        // (bounded).
+        let (mut lo, mut hi) = (lo, hi);
+        let stop = lo.saturating_sub(256);
+        while lo > stop && bytes[lo - 1] != b'\n' && is_token_byte(bytes[lo - 1]) {
+            lo -= 1;
+        }
+        let stop = (hi + 256).min(bytes.len());
+        while hi < stop && is_token_byte(bytes[hi]) {
+            hi += 1;
+        }
+        match_window(text, pi as usize, floor(text, lo), ceil(text, hi), &mut out);
         i = j;
     }
     out
@@ -188,31 +188,109 @@ fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'+' | b'/' | b'=' | b'~')
 }
 
+fn is_b64url(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+}
+
+/// JWT candidates by a linear scan: a regex with long token runs retried at
+/// every `eyJ` of a long run would be quadratic.
+fn jwt_spans(text: &str, lo: usize, hi: usize) -> Vec<(usize, usize)> {
+    let b = text.as_bytes();
+    let run = |mut i: usize| {
+        let stop = (i + 16 * 1024).min(hi);
+        while i < stop && is_b64url(b[i]) {
+            i += 1;
+        }
+        i
+    };
+    let mut spans = Vec::new();
+    let mut i = lo;
+    while let Some(p) = text[i..hi].find("eyJ").map(|k| i + k) {
+        if p > 0 && is_b64url(b[p - 1]) {
+            // Inside a longer token: skip the rest of that token.
+            i = run(p).max(p + 1);
+            continue;
+        }
+        let e1 = run(p);
+        if e1 >= hi || b[e1] != b'.' || !text[e1 + 1..hi].starts_with("eyJ") {
+            i = e1.max(p + 1);
+            continue;
+        }
+        let e2 = run(e1 + 1);
+        if e2 >= hi || b[e2] != b'.' {
+            i = e2.max(p + 1);
+            continue;
+        }
+        let e3 = run(e2 + 1);
+        // A fourth part (JWE, or a longer dotted token) is not a JWT.
+        let more = e3 + 1 < hi && b[e3] == b'.' && is_b64url(b[e3 + 1]);
+        if !more && e3 - (e2 + 1) >= 16 {
+            spans.push((p, e3));
+        }
+        i = e3.max(p + 1);
+    }
+    spans
+}
+
 fn match_window(text: &str, pi: usize, lo: usize, hi: usize, out: &mut Vec<Candidate>) {
     let p = &PATTERNS[pi];
     let re = regex_for(pi);
+    if p.name == "jwt" {
+        for (s, e) in jwt_spans(text, lo, hi) {
+            if let Some(caps) = re.captures(&text[s..e]) {
+                on_match(text, pi, s, e, false, caps, out);
+            }
+        }
+        return;
+    }
+    for caps in re.captures_iter(&text[lo..hi]) {
+        on_match(text, pi, lo, hi, true, caps, out);
+    }
+}
+
+/// Checks one regex match (positions relative to `lo`, window `[lo, hi)`).
+fn on_match(
+    text: &str,
+    pi: usize,
+    lo: usize,
+    hi: usize,
+    guard: bool,
+    caps: regex::Captures<'_>,
+    out: &mut Vec<Candidate>,
+) {
+    let p = &PATTERNS[pi];
     let hay = &text[lo..hi];
     let bytes = text.as_bytes();
-    for caps in re.captures_iter(hay) {
+    {
         let whole = caps.get(0).expect("group 0");
         // A match touching a window edge that is not a line edge may be a
         // piece of a longer token.
-        if whole.start() == 0 && lo > 0 && bytes[lo - 1] != b'\n' && is_token_byte(bytes[lo - 1]) {
-            continue;
+        if guard
+            && whole.start() == 0
+            && lo > 0
+            && bytes[lo - 1] != b'\n'
+            && is_token_byte(bytes[lo - 1])
+        {
+            return;
         }
-        if whole.end() == hay.len() && hi < text.len() && bytes[hi] != b'\n' && bytes[hi] != b'\r' {
-            continue;
+        if guard
+            && whole.end() == hay.len()
+            && hi < text.len()
+            && bytes[hi] != b'\n'
+            && bytes[hi] != b'\r'
+        {
+            return;
         }
         let sm = caps.name("s").unwrap_or(whole);
         let secret = sm.as_str();
         if p.min_entropy > 0.0 && entropy(secret) < p.min_entropy {
-            continue;
+            return;
         }
         if p.placeholder
             && (validate::is_placeholder(strip_keyword(p, secret))
                 || validate::is_known_example(secret))
         {
-            continue;
+            return;
         }
         let ctx = Ctx {
             text,
@@ -223,7 +301,7 @@ fn match_window(text: &str, pi: usize, lo: usize, hi: usize, out: &mut Vec<Candi
             end: lo + sm.end(),
             name: p.name,
         };
-        let Some(v) = (p.check)(&ctx) else { continue };
+        let Some(v) = (p.check)(&ctx) else { return };
         let Verdict {
             rule,
             severity,
@@ -365,6 +443,11 @@ fn build_findings(path: &str, text: &str, accepted: Vec<&Candidate>) -> Vec<Find
     };
     let test_path = looks_like_test_path(path);
     let mut findings = Vec::with_capacity(accepted.len());
+    // Findings come sorted by position: columns are counted incrementally
+    // and each line is searched for a directive once, so a long line with
+    // many findings stays linear.
+    let mut cursor: (usize, usize, u32) = (usize::MAX, 0, 1); // (line, byte, column)
+    let mut directive: (usize, bool) = (usize::MAX, false);
     for c in &accepted {
         let idx = line_of(c.start);
         let (ls, le) = line_bounds(idx);
@@ -375,7 +458,16 @@ fn build_findings(path: &str, text: &str, accepted: Vec<&Candidate>) -> Vec<Find
             let (ps, pe) = line_bounds(idx - 1);
             text[ps..pe].trim_end_matches('\r')
         };
-        if suppressed(line, prev, c.rule) {
+        if directive.0 != idx {
+            let has = |s: &str| {
+                s.len() >= 14
+                    && s.as_bytes()
+                        .windows(14)
+                        .any(|w| w.eq_ignore_ascii_case(b"bulwark-ignore"))
+            };
+            directive = (idx, has(line) || has(prev));
+        }
+        if directive.1 && suppressed(line, prev, c.rule) {
             continue;
         }
         let mut severity = c.severity;
@@ -395,7 +487,11 @@ fn build_findings(path: &str, text: &str, accepted: Vec<&Candidate>) -> Vec<Find
                 format!("{note}; in a test or example path")
             };
         }
-        let column = text[ls..c.start].chars().count() as u32 + 1;
+        if cursor.0 != idx || cursor.1 > c.start {
+            cursor = (idx, ls, 1);
+        }
+        let column = cursor.2 + text[cursor.1..c.start].chars().count() as u32;
+        cursor = (idx, c.start, column);
         let masked = mask_secret(&text[c.mask.0..c.mask.1]);
         let snippet = snippet(text, ls, le, c, &accepted);
         let p = &PATTERNS[c.pattern];
@@ -451,8 +547,12 @@ fn memchr_all(bytes: &[u8]) -> Vec<usize> {
 fn snippet(text: &str, ls: usize, le: usize, c: &Candidate, all: &[&Candidate]) -> String {
     let lo = floor(text, c.start.saturating_sub(300).max(ls));
     let hi = ceil(text, (c.end + 300).min(le));
-    let mut masks: Vec<(usize, usize)> = all
+    // `all` is sorted by start; masks start at or after their candidate's
+    // start and are shorter than a candidate span (< 20 KiB).
+    let first = all.partition_point(|o| o.start + 20 * 1024 < lo);
+    let mut masks: Vec<(usize, usize)> = all[first..]
         .iter()
+        .take_while(|o| o.start < hi)
         .map(|o| o.mask)
         .filter(|&(s, e)| e > s && s < hi && e > lo)
         .collect();

@@ -15,33 +15,54 @@ fn is_sentence_end(t: &str, i: usize) -> bool {
     if i + 1 < b.len() && !b[i + 1].is_ascii_whitespace() {
         return false;
     }
-    let head = t[..=i].to_ascii_lowercase();
+    let head = &b[i.saturating_sub(8)..=i];
     !ABBREVIATIONS.iter().any(|a| {
-        head.ends_with(a) && {
-            let before = head.len() - a.len();
-            before == 0 || !head.as_bytes()[before - 1].is_ascii_alphanumeric()
+        let a = a.as_bytes();
+        head.len() >= a.len() && head[head.len() - a.len()..].eq_ignore_ascii_case(a) && {
+            let at = i + 1 - a.len();
+            at == 0 || !b[at - 1].is_ascii_alphanumeric()
         }
     })
+}
+
+/// Sentences longer than this are cut: prose has none, and the bound keeps
+/// every context check linear in the text.
+pub(crate) const MAX_SENTENCE: usize = 1024;
+
+fn floor_boundary(t: &str, mut i: usize) -> usize {
+    while !t.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn ceil_boundary(t: &str, mut i: usize) -> usize {
+    while i < t.len() && !t.is_char_boundary(i) {
+        i += 1;
+    }
+    i.min(t.len())
 }
 
 /// Byte offset where the sentence holding `pos` starts.
 pub(crate) fn sentence_start(t: &str, pos: usize) -> usize {
     let b = t.as_bytes();
     let mut i = pos.min(b.len());
-    while i > 0 {
+    let stop = i.saturating_sub(MAX_SENTENCE);
+    while i > stop {
         i -= 1;
         if b[i] == b'\n' || is_sentence_end(t, i) {
             return i + 1;
         }
     }
-    0
+    ceil_boundary(t, stop)
 }
 
 /// Byte offset just past the sentence holding `pos`.
 pub(crate) fn sentence_end(t: &str, pos: usize) -> usize {
     let b = t.as_bytes();
     let mut i = pos;
-    while i < b.len() {
+    let stop = (pos + MAX_SENTENCE).min(b.len());
+    while i < stop {
         if b[i] == b'\n' {
             return i;
         }
@@ -50,7 +71,7 @@ pub(crate) fn sentence_end(t: &str, pos: usize) -> usize {
         }
         i += 1;
     }
-    b.len()
+    floor_boundary(t, stop)
 }
 
 /// Splits `t` into sentences (byte ranges).
@@ -185,10 +206,15 @@ fn is_word_byte(b: u8) -> bool {
 /// Whether `[ms, me)` lies inside quotation marks.
 pub(crate) fn quoted(t: &str, ms: usize, me: usize) -> bool {
     let b = t.as_bytes();
+    let me = me.min(b.len());
+    // Quotes are looked for in the surrounding sentence (bounded), plus the
+    // sentence after it: a quoted phrase may end with its own period.
+    let lo = sentence_start(t, ms).min(ms);
+    let hi = sentence_end(t, sentence_end(t, me)).max(me);
     // Symmetric quotes: an odd number before the match and one after it.
     for q in [b'"', b'`'] {
-        let before = b[..ms].iter().filter(|&&c| c == q).count();
-        if before % 2 == 1 && b[me.min(b.len())..].contains(&q) {
+        let before = b[lo..ms].iter().filter(|&&c| c == q).count();
+        if before % 2 == 1 && b[me..hi].contains(&q) {
             return true;
         }
     }
@@ -198,9 +224,9 @@ pub(crate) fn quoted(t: &str, ms: usize, me: usize) -> bool {
         ("\u{2018}", "\u{2019}"),
         ("\u{ab}", "\u{bb}"),
     ] {
-        if let Some(o) = t[..ms].rfind(open)
-            && !t[o..ms].contains(close)
-            && t[me.min(t.len())..].contains(close)
+        if let Some(o) = t[lo..ms].rfind(open)
+            && !t[lo + o..ms].contains(close)
+            && t[me..hi].contains(close)
         {
             return true;
         }

@@ -189,17 +189,20 @@ fn name_tokens(name: &str) -> Vec<String> {
 
 /// The clause (between `;`, `,`, sentence ends) around a byte offset.
 fn clause(t: &str, s: usize, e: usize) -> &str {
-    let lo = t[..s]
+    let from = super::context::sentence_start(t, s).min(s);
+    let to = super::context::sentence_end(t, e).max(e);
+    let lo = t[from..s]
         .rfind(['.', ';', ',', '\n', ':'])
-        .map_or(0, |i| i + 1);
-    let hi = t[e..]
-        .find(['.', ';', ',', '\n'])
-        .map_or(t.len(), |i| e + i);
+        .map_or(from, |i| from + i + 1);
+    let hi = t[e..to].find(['.', ';', ',', '\n']).map_or(to, |i| e + i);
     &t[lo..hi]
 }
 
 fn negated(t: &str, s: usize) -> bool {
-    let lo = t[..s].rfind(['.', ';', ',', '\n']).map_or(0, |i| i + 1);
+    let from = super::context::sentence_start(t, s).min(s);
+    let lo = t[from..s]
+        .rfind(['.', ';', ',', '\n'])
+        .map_or(from, |i| from + i + 1);
     let words: Vec<&str> = t[lo..s].split_whitespace().rev().take(4).collect();
     words.iter().any(|w| NEGATION.is_match(w))
 }

@@ -488,10 +488,18 @@ fn exfiltration(t: &str, lenient: bool, hits: &mut Vec<Hit>) {
             return;
         }
     }
+    // Where the first sensitive thing is named: "send it" counts after it.
+    let first_sensitive = SENSITIVE
+        .find(t)
+        .map(|m| m.start())
+        .into_iter()
+        .chain(credential_paths(t).first().map(|p| p.0))
+        .min()
+        .unwrap_or(usize::MAX);
     for (ss, se) in sentences(t) {
         let sentence = &t[ss..se];
         for v in TRANSFER.find_iter(sentence) {
-            let rest = &sentence[v.end()..];
+            let rest = &sentence[v.end()..floor(sentence, (v.end() + 240).min(sentence.len()))];
             let Some(d) = DEST.find(rest) else { continue };
             if d.start() > 200 || !TO_WORD.is_match(&rest[..d.start()]) {
                 continue;
@@ -499,9 +507,8 @@ fn exfiltration(t: &str, lenient: bool, hits: &mut Vec<Hit>) {
             let object = &rest[..d.start()];
             let dest_end = floor(rest, (d.start() + 80).min(rest.len()));
             let dest = &rest[d.start()..dest_end];
-            let earlier = &t[..ss + v.start()];
-            let sensitive =
-                has_sensitive(object) || (PRONOUN.is_match(object) && has_sensitive(earlier));
+            let sensitive = has_sensitive(object)
+                || (PRONOUN.is_match(object) && first_sensitive < ss + v.start());
             let hostile = HOSTILE.is_match(dest);
             if !(sensitive || hostile) {
                 continue;
