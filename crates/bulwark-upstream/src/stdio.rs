@@ -215,9 +215,16 @@ impl ChildProcess {
             && let Some(child) = self.child.as_mut()
             && let Ok(Some(status)) = child.try_wait()
         {
-            self.exit = Some(status);
+            self.exited(status);
         }
         self.exit
+    }
+
+    /// Record the leader's exit and, at that moment, SIGTERM whatever is left of its group
+    /// (later the group id could in principle belong to someone else).
+    fn exited(&mut self, status: ExitStatus) {
+        self.exit = Some(status);
+        self.signal_group(Signal::Term);
     }
 
     /// Wait up to `limit` for the server to exit.
@@ -227,7 +234,7 @@ impl ChildProcess {
         }
         let child = self.child.as_mut()?;
         if let Ok(Ok(status)) = tokio::time::timeout(limit, child.wait()).await {
-            self.exit = Some(status);
+            self.exited(status);
         }
         self.exit
     }
@@ -292,8 +299,6 @@ impl ChildProcess {
                 self.wait_exit(CLOSE_GRACE).await;
             }
         }
-        // The leader is gone; anything it left behind in its group goes too.
-        self.signal_group(Signal::Term);
         self.child = None;
         self.exit
     }
@@ -336,7 +341,11 @@ impl Drop for ChildProcess {
             return;
         };
         let pid = self.pid;
-        if self.exit.is_some() || matches!(child.try_wait(), Ok(Some(_))) {
+        if self.exit.is_some() {
+            // Reaped earlier, and its group signalled then.
+            return;
+        }
+        if matches!(child.try_wait(), Ok(Some(_))) {
             if let Some(pid) = pid {
                 signal_group(pid, Signal::Term);
             }

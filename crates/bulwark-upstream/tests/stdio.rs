@@ -470,3 +470,45 @@ async fn request_timeout_and_a_server_that_dies_mid_session() {
     upstream.close().await.unwrap();
     assert!(!alive(pid), "reaped");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grandchildren_go_with_the_server() {
+    // Like `npx`, a wrapper whose server starts other processes: here a `sleep` in the
+    // background that never reads stdin, so only a signal to the whole group ends it.
+    let script = format!(
+        "sleep 61.777 & '{}' '{}' stdio; wait",
+        node(),
+        everything_js()
+    );
+    let target = Target::stdio("sh", ["-c".to_owned(), script]);
+    let upstream = Upstream::connect(&target, &options()).await.unwrap();
+    assert!(!upstream.list_tools().await.unwrap().is_empty());
+    let wrapper = upstream.pid().unwrap();
+    let sleepers = processes_running("sleep 61.777");
+    let sleepers: Vec<u32> = sleepers.into_iter().filter(|p| *p != wrapper).collect();
+    assert_eq!(sleepers.len(), 1, "{sleepers:?}");
+    drop(upstream);
+    assert!(
+        gone_within(wrapper, Duration::from_secs(2)).await,
+        "wrapper"
+    );
+    assert!(
+        gone_within(sleepers[0], Duration::from_secs(2)).await,
+        "the background process of the server's group"
+    );
+
+    // close() too.
+    let script = format!(
+        "sleep 61.778 & '{}' '{}' stdio; wait",
+        node(),
+        everything_js()
+    );
+    let target = Target::stdio("sh", ["-c".to_owned(), script]);
+    let upstream = Upstream::connect(&target, &options()).await.unwrap();
+    let wrapper = upstream.pid().unwrap();
+    let sleepers = processes_running("sleep 61.778");
+    let sleepers: Vec<u32> = sleepers.into_iter().filter(|p| *p != wrapper).collect();
+    assert_eq!(sleepers.len(), 1, "{sleepers:?}");
+    upstream.close().await.unwrap();
+    assert!(gone_within(sleepers[0], Duration::from_secs(2)).await);
+}
