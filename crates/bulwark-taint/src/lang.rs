@@ -164,6 +164,36 @@ pub(crate) fn function_body<'t>(f: Node<'t>) -> Option<Node<'t>> {
 
 /// The name a function is known by in its file: its own name, the variable
 /// it is assigned to (`const f = () => ...`), or the object key (`execute: ...`).
+/// Names of all functions in `all`, by node id, without `Node::parent`
+/// (which walks down from the root and is slow on deep trees).
+pub(crate) fn function_names(src: &Src, all: &[Node]) -> HashMap<usize, String> {
+    let mut out = HashMap::new();
+    for &n in all {
+        let (slot, value) = match n.k() {
+            "variable_declarator" => (field(n, "name"), field(n, "value")),
+            "pair" => (field(n, "key"), field(n, "value")),
+            "assignment_expression" | "assignment" => (field(n, "left"), field(n, "right")),
+            _ => {
+                if crate::syntax::is_function_like(n.k())
+                    && let Some(name) = field(n, "name")
+                {
+                    out.insert(n.id(), src.t(name).to_string());
+                }
+                continue;
+            }
+        };
+        if let (Some(slot), Some(value)) = (slot, value)
+            && crate::syntax::is_function_like(value.k())
+            && field(value, "name").is_none()
+            && (n.k() != "variable_declarator" || slot.k() == "identifier")
+        {
+            out.insert(value.id(), src.t(slot).to_string());
+        }
+    }
+    out
+}
+
+#[allow(dead_code)]
 pub(crate) fn function_name(src: &Src, f: Node) -> Option<String> {
     if let Some(n) = field(f, "name") {
         return Some(src.t(n).to_string());
@@ -186,6 +216,11 @@ pub(crate) fn function_params(src: &Src, lang: Language, f: Node) -> Vec<Param> 
     let Some(list) = list else {
         return Vec::new();
     };
+    // A parameter list that swallowed half the file is error recovery, not
+    // parameters.
+    if list.descendant_count() > 5_000 {
+        return Vec::new();
+    }
     let items: Vec<Node> = if is_identifier(list.k()) {
         vec![list]
     } else {
@@ -202,6 +237,10 @@ pub(crate) fn function_params(src: &Src, lang: Language, f: Node) -> Vec<Param> 
             continue;
         }
         if kind == "self_parameter" {
+            continue;
+        }
+        if p.descendant_count() > 400 {
+            index += 1;
             continue;
         }
         let type_text = field(p, "type")
@@ -272,11 +311,15 @@ fn is_plumbing(lang: Language, name: &str, type_text: &str) -> bool {
 /// Names bound by a pattern or parameter node.
 pub(crate) fn bound_names(src: &Src, pattern: Node) -> Vec<String> {
     let mut out = Vec::new();
+    // Real patterns are small; a huge one is error recovery.
+    if pattern.descendant_count() > 400 {
+        return out;
+    }
     let mut stack = vec![pattern];
     let mut steps = 0;
     while let Some(n) = stack.pop() {
         steps += 1;
-        if steps > 10_000 {
+        if steps > 2_000 {
             break;
         }
         let kind = n.k();
@@ -327,12 +370,17 @@ pub(crate) fn bound_names(src: &Src, pattern: Node) -> Vec<String> {
             | "call_expression" => continue,
             _ => {}
         }
+        // The cursor gives each child's field name in O(1).
+        let mut children: Vec<(Option<&str>, Node)> = Vec::new();
         let mut cursor = n.walk();
-        let children: Vec<(Option<&str>, Node)> = n
-            .children(&mut cursor)
-            .enumerate()
-            .map(|(i, c)| (n.field_name_for_child(i as u32), c))
-            .collect();
+        if cursor.goto_first_child() {
+            loop {
+                children.push((cursor.field_name(), cursor.node()));
+                if children.len() > 256 || !cursor.goto_next_sibling() {
+                    break;
+                }
+            }
+        }
         for (fname, c) in children.into_iter().rev() {
             if !c.is_named() || is_comment(c) {
                 continue;

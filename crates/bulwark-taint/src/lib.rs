@@ -214,20 +214,12 @@ pub fn analyze(path: &str, language: Language, source: &str) -> Vec<Finding> {
                 }
             }
             // Nearest enclosing scope.
-            let mut p = s.parent();
-            let mut outer = Some(root.id());
-            let mut steps = 0;
-            while let Some(pp) = p {
-                steps += 1;
-                if steps > 64 {
-                    break;
-                }
-                if syntax::is_function_like(pp.k()) {
-                    outer = Some(pp.id());
-                    break;
-                }
-                p = pp.parent();
-            }
+            let outer = Some(
+                fx.enclosing
+                    .get(&s.id())
+                    .map(|p| p.id())
+                    .unwrap_or(root.id()),
+            );
             (sources, outer)
         };
         let outer_env = outer_id.and_then(|o| envs.get(&o));

@@ -145,6 +145,10 @@ pub(crate) struct FileCtx<'t> {
     pub module_types: HashMap<String, String>,
     pub module_consts: HashMap<String, Node<'t>>,
     pub funcs: HashMap<String, Node<'t>>,
+    /// Function names by node id.
+    pub fn_names: HashMap<usize, String>,
+    /// The function each nested function is in, by node id.
+    pub enclosing: HashMap<usize, Node<'t>>,
     pub summaries: HashMap<usize, Summary>,
     pub has_defusedxml: bool,
 }
@@ -192,6 +196,8 @@ pub(crate) fn file_ctx<'t>(src: &'t Src<'t>, lang: Language, root: Node<'t>) -> 
         module_types: HashMap::new(),
         module_consts: HashMap::new(),
         funcs: HashMap::new(),
+        fn_names: HashMap::new(),
+        enclosing: HashMap::new(),
         summaries: HashMap::new(),
         has_defusedxml: src.text.contains("defusedxml"),
     };
@@ -245,12 +251,30 @@ pub(crate) fn file_ctx<'t>(src: &'t Src<'t>, lang: Language, root: Node<'t>) -> 
             fx.module_consts.insert(n, value);
         }
     }
+    fx.fn_names = lang::function_names(src, &all);
     for &n in &all {
         if is_function_like(n.k())
-            && let Some(name) = lang::function_name(src, n)
+            && let Some(name) = fx.fn_names.get(&n.id())
         {
-            fx.funcs.entry(name).or_insert(n);
+            fx.funcs.entry(name.clone()).or_insert(n);
         }
+    }
+    // Enclosing function of every function, by a stack over document order.
+    let mut stack: Vec<Node> = Vec::new();
+    for &n in &all {
+        if !is_function_like(n.k()) {
+            continue;
+        }
+        while stack
+            .last()
+            .is_some_and(|top| top.end_byte() <= n.start_byte())
+        {
+            stack.pop();
+        }
+        if let Some(top) = stack.last() {
+            fx.enclosing.insert(n.id(), *top);
+        }
+        stack.push(n);
     }
     fx.all = all;
     fx
@@ -464,7 +488,7 @@ impl<'a, 't> Scope<'a, 't> {
         let fn_name = if func == fx.root {
             None
         } else {
-            lang::function_name(fx.src, func)
+            fx.fn_names.get(&func.id()).cloned()
         };
         Scope {
             fx,
@@ -1497,7 +1521,9 @@ impl<'a, 't> Scope<'a, 't> {
                         .types
                         .get(obj_text)
                         .or_else(|| self.fx.module_types.get(obj_text))
-                        .is_some_and(|t| !t.contains('.') && !self.fx.imports.contains_key(t.as_str()));
+                        .is_some_and(|t| {
+                            !t.contains('.') && !self.fx.imports.contains_key(t.as_str())
+                        });
                 if !(is_self || go_recv || local_instance) {
                     return None;
                 }
@@ -1556,7 +1582,7 @@ impl<'a, 't> Scope<'a, 't> {
         let (f, drop_self) = self.helper_target(c)?;
         let summary = self.fx.summaries.get(&f.id())?;
         let ret = summary.ret.as_ref();
-        let name = lang::function_name(self.src(), f).unwrap_or_default();
+        let name = self.fx.fn_names.get(&f.id()).cloned().unwrap_or_default();
         let line = self.src().line(c);
         let mut acc = None;
         for (bit, value) in self.map_args(f, drop_self, args) {
@@ -1663,7 +1689,7 @@ impl<'a, 't> Scope<'a, 't> {
         let Some(summary) = self.fx.summaries.get(&f.id()) else {
             return;
         };
-        let name = lang::function_name(self.src(), f).unwrap_or_default();
+        let name = self.fx.fn_names.get(&f.id()).cloned().unwrap_or_default();
         let line = self.src().line(c);
         let mapped = self.map_args(f, drop_self, args);
         let mut new_hits = Vec::new();

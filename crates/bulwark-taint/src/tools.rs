@@ -6,7 +6,7 @@ use tree_sitter::Node;
 
 use crate::Language;
 use crate::lang::{
-    self, call_args, callee, function_params, keyword, object_keys, object_value, positional,
+    call_args, callee, function_params, keyword, object_keys, object_value, positional,
 };
 use crate::syntax::{
     Kind, field, is_call, is_function_like, literal_string, named_children, unwrap_expr, walk,
@@ -150,7 +150,7 @@ fn resolve_function<'t>(fx: &FileCtx<'t>, n: Node<'t>) -> Option<Node<'t>> {
 }
 
 fn fn_label(fx: &FileCtx, f: Option<Node>) -> String {
-    f.and_then(|f| lang::function_name(fx.src, f))
+    f.and_then(|f| fx.fn_names.get(&f.id()).cloned())
         .unwrap_or_else(|| "<anonymous>".to_string())
 }
 
@@ -516,8 +516,8 @@ fn js<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
     let mut out = Vec::new();
     let mut listed: Vec<(String, Node<'t>, u32)> = Vec::new();
     for &n in nodes {
-        match n.k() {
-            "call_expression" => {
+        if n.k() == "call_expression" {
+            {
                 let Some(c) = callee(n) else { continue };
                 if c.k() != "member_expression" {
                     continue;
@@ -620,18 +620,29 @@ fn js<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
                     _ => {}
                 }
             }
-            "variable_declarator" => {
-                // const TOOLS = [{ name: "x", description: ..., inputSchema: {...} }]
-                if let Some(v) = field(n, "value")
-                    && matches!(unwrap_expr(v).k(), "array" | "object")
-                    && n.parent()
-                        .and_then(|p| p.parent())
-                        .is_some_and(|gp| gp == fx.root || gp.k() == "export_statement")
-                {
-                    collect_tool_objects(fx, v, &mut listed);
-                }
-            }
+        }
+    }
+    // const TOOLS = [{ name: "x", description: ..., inputSchema: {...} }] at the top level.
+    let mut top: Vec<Node<'t>> = Vec::new();
+    for c in named_children(fx.root) {
+        match c.k() {
+            "lexical_declaration" | "variable_declaration" => top.push(c),
+            "export_statement" => top.extend(
+                named_children(c)
+                    .into_iter()
+                    .filter(|d| matches!(d.k(), "lexical_declaration" | "variable_declaration")),
+            ),
             _ => {}
+        }
+    }
+    for decl in top {
+        for d in named_children(decl) {
+            if d.k() == "variable_declarator"
+                && let Some(v) = field(d, "value")
+                && matches!(unwrap_expr(v).k(), "array" | "object")
+            {
+                collect_tool_objects(fx, v, &mut listed);
+            }
         }
     }
     merge_listed(&mut out, listed, "mcp-ts-lowlevel");
@@ -941,31 +952,29 @@ fn go_json_name(src: &crate::syntax::Src, f: Node) -> Option<String> {
 fn rust<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
     let src = fx.src;
     let mut out = Vec::new();
+    // `#[tool(...)]` attributes, matched to the function that follows them
+    // (no `prev_sibling`: it walks down from the root on every call).
+    let mut pending: Option<Node<'t>> = None;
     for &n in nodes {
+        if n.k() == "attribute_item" {
+            if let Some(a) = n.named_child(0)
+                && a.k() == "attribute"
+                && a.named_child(0).is_some_and(|x| {
+                    let t = src.t(x);
+                    t == "tool" || t.ends_with("::tool")
+                })
+            {
+                pending = Some(a);
+            }
+            continue;
+        }
         if n.k() != "function_item" {
             continue;
         }
-        // Attributes are the preceding siblings.
-        let mut attr = None;
-        let mut prev = n.prev_named_sibling();
-        while let Some(p) = prev {
-            match p.k() {
-                "attribute_item" => {
-                    if let Some(a) = p.named_child(0)
-                        && a.k() == "attribute"
-                        && a.named_child(0).is_some_and(|x| {
-                            let t = src.t(x);
-                            t == "tool" || t.ends_with("::tool")
-                        })
-                    {
-                        attr = Some(a);
-                    }
-                }
-                "line_comment" | "block_comment" => {}
-                _ => break,
-            }
-            prev = p.prev_named_sibling();
-        }
+        let attr = pending.take().filter(|a| {
+            let gap = src.text.get(a.end_byte()..n.start_byte()).unwrap_or(";");
+            !gap.contains([';', '{', '}'])
+        });
         let Some(attr) = attr else { continue };
         let fname = field(n, "name")
             .map(|x| src.t(x).to_string())
