@@ -14,7 +14,7 @@ mod validate;
 use std::collections::BTreeMap;
 use std::sync::{LazyLock, OnceLock};
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::Regex;
 
 use crate::finding::{Confidence, Finding, Location, Severity};
@@ -36,6 +36,7 @@ fn build_automaton(words: &[String], ci: bool) -> AhoCorasick {
     AhoCorasickBuilder::new()
         .ascii_case_insensitive(ci)
         .match_kind(MatchKind::Standard)
+        .kind(Some(AhoCorasickKind::DFA))
         .build(words)
         .expect("keyword automaton builds")
 }
@@ -132,27 +133,28 @@ fn collect(text: &str) -> Vec<Candidate> {
     // (pattern, window start, window end)
     let mut windows: Vec<(u16, usize, usize)> = Vec::new();
     let bytes = text.as_bytes();
-    let mut push = |pats: &[u16], hs: usize, he: usize| {
-        for &pi in pats {
-            let p = &PATTERNS[pi as usize];
-            let lo0 = hs.saturating_sub(p.before);
-            let lo = bytes[lo0..hs]
-                .iter()
-                .rposition(|&b| b == b'\n')
-                .map_or(lo0, |n| lo0 + n + 1);
-            let hi0 = (he + p.after).min(bytes.len());
-            let hi = bytes[he..hi0]
-                .iter()
-                .position(|&b| b == b'\n')
-                .map_or(hi0, |n| he + n);
-            windows.push((pi, lo, hi));
-        }
+    let find_nl = |from: usize| {
+        bytes[from..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(bytes.len(), |n| from + n)
     };
-    for m in pf.ci.find_overlapping_iter(text) {
-        push(&pf.ci_map[m.pattern().as_usize()], m.start(), m.end());
-    }
-    for m in pf.cs.find_overlapping_iter(text) {
-        push(&pf.cs_map[m.pattern().as_usize()], m.start(), m.end());
+    for (ac, map) in [(&pf.ci, &pf.ci_map), (&pf.cs, &pf.cs_map)] {
+        // The current line, advanced as hits move on: each byte is looked
+        // at once per pass however many hits a line has.
+        let mut line = (0usize, find_nl(0));
+        for m in ac.find_overlapping_iter(text) {
+            let (hs, he) = (m.start(), m.end());
+            while hs > line.1 {
+                line = (line.1 + 1, find_nl(line.1 + 1));
+            }
+            for &pi in &map[m.pattern().as_usize()] {
+                let p = &PATTERNS[pi as usize];
+                let lo = hs.saturating_sub(p.before).max(line.0);
+                let hi = (he + p.after).min(line.1).max(he);
+                windows.push((pi, lo, hi));
+            }
+        }
     }
     if windows.is_empty() {
         return Vec::new();
@@ -596,5 +598,69 @@ mod tests {
             let _ = regex_for(i);
         }
         let _ = &*PREFILTER;
+    }
+}
+
+#[cfg(test)]
+mod profile {
+    use super::*;
+
+    /// `cargo test -p bulwark-detect --release -- --ignored profile --nocapture`
+    #[test]
+    #[ignore]
+    fn profile_phases_on_own_sources() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut text = String::new();
+        let mut stack = vec![root.join("crates")];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    text.push_str(&std::fs::read_to_string(&p).unwrap_or_default());
+                }
+            }
+        }
+        let chunks: Vec<&str> = text
+            .as_bytes()
+            .chunks(20 * 1024)
+            .map(|c| std::str::from_utf8(c).unwrap_or(""))
+            .collect();
+        let _ = collect("warm password");
+        for _ in 0..3 {
+            let t = std::time::Instant::now();
+            let mut hits = 0usize;
+            for c in &chunks {
+                hits += PREFILTER.ci.find_overlapping_iter(*c).count()
+                    + PREFILTER.cs.find_overlapping_iter(*c).count();
+            }
+            let ac = t.elapsed();
+            let t = std::time::Instant::now();
+            let n: usize = chunks.iter().map(|c| collect(c).len()).sum();
+            let all = t.elapsed();
+            println!(
+                "{} KiB: prefilter {hits} hits in {ac:?}; collect {n} candidates in {all:?}",
+                text.len() / 1024
+            );
+        }
+        let mut per: Vec<(usize, usize)> = vec![(0, 0); PATTERNS.len()];
+        for c in &chunks {
+            for (ac, map) in [
+                (&PREFILTER.ci, &PREFILTER.ci_map),
+                (&PREFILTER.cs, &PREFILTER.cs_map),
+            ] {
+                for m in ac.find_overlapping_iter(*c) {
+                    for &pi in &map[m.pattern().as_usize()] {
+                        per[pi as usize].0 += 1;
+                    }
+                }
+            }
+        }
+        for (i, (h, _)) in per.iter().enumerate() {
+            if *h > 200 {
+                println!("{:<32} {h}", PATTERNS[i].name);
+            }
+        }
     }
 }
