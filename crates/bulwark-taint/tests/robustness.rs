@@ -158,17 +158,17 @@ fn long_lines_within_bounds_are_analysed() {
 fn deep_nesting_is_bounded() {
     // Line breaks keep every line within bounds, so all of these are parsed
     // and analysed rather than skipped.
-    let depth = 50_000;
+    let depth = 20_000;
     let cases = [
         "(\n".repeat(depth),
         "[\n".repeat(depth) + &"]\n".repeat(depth),
         "x = ".to_string() + &"(\n".repeat(depth) + "1" + &")\n".repeat(depth),
         "{\n".repeat(depth) + &"}\n".repeat(depth),
-        "f(\n".repeat(20_000) + &")\n".repeat(20_000),
-        "x = (".to_string() + &"\"a\" +\n".repeat(30_000) + "\"b\")\n",
-        "f = ".to_string() + &"lambda: (\n".repeat(5_000) + "0" + &")".repeat(5_000),
+        "f(\n".repeat(10_000) + &")\n".repeat(10_000),
+        "x = (".to_string() + &"\"a\" +\n".repeat(20_000) + "\"b\")\n",
+        "f = ".to_string() + &"lambda: (\n".repeat(3_000) + "0" + &")".repeat(3_000),
         "fn a() {\n".repeat(3_000) + &"}\n".repeat(3_000),
-        "const f = () =>\n".repeat(3_000) + "0;",
+        "const f = () =>\n".repeat(2_000) + "0;",
         "x = ".to_string() + &"-\n".repeat(depth) + "1",
         "if x:\n".to_string()
             + &(1..400)
