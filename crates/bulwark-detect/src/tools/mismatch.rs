@@ -98,6 +98,28 @@ const HARMLESS: &[&str] = &[
     "summary",
 ];
 
+/// Harmless words naming a transformation of content (formatting,
+/// conversion, rendering): such tools may write their output files.
+const TRANSFORMS: &[&str] = &[
+    "format",
+    "formatter",
+    "pretty",
+    "prettify",
+    "beautify",
+    "convert",
+    "converter",
+    "translate",
+    "translation",
+    "render",
+    "markdown",
+    "summarize",
+    "summary",
+    "sort",
+    "trim",
+    "slug",
+    "slugify",
+];
+
 /// Leading name verbs that promise reading only.
 const READ_ONLY: &[&str] = &[
     "get", "list", "read", "search", "find", "fetch", "show", "describe", "lookup", "query",
@@ -258,8 +280,11 @@ pub(crate) fn mismatch_hits(
         for m in SHELL.find_iter(t) {
             consider(m.start(), m.end(), "runs shell commands", false);
         }
-        for m in WRITE.find_iter(t) {
-            consider(m.start(), m.end(), "writes or deletes files", false);
+        let transform = tokens.iter().any(|t| TRANSFORMS.contains(&t.as_str()));
+        if !transform || harmless.is_empty() {
+            for m in WRITE.find_iter(t) {
+                consider(m.start(), m.end(), "writes or deletes files", false);
+            }
         }
         for m in NET.find_iter(t) {
             let cl = clause(t, m.start(), m.end()).to_ascii_lowercase();
