@@ -258,7 +258,7 @@ pub(crate) fn jwt(c: &Ctx) -> Option<Verdict> {
     }
     if claims
         .values()
-        .any(|v| v.as_str().is_some_and(|s| is_placeholder_word(s)))
+        .any(|v| v.as_str().is_some_and(is_placeholder_word))
     {
         return None;
     }

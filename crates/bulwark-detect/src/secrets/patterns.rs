@@ -879,7 +879,6 @@ pub(crate) static PATTERNS: &[Pattern] = &[
         placeholder: false,
         min_entropy: 0.0,
         check: checks::generic,
-        ..P
     },
     Pattern {
         rule: "BWK-SECRET-GENERIC",

@@ -53,7 +53,7 @@ fn hex_decode(s: &str) -> Option<Vec<u8>> {
         .replace([' ', ':'], "")
         .bytes()
         .collect();
-    if digits.len() % 2 != 0 || digits.len() < 16 {
+    if !digits.len().is_multiple_of(2) || digits.len() < 16 {
         return None;
     }
     let val = |b: u8| -> Option<u8> { (b as char).to_digit(16).map(|d| d as u8) };

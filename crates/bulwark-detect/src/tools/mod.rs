@@ -173,10 +173,10 @@ fn walk_schema(
         return;
     }
     match v {
-        Value::String(s) => {
-            if !key.is_some_and(|k| NON_PROSE_KEYS.contains(&k)) && !s.trim().is_empty() {
-                out.push((ptr, s.clone(), FieldKind::Prose));
-            }
+        Value::String(s)
+            if !key.is_some_and(|k| NON_PROSE_KEYS.contains(&k)) && !s.trim().is_empty() =>
+        {
+            out.push((ptr, s.clone(), FieldKind::Prose));
         }
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {

@@ -171,7 +171,6 @@ pub(crate) fn unicode_hits(t: &str, is_name: bool) -> Vec<Hit> {
             controls.push((i, c));
         }
     }
-    let mut invisible = invisible;
     invisible.extend(vs_smuggle);
     if !tags.is_empty() {
         let decoded: String = tags
