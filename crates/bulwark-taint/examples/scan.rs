@@ -28,7 +28,12 @@ fn main() {
     if args.first().map(String::as_str) == Some("--bench") || tools_only {
         let mut files = Vec::new();
         for d in &args[1..] {
-            collect(Path::new(d), &mut files);
+            let p = Path::new(d);
+            if p.is_file() {
+                files.push(p.to_path_buf());
+            } else {
+                collect(p, &mut files);
+            }
         }
         files.sort();
         let sources: Vec<(String, Language, String)> = files
