@@ -5,7 +5,7 @@
 /// flood a report). Values of 8 characters or fewer are masked whole.
 ///
 /// ```
-/// assert_eq!(bulwark_detect::mask_secret("AKIAZ4T5XQ7PLM3KWN2R"), "AKIA**************2R");
+/// assert_eq!(bulwark_detect::mask_secret("AKIAIOSFODNN7EXAMPLE"), "AKIA**************LE");
 /// assert_eq!(bulwark_detect::mask_secret("hunter22"), "********");
 /// ```
 pub fn mask_secret(s: &str) -> String {

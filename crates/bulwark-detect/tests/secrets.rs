@@ -838,6 +838,15 @@ fn jwts() {
         &mut r,
     );
     negative("BWK-SECRET-JWT", &format!("token = \"{example}\""));
+    let readme = jwt(
+        r#"{"alg":"HS256","typ":"JWT"}"#,
+        r#"{"some":"payload"}"#,
+        &mut r,
+    );
+    negative(
+        "BWK-SECRET-JWT",
+        &format!(">>> jwt.encode(...)\n'{readme}'"),
+    );
     let not_jose = jwt(r#"{"theme":"dark"}"#, r#"{"a":1}"#, &mut r);
     negative("BWK-SECRET-JWT", &format!("x = '{not_jose}'"));
 }
@@ -942,6 +951,8 @@ fn generic_assignments() {
         "const token = 'Bearer';",
         "csrf_token = \"a8Fq2Lm9Zx7Vb3Rt1Yp4Wq\"",
         "password = \"aaaaaaaaaaaaaaaa1\"",
+        "\"access_token\":\"2YotnFZFEjr1zCsicMWpAA\",",
+        "refresh_token = \"tGzv3JOkF0XG5Qx2TlKWIA\"",
     ] {
         negative("BWK-SECRET-GENERIC", neg);
     }

@@ -290,6 +290,10 @@ fn is_placeholder_word(s: &str) -> bool {
     ]
     .iter()
     .any(|m| l.contains(m))
+        || [
+            "payload", "foo", "bar", "baz", "value", "test", "hello", "world",
+        ]
+        .contains(&l.as_str())
 }
 
 /// PEM private keys: the header must be followed by a real base64 body
@@ -407,7 +411,8 @@ pub(crate) fn database_url(c: &Ctx) -> Option<Verdict> {
     let password = c.secret;
     let host = c.group("host").unwrap_or("");
     let lower = password.to_ascii_lowercase();
-    if password.starts_with('$')
+    if password.chars().count() < 4
+        || password.starts_with('$')
         || password.starts_with('%')
         || password.contains('{')
         || password.contains('<')

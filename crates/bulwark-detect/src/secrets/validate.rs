@@ -93,6 +93,16 @@ const KNOWN_EXAMPLES: &[&str] = &[
     "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
     "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy",
     "AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe",
+    // RFC 6749 / RFC 6750 / RFC 5849 example tokens (OAuth libraries' docs).
+    "2YotnFZFEjr1zCsicMWpAA",
+    "tGzv3JOkF0XG5Qx2TlKWIA",
+    "hh5s93j4hdidpola",
+    "hdk48Djdsa",
+    "kd94hf93k423kf44",
+    "pfkkdhi9sl3r4s00",
+    "nnch734d00sl2jdk",
+    "8xLOxBtZp8",
+    "SplxlOBeZQQYbYS6WxSbIA",
     // Azurite / storage-emulator well-known account key.
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
 ];

@@ -312,7 +312,7 @@ fn inspect_one(
             for h in decode::decoded_hits(&norm) {
                 c.push(field, &norm, h);
             }
-            for f in crate::secrets::scan_secrets(field, raw) {
+            for f in crate::secrets::scan_secrets("tool-definition", raw) {
                 if c.seen.insert((rule_static(&f.rule_id), field.clone())) {
                     c.findings.push(Finding {
                         location: Location::Tool {
