@@ -909,6 +909,7 @@ fn database_urls() {
         "BWK-SECRET-DATABASE-URL",
         "see https://github.com/org/repo and postgres://db.acme.net/app",
     );
+    negative("BWK-SECRET-DATABASE-URL", "postgres://a:b@c/d");
 }
 
 #[test]
