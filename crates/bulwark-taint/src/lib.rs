@@ -259,7 +259,12 @@ pub fn analyze(path: &str, language: Language, source: &str) -> Vec<Finding> {
                 t.path(),
             ),
             Some(t) => {
-                if h.kind & taint::kind::DANGEROUS == 0 {
+                // Outside tools only the dangerous shapes: a shell, eval,
+                // a deserializer, a recursive merge; not a program launcher
+                // whose program name is a parameter.
+                if h.kind & taint::kind::DANGEROUS == 0
+                    || !(h.untraced_ok || h.kind == taint::kind::PROTO)
+                {
                     continue;
                 }
                 (
