@@ -605,6 +605,26 @@ mod tests {
 mod profile {
     use super::*;
 
+    #[test]
+    #[ignore]
+    fn profile_compile_times() {
+        let t0 = std::time::Instant::now();
+        let _ = &*PREFILTER;
+        println!("prefilter: {:?}", t0.elapsed());
+        let mut times: Vec<(std::time::Duration, &str)> = (0..PATTERNS.len())
+            .map(|i| {
+                let t = std::time::Instant::now();
+                let _ = regex_for(i);
+                (t.elapsed(), PATTERNS[i].name)
+            })
+            .collect();
+        println!("all regexes: {:?}", t0.elapsed());
+        times.sort();
+        for (d, n) in times.iter().rev().take(8) {
+            println!("{n:<32} {d:?}");
+        }
+    }
+
     /// `cargo test -p bulwark-detect --release -- --ignored profile --nocapture`
     #[test]
     #[ignore]

@@ -91,7 +91,7 @@ pub(crate) static PATTERNS: &[Pattern] = &[
         ],
         ci: true,
         re: Re::Raw(
-            r#"(?i:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver|cockroachdb)://(?P<user>[^:@/\s'"`<>]{0,64}):(?P<s>[^@/\s'"`<>]{1,128})@(?P<host>[^\s/'"`:?,;<>@]{1,255})"#,
+            r#"(?i:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver|cockroachdb)://(?P<user>[!-~&&[^:@/'"`<>]]{0,64}):(?P<s>[!-~&&[^@/'"`<>]]{1,128})@(?P<host>[A-Za-z0-9._\-\[\]]{1,128})"#,
         ),
         before: 0,
         placeholder: false,
@@ -872,7 +872,7 @@ pub(crate) static PATTERNS: &[Pattern] = &[
         ],
         ci: true,
         re: Re::Raw(
-            r#"(?P<key>[A-Za-z0-9_.\-]{0,40}(?i:password|passwd|pwd|secret|token|api[_\-]?key|access[_\-]?key|auth[_\-]?key|private[_\-]?key|credentials?)[A-Za-z0-9_.\-]{0,24})["'`\]]{0,2}\s{0,5}(?::=|=>|\?\?=|=|:)\s{0,5}(?P<q>["'`])(?P<s>[^"'`\s\\]{8,200})(?P<q2>["'`])"#,
+            r#"(?P<key>[A-Za-z0-9_.\-]{0,40}(?i:password|passwd|pwd|secret|token|api[_\-]?key|access[_\-]?key|auth[_\-]?key|private[_\-]?key|credentials?)[A-Za-z0-9_.\-]{0,24})["'`\]]{0,2}\s{0,5}(?::=|=>|\?\?=|=|:)\s{0,5}(?P<q>["'`])(?P<s>[!-~&&[^"'`\\]]{8,200})(?P<q2>["'`])"#,
         ),
         before: 72,
         after: 300,
@@ -896,7 +896,7 @@ pub(crate) static PATTERNS: &[Pattern] = &[
             "CREDENTIAL",
         ],
         re: Re::Raw(
-            r#"(?m)^[ \t]{0,8}(?:export[ \t]{1,4})?(?P<key>[A-Z0-9_]{0,40}(?:PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|AUTH_?KEY|PRIVATE_?KEY|CREDENTIALS?)[A-Z0-9_]{0,24})[ \t]{0,3}=[ \t]{0,3}(?P<s>[^\s"'`#$]{12,200})[ \t]{0,10}(?:#[^\n]{0,200})?$"#,
+            r#"(?m)^[ \t]{0,8}(?:export[ \t]{1,4})?(?P<key>[A-Z0-9_]{0,40}(?:PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|AUTH_?KEY|PRIVATE_?KEY|CREDENTIALS?)[A-Z0-9_]{0,24})[ \t]{0,3}=[ \t]{0,3}(?P<s>[!-~&&[^"'`#$]]{12,200})[ \t]{0,10}(?:#[^\n]{0,160})?$"#,
         ),
         before: 60,
         after: 300,
