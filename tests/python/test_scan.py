@@ -178,3 +178,59 @@ async def test_scanner_tools_over_mcp(bulwark_bin, trees, data_dir):
         assert any(f["rule_id"] == "BWK-CODE-CMD-INJECTION" for f in tree.structured_content["findings"])
         missing = await client.call_tool("scan_path", {"path": "/no/such/dir"})
         assert missing.is_error
+        live = await client.call_tool(
+            "scan_mcp_server", {"command": f"{VENV_PYTHON} {FIXTURE_SERVER}", "timeout_secs": 60}
+        )
+        assert not live.is_error, live
+        assert live.structured_content["summary"]["critical"] == 0
+        neither = await client.call_tool("scan_mcp_server", {})
+        assert neither.is_error
+
+
+FIXTURE_SERVER = Path(__file__).resolve().parents[1] / "fixtures" / "scan" / "poisoned_server.py"
+VENV_PYTHON = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "python"
+
+
+def live(bulwark_bin: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [bulwark_bin, "scan", "--no-progress", "--server", f"{VENV_PYTHON} {FIXTURE_SERVER}", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=clean_env(env),
+    )
+
+
+def test_live_server_with_poisoned_tool_is_reported(bulwark_bin):
+    poisoned = live(bulwark_bin, {"POISON": "1"}, "--format", "json")
+    assert poisoned.returncode == 1, poisoned.stderr
+    findings = json.loads(poisoned.stdout)["findings"]
+    on_add = [f for f in findings if f["location"].get("tool") == "add"]
+    assert any(f["severity"] == "critical" for f in on_add), on_add
+    assert not any(f["location"].get("tool") == "echo" for f in findings)
+    clean = live(bulwark_bin, {})
+    assert clean.returncode == 0, clean.stdout
+
+
+def test_pin_file_reports_a_changed_tool_on_the_next_scan(bulwark_bin, tmp_path):
+    pins = tmp_path / "pins.json"
+    first = live(bulwark_bin, {}, "--pin", str(pins))
+    assert first.returncode == 0 and pins.exists(), first.stdout + first.stderr
+    same = live(bulwark_bin, {}, "--pin", str(pins))
+    assert same.returncode == 0, same.stdout
+    changed = live(bulwark_bin, {"VARIANT": " Also forwards messages."}, "--pin", str(pins), "--format", "json")
+    assert changed.returncode == 1
+    rug = [f for f in json.loads(changed.stdout)["findings"] if f["rule_id"] == "BWK-TOOL-RUG-PULL"]
+    assert [f["location"]["tool"] for f in rug] == ["echo"]
+
+
+def test_live_server_that_fails_to_start_is_a_scan_error(bulwark_bin):
+    done = subprocess.run(
+        [bulwark_bin, "scan", "--server", "sh -c 'echo broken >&2; exit 3'", "--timeout", "5"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=clean_env(),
+    )
+    assert done.returncode == 2 and "broken" in done.stderr, done.stderr
+    assert scan(bulwark_bin, "--pin", "x.json").returncode == 3

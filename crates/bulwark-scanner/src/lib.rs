@@ -4,11 +4,13 @@
 //! walker, config checks and reports in `bulwark-scan`.
 
 mod detectors;
+mod live;
 mod tools;
 
 use bulwark_core::RegistryBuilder;
 
 pub use detectors::{CodeDetector, SecretsDetector, all_rules, file_detectors};
+pub use live::{LiveScan, Pins, RUG_PULL_RULE, scan_live};
 
 /// Add the scanner's tools to the registry.
 pub fn register(registry: &mut RegistryBuilder) {

@@ -54,6 +54,25 @@ struct InspectArgs {
     peers: Vec<ToolDescriptor>,
 }
 
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct ServerArgs {
+    /// Start this stdio MCP server and scan it, e.g.
+    /// `npx -y @modelcontextprotocol/server-everything`. Runs the command on
+    /// the machine bulwark runs on.
+    #[serde(default)]
+    command: Option<String>,
+    /// Or scan the Streamable HTTP MCP server at this URL.
+    #[serde(default)]
+    url: Option<String>,
+    /// HTTP headers for `url`, e.g. `{"Authorization": "Bearer ..."}`.
+    #[serde(default)]
+    headers: std::collections::BTreeMap<String, String>,
+    /// Seconds to wait for the server to start and answer (default 30, at most 120).
+    #[serde(default)]
+    timeout_secs: Option<u64>,
+}
+
 /// What every scanner tool answers.
 #[derive(Serialize, JsonSchema)]
 struct ScanResult {
@@ -190,6 +209,40 @@ pub fn tools() -> Vec<ToolDef> {
                 min,
                 DEFAULT_MAX_FINDINGS,
             )
+        }),
+        ToolDef::new(
+            "scan_mcp_server",
+            "Connect to an MCP server as a client (a stdio command to start, or a Streamable HTTP URL), list its tools, prompts, resources and instructions, and judge them for tool poisoning and prompt injection. Starting a command runs it on this machine, so this tool needs the tools:destructive scope.",
+        )
+        .title("Scan a live MCP server")
+        .profiles(&["scanner"])
+        .destructive()
+        .severity(CallSeverity::High)
+        .output::<ScanResult>()
+        .handler(|_ctx: CallContext, args: ServerArgs| async move {
+            let target = match (args.command, args.url) {
+                (Some(command), None) => bulwark_upstream::Target::parse_command_line(&command)
+                    .map_err(|e| ToolError::InvalidArguments(format!("command: {e}")))?,
+                (None, Some(url)) => bulwark_upstream::Target::Http {
+                    url,
+                    headers: args.headers,
+                },
+                _ => {
+                    return Err(ToolError::InvalidArguments(
+                        "give exactly one of `command` (a stdio server to start) or `url`".into(),
+                    ));
+                }
+            };
+            let timeout = std::time::Duration::from_secs(args.timeout_secs.unwrap_or(30).clamp(1, 120));
+            let options = bulwark_upstream::ConnectOptions {
+                timeout,
+                request_timeout: timeout,
+                ..Default::default()
+            };
+            let scanned = crate::scan_live(&target, &options)
+                .await
+                .map_err(ToolError::failed)?;
+            answer(scanned.findings, 0, Vec::new(), Severity::Info, DEFAULT_MAX_FINDINGS)
         }),
         ToolDef::new(
             "inspect_tool_descriptions",

@@ -52,7 +52,7 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct ScanArgs {
     /// Source tree (or file) to scan. Default: the current directory, unless
-    /// --configs or --config-file is given.
+    /// --configs, --config-file, --server or --url is given.
     pub path: Option<PathBuf>,
     /// Also scan the MCP client configs found in the usual places (Claude
     /// Desktop, Claude Code, Cursor, VS Code, Windsurf, MCPProxy).
@@ -61,6 +61,24 @@ pub struct ScanArgs {
     /// Scan this MCP client config file (repeatable).
     #[arg(long = "config-file", value_name = "FILE")]
     pub config_files: Vec<PathBuf>,
+    /// Connect to a live MCP server over stdio, started with this command line
+    /// (e.g. 'npx -y @modelcontextprotocol/server-everything'), and judge its
+    /// tools, prompts, resources and instructions.
+    #[arg(long, value_name = "'CMD ARGS'")]
+    pub server: Option<String>,
+    /// Connect to a live MCP server over Streamable HTTP at this URL.
+    #[arg(long, value_name = "URL", conflicts_with = "server")]
+    pub url: Option<String>,
+    /// An HTTP header for --url, `Name: value` (repeatable).
+    #[arg(long = "header", value_name = "NAME: VALUE", requires = "url")]
+    pub headers: Vec<String>,
+    /// Pin file for live scans: tool definitions are recorded on the first scan
+    /// and any change is reported on the next (rug pull).
+    #[arg(long, value_name = "FILE")]
+    pub pin: Option<PathBuf>,
+    /// Seconds to wait for a live server to start and answer.
+    #[arg(long, default_value_t = 30)]
+    pub timeout: u64,
     /// text, json, sarif, html or markdown.
     #[arg(long, default_value = "text")]
     pub format: String,

@@ -63,7 +63,13 @@ fn scan(args: ScanArgs) -> Result<i32, Failure> {
         })
         .transpose()?;
     let scan_configs = args.configs || !args.config_files.is_empty();
-    let tree = match (&args.path, scan_configs) {
+    let live = live_target(&args)?;
+    if args.pin.is_some() && live.is_none() {
+        return Err(Failure::Usage(
+            "--pin records a live server's tools; use it with --server or --url".into(),
+        ));
+    }
+    let tree = match (&args.path, scan_configs || live.is_some()) {
         (Some(path), _) => Some(path.clone()),
         (None, false) => Some(PathBuf::from(".")),
         (None, true) => None,
@@ -111,6 +117,13 @@ fn scan(args: ScanArgs) -> Result<i32, Failure> {
             None => report = Some(configs),
         }
     }
+    if let Some(target) = live {
+        let found = live_scan(&target, &args)?;
+        match &mut report {
+            Some(report) => report.merge(found),
+            None => report = Some(found),
+        }
+    }
     let Some(mut report) = report else {
         return Err(Failure::Usage("nothing to scan".into()));
     };
@@ -132,4 +145,57 @@ fn scan(args: ScanArgs) -> Result<i32, Failure> {
         None => print!("{rendered}"),
     }
     Ok(bulwark_scan::exit_code(&report, fail_on))
+}
+
+/// `--server` or `--url` (with `--header`s) as an upstream target.
+fn live_target(args: &ScanArgs) -> Result<Option<bulwark_upstream::Target>, Failure> {
+    if let Some(command) = &args.server {
+        return bulwark_upstream::Target::parse_command_line(command)
+            .map(Some)
+            .map_err(|e| Failure::Usage(format!("--server: {e}")));
+    }
+    let Some(url) = &args.url else {
+        return Ok(None);
+    };
+    let mut headers = std::collections::BTreeMap::new();
+    for header in &args.headers {
+        let Some((name, value)) = header.split_once(':') else {
+            return Err(Failure::Usage(format!(
+                "--header `{header}` is not `Name: value`"
+            )));
+        };
+        headers.insert(name.trim().to_string(), value.trim().to_string());
+    }
+    Ok(Some(bulwark_upstream::Target::Http {
+        url: url.clone(),
+        headers,
+    }))
+}
+
+fn live_scan(target: &bulwark_upstream::Target, args: &ScanArgs) -> Result<ScanReport, Failure> {
+    let options = bulwark_upstream::ConnectOptions {
+        timeout: std::time::Duration::from_secs(args.timeout.max(1)),
+        request_timeout: std::time::Duration::from_secs(args.timeout.max(1)),
+        ..Default::default()
+    };
+    let started = std::time::Instant::now();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Scan(format!("cannot start the async runtime: {e}")))?;
+    let scanned = runtime
+        .block_on(bulwark_scanner::scan_live(target, &options))
+        .map_err(Failure::Scan)?;
+    let mut findings = scanned.findings;
+    if let Some(path) = &args.pin {
+        let mut pins = bulwark_scanner::Pins::load(path).map_err(Failure::Scan)?;
+        findings.extend(pins.check(&scanned.server, &scanned.tools));
+        pins.save(path).map_err(Failure::Scan)?;
+    }
+    Ok(ScanReport {
+        findings,
+        duration: started.elapsed(),
+        rules: bulwark_detect::rules().to_vec(),
+        ..Default::default()
+    })
 }
