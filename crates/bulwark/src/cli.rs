@@ -46,7 +46,7 @@ pub enum Command {
     /// MCP server's source tree and in MCP client configs. Offline: nothing is
     /// uploaded. Exit 0 clean, 1 findings at or above --fail-on, 2 scan error,
     /// 3 usage error.
-    Scan(ScanArgs),
+    Scan(Box<ScanArgs>),
 }
 
 #[derive(Debug, Args)]

@@ -135,7 +135,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Scan(args) => Ok(scan::run(args)),
+        Command::Scan(args) => Ok(scan::run(*args)),
         Command::Auth(AuthCommand::Key(command)) => keys(&config, command),
         Command::Auth(AuthCommand::User(command)) => auth::users(&config, command),
         Command::Auth(AuthCommand::SigningKey(command)) => auth::signing_keys(&config, command),
