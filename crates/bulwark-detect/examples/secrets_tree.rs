@@ -1,5 +1,5 @@
 //! Scans a directory tree with `scan_secrets` and prints the findings:
-//! `cargo run -p bulwark-detect --release --example scan_tree -- DIR`.
+//! `cargo run -p bulwark-detect --release --example secrets_tree -- DIR`.
 
 fn main() {
     let root = std::env::args().nth(1).unwrap_or_else(|| ".".into());

@@ -1,4 +1,4 @@
-//! `cargo run --release -p bulwark-taint --example scan -- PATH...`: prints the
+//! `cargo run --release -p bulwark-taint --example taint_files -- PATH...`: prints the
 //! tools and findings of each file, or with `--bench DIR` walks a directory and
 //! reports how many files per second `analyze` handles on one thread.
 
