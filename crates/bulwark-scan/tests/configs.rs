@@ -418,11 +418,28 @@ fn wrappers_and_minified_configs() {
     }
 }
 
-/// A scratch directory outside /tmp (whose name alone is flagged).
+/// A scratch directory outside /tmp (whose name alone is flagged): cargo's
+/// test tmpdir, else the workspace's target dir, else ~/.cache; the first of
+/// them that is not itself under /tmp or /var/tmp (a clone in /tmp is).
 fn scratch() -> tempfile::TempDir {
-    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bulwark-scan-tests");
-    std::fs::create_dir_all(&base).unwrap();
-    tempfile::tempdir_in(base.canonicalize().unwrap()).unwrap()
+    let candidates = [
+        std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bulwark-scan-tests"),
+        std::path::PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into()))
+            .join(".cache/bulwark-scan-tests"),
+    ];
+    for base in candidates {
+        if std::fs::create_dir_all(&base).is_err() {
+            continue;
+        }
+        let Ok(base) = base.canonicalize() else {
+            continue;
+        };
+        if !base.starts_with("/tmp") && !base.starts_with("/var/tmp") {
+            return tempfile::tempdir_in(base).unwrap();
+        }
+    }
+    panic!("no scratch directory outside /tmp: set HOME to a directory elsewhere");
 }
 
 #[cfg(unix)]
