@@ -425,9 +425,7 @@ async fn limit_requests(State(gate): State<LimitGate>, request: Request, next: N
     }) {
         Verdict::Allowed { limit, remaining } => {
             let mut response = next.run(request).await;
-            let headers = response.headers_mut();
-            headers.insert("ratelimit-limit", limit.into());
-            headers.insert("ratelimit-remaining", remaining.into());
+            budget_headers(response.headers_mut(), limit, remaining, None);
             response
         }
         Verdict::Limited { limit, retry_after } => {
@@ -450,13 +448,25 @@ async fn limit_requests(State(gate): State<LimitGate>, request: Request, next: N
                 -32029,
                 format!("rate limit of {limit} MCP requests per minute reached; retry in {secs} s"),
             );
-            let headers = response.headers_mut();
-            headers.insert(http::header::RETRY_AFTER, secs.into());
-            headers.insert("ratelimit-limit", limit.into());
-            headers.insert("ratelimit-remaining", 0.into());
-            headers.insert("ratelimit-reset", secs.into());
+            budget_headers(response.headers_mut(), limit, 0, Some(secs));
             response
         }
+    }
+}
+
+/// `RateLimit-*` headers on every budgeted answer; with `retry_after`
+/// (a refusal) also `Retry-After` and `RateLimit-Reset`.
+fn budget_headers(
+    headers: &mut http::HeaderMap,
+    limit: u32,
+    remaining: u32,
+    retry_after: Option<u64>,
+) {
+    headers.insert("ratelimit-limit", limit.into());
+    headers.insert("ratelimit-remaining", remaining.into());
+    if let Some(secs) = retry_after {
+        headers.insert(http::header::RETRY_AFTER, secs.into());
+        headers.insert("ratelimit-reset", secs.into());
     }
 }
 
@@ -489,9 +499,7 @@ async fn limit_endpoints(
         None => next.run(request).await,
         Some(Verdict::Allowed { limit, remaining }) => {
             let mut response = next.run(request).await;
-            let headers = response.headers_mut();
-            headers.insert("ratelimit-limit", limit.into());
-            headers.insert("ratelimit-remaining", remaining.into());
+            budget_headers(response.headers_mut(), limit, remaining, None);
             response
         }
         Some(Verdict::Limited { limit, retry_after }) => {
@@ -516,14 +524,11 @@ async fn limit_endpoints(
             )
                 .into_response();
             let headers = response.headers_mut();
-            headers.insert(http::header::RETRY_AFTER, secs.into());
             headers.insert(
                 http::header::CACHE_CONTROL,
                 http::HeaderValue::from_static("no-store"),
             );
-            headers.insert("ratelimit-limit", limit.into());
-            headers.insert("ratelimit-remaining", 0.into());
-            headers.insert("ratelimit-reset", secs.into());
+            budget_headers(headers, limit, 0, Some(secs));
             response
         }
     }

@@ -165,6 +165,14 @@ impl RedisBudgets {
     }
 }
 
+/// Budgets by name from per-minute numbers; 0 leaves a name without one.
+fn budgets(per_minute: &HashMap<String, u32>) -> HashMap<String, Budget> {
+    per_minute
+        .iter()
+        .filter_map(|(name, n)| NonZeroU32::new(*n).map(|n| (name.clone(), Budget::per_minute(n))))
+        .collect()
+}
+
 /// Every configured budget.
 #[derive(Default)]
 pub struct RateLimits {
@@ -184,12 +192,7 @@ impl RateLimits {
     pub fn new(mcp_per_minute: u32, tools_per_minute: &HashMap<String, u32>) -> Arc<Self> {
         let limits = RateLimits {
             mcp: NonZeroU32::new(mcp_per_minute).map(Budget::per_minute),
-            tools: tools_per_minute
-                .iter()
-                .filter_map(|(tool, n)| {
-                    NonZeroU32::new(*n).map(|n| (tool.clone(), Budget::per_minute(n)))
-                })
-                .collect(),
+            tools: budgets(tools_per_minute),
             endpoints: HashMap::new(),
             redis: None,
         };
@@ -200,14 +203,7 @@ impl RateLimits {
     /// one off.
     pub fn with_endpoints(mut self: Arc<Self>, per_minute: &HashMap<String, u32>) -> Arc<Self> {
         match Arc::get_mut(&mut self) {
-            Some(limits) => {
-                limits.endpoints = per_minute
-                    .iter()
-                    .filter_map(|(name, n)| {
-                        NonZeroU32::new(*n).map(|n| (name.clone(), Budget::per_minute(n)))
-                    })
-                    .collect()
-            }
+            Some(limits) => limits.endpoints = budgets(per_minute),
             None => tracing::error!("rate limits already shared; endpoint budgets not installed"),
         }
         self
@@ -225,51 +221,51 @@ impl RateLimits {
     /// The MCP request budget for `key`, if one is configured.
     pub async fn check_mcp(&self, key: &str) -> Option<Verdict> {
         let budget = self.mcp.as_ref()?;
-        Some(match &self.redis {
-            Some(redis) => {
-                redis
-                    .check("mcp", key, budget.per_minute, redis.fail_open)
-                    .await
-            }
-            None => budget.check(key),
-        })
+        Some(self.spend(budget, || "mcp".into(), key, false).await)
     }
 
     /// The budget of one tool for `key`, if one is configured.
     pub async fn check_tool(&self, tool: &str, key: &str) -> Option<Verdict> {
         let budget = self.tools.get(tool)?;
-        Some(match &self.redis {
-            Some(redis) => {
-                redis
-                    .check(
-                        &format!("tool:{tool}"),
-                        key,
-                        budget.per_minute,
-                        redis.fail_open,
-                    )
-                    .await
-            }
-            None => budget.check(key),
-        })
+        Some(
+            self.spend(budget, || format!("tool:{tool}"), key, false)
+                .await,
+        )
     }
 
     /// The budget of one authorization-server endpoint for `key`, if one is
     /// configured.
     pub async fn check_endpoint(&self, endpoint: &str, key: &str) -> Option<Verdict> {
         let budget = self.endpoints.get(endpoint)?;
-        Some(match &self.redis {
+        Some(
+            self.spend(budget, || format!("endpoint:{endpoint}"), key, true)
+                .await,
+        )
+    }
+
+    /// One unit of `budget` for `key`, in Redis when it holds the budgets
+    /// (under `scope`, built only then), else in this process. `endpoint`
+    /// picks which Redis-outage policy applies.
+    async fn spend(
+        &self,
+        budget: &Budget,
+        scope: impl FnOnce() -> String,
+        key: &str,
+        endpoint: bool,
+    ) -> Verdict {
+        match &self.redis {
             Some(redis) => {
+                let fail_open = if endpoint {
+                    redis.endpoints_fail_open
+                } else {
+                    redis.fail_open
+                };
                 redis
-                    .check(
-                        &format!("endpoint:{endpoint}"),
-                        key,
-                        budget.per_minute,
-                        redis.endpoints_fail_open,
-                    )
+                    .check(&scope(), key, budget.per_minute, fail_open)
                     .await
             }
             None => budget.check(key),
-        })
+        }
     }
 
     /// Prune idle keys every minute for as long as the limits are in use.
