@@ -139,12 +139,23 @@ fn answer(
     .map_err(|e| ToolError::failed(format!("cannot encode the findings: {e}")))
 }
 
-fn notes_of(report: &ScanReport) -> Vec<String> {
-    report
+/// Runs a file scan on the blocking pool (it reads files and uses its own
+/// threads) and answers with its findings.
+async fn scan_off_thread(
+    scan: impl FnOnce() -> Result<ScanReport, bulwark_scan::ScanError> + Send + 'static,
+    min: Severity,
+    max: usize,
+) -> Result<ToolOutput, ToolError> {
+    let report = tokio::task::spawn_blocking(scan)
+        .await
+        .map_err(|e| ToolError::failed(format!("the scan stopped: {e}")))?
+        .map_err(|e| ToolError::failed(e.to_string()))?;
+    let notes = report
         .notes
         .iter()
         .map(|n| format!("{}: {:?}", n.path, n.kind))
-        .collect()
+        .collect();
+    answer(report.findings, report.files_scanned, notes, min, max)
 }
 
 pub fn tools() -> Vec<ToolDef> {
@@ -168,18 +179,8 @@ pub fn tools() -> Vec<ToolDef> {
                 )));
             }
             let options = ScanOptions::new(root, crate::file_detectors());
-            let report = tokio::task::spawn_blocking(move || bulwark_scan::scan_tree(&options))
-                .await
-                .map_err(|e| ToolError::failed(format!("the scan stopped: {e}")))?
-                .map_err(|e| ToolError::failed(e.to_string()))?;
-            let notes = notes_of(&report);
-            answer(
-                report.findings,
-                report.files_scanned,
-                notes,
-                min,
-                args.max_findings.unwrap_or(DEFAULT_MAX_FINDINGS),
-            )
+            let max = args.max_findings.unwrap_or(DEFAULT_MAX_FINDINGS);
+            scan_off_thread(move || bulwark_scan::scan_tree(&options), min, max).await
         }),
         ToolDef::new(
             "scan_mcp_config",
@@ -197,18 +198,8 @@ pub fn tools() -> Vec<ToolDef> {
             } else {
                 args.paths.iter().map(PathBuf::from).collect()
             };
-            let report = tokio::task::spawn_blocking(move || bulwark_scan::scan_configs(&paths))
+            scan_off_thread(move || bulwark_scan::scan_configs(&paths), min, DEFAULT_MAX_FINDINGS)
                 .await
-                .map_err(|e| ToolError::failed(format!("the scan stopped: {e}")))?
-                .map_err(|e| ToolError::failed(e.to_string()))?;
-            let notes = notes_of(&report);
-            answer(
-                report.findings,
-                report.files_scanned,
-                notes,
-                min,
-                DEFAULT_MAX_FINDINGS,
-            )
         }),
         ToolDef::new(
             "scan_mcp_server",

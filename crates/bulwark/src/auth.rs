@@ -174,9 +174,7 @@ pub fn users(config: &Config, command: UserCommand) -> Result<ExitCode> {
                 );
             }
             let scopes: Vec<String> = scopes.into_iter().map(|s| s.trim().to_string()).collect();
-            let enrollment = store
-                .add_user(&name, password, totp, &scopes, tenant.as_deref())
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let enrollment = store.add_user(&name, password, totp, &scopes, tenant.as_deref())?;
             println!("added user `{name}` with scopes {}", scopes.join(","));
             if let Some(enrollment) = enrollment {
                 println!("TOTP secret (base32): {}", enrollment.secret_base32);
@@ -185,7 +183,7 @@ pub fn users(config: &Config, command: UserCommand) -> Result<ExitCode> {
             }
         }
         UserCommand::List { json } => {
-            let users = store.list_users().map_err(|e| anyhow::anyhow!("{e}"))?;
+            let users = store.list_users()?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&users)?);
             } else {
@@ -202,9 +200,7 @@ pub fn users(config: &Config, command: UserCommand) -> Result<ExitCode> {
             }
         }
         UserCommand::Remove { name } => {
-            store
-                .remove_user(&name)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            store.remove_user(&name)?;
             println!("removed user `{name}` and revoked their tokens");
         }
     }
@@ -216,18 +212,14 @@ pub fn signing_keys(config: &Config, command: SigningKeyCommand) -> Result<ExitC
     let store = oauth_store(config)?;
     match command {
         SigningKeyCommand::Rotate => {
-            let key = store
-                .rotate_signing_key()
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let key = store.rotate_signing_key()?;
             println!(
                 "new signing key {}; the previous one stays published until its tokens expire",
                 key.kid
             );
         }
         SigningKeyCommand::List { json } => {
-            let keys = store
-                .list_signing_keys()
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let keys = store.list_signing_keys()?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&keys)?);
             } else {
@@ -254,7 +246,7 @@ pub fn clients(config: &Config, command: ClientCommand) -> Result<ExitCode> {
     let store = oauth_store(config)?;
     match command {
         ClientCommand::List { json } => {
-            let clients = store.list_clients().map_err(|e| anyhow::anyhow!("{e}"))?;
+            let clients = store.list_clients()?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&clients)?);
             } else {
