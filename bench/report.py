@@ -159,6 +159,38 @@ def collect(results, subdir="oha"):
     return runs
 
 
+def paired(pair_dir, variant, c):
+    """Per-pair (base, variant) runs at concurrency c from oha-pairs/<variant>/."""
+    pairs = []
+    rep = 1
+    while True:
+        a = pair_dir / f"bulwark-c{c}-r{rep}.json"
+        b = pair_dir / f"{variant}-c{c}-r{rep}.json"
+        if not (a.exists() and b.exists()):
+            break
+        pairs.append((read_oha(a), read_oha(b)))
+        rep += 1
+    return pairs
+
+
+def paired_overhead(pairs):
+    """Median throughput overhead and p99 change over the pairs, with the spread."""
+    tput = sorted((1 - b["rps"] / a["rps"]) * 100 for a, b in pairs if a["rps"])
+    p99 = [(b["p99_ms"] / a["p99_ms"] - 1) * 100 for a, b in pairs if a["p99_ms"]]
+    return {
+        "overhead": median(tput),
+        "low": tput[0],
+        "high": tput[-1],
+        "p99": median(p99),
+        "base_rps": median([a["rps"] for a, _ in pairs]),
+        "variant_rps": median([b["rps"] for _, b in pairs]),
+        "base_p99": median([a["p99_ms"] for a, _ in pairs]),
+        "variant_p99": median([b["p99_ms"] for _, b in pairs]),
+        "failed": sum(r["non200"] + r["errors"] for pair in pairs for r in pair),
+        "n": len(pairs),
+    }
+
+
 def aggregate(lst):
     return {
         "rps": median([r["rps"] for r in lst]),
@@ -352,6 +384,30 @@ def build(results, command):
               "authorization server (an ES256 JWT, obtained through the whole client flow) "
               "in place of the API key.")
         w("")
+        pair_root = results / "oha-pairs"
+        if pair_root.is_dir():
+            pairs_n = max((len(paired(pair_root / v, v, c)) for v in ("bulwark-secure", "bulwark-oauth")
+                           for c in levels), default=0)
+            w(f"Measured in pairs: `bulwark` and the variant run side by side, and {pairs_n} short loads "
+              "per concurrency level alternate between them (which goes first swaps every pair). "
+              "Overhead is the median of the per-pair ratios, so drifts in the shared machine's "
+              "load, larger than the effect itself, cancel out; the range shows the spread.")
+            w("")
+            w("| variant | clients | bulwark req/s | variant req/s | throughput overhead (median) | range over pairs | bulwark p99 ms | variant p99 ms | p99 change (median) | met |")
+            w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+            for variant in ("bulwark-secure", "bulwark-oauth"):
+                for c in levels:
+                    pairs = paired(pair_root / variant, variant, c)
+                    if not pairs:
+                        continue
+                    o = paired_overhead(pairs)
+                    w(f"| `{variant}` | {c} | {fmt_rps(o['base_rps'])} | {fmt_rps(o['variant_rps'])} "
+                      f"| {o['overhead']:.1f}% | {o['low']:.1f}% to {o['high']:.1f}% "
+                      f"| {fmt_ms(o['base_p99'])} | {fmt_ms(o['variant_p99'])} | {o['p99']:+.1f}% "
+                      f"| {met(o['overhead'] <= 10)} |")
+            w("")
+            w("The same comparison from the main runs above (medians of separate runs, not paired):")
+            w("")
         w("| variant | clients | bulwark req/s | variant req/s | throughput overhead | bulwark p99 ms | variant p99 ms | p99 overhead |")
         w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for variant in ("bulwark-secure", "bulwark-oauth"):
@@ -481,12 +537,20 @@ def build(results, command):
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--summary", metavar="OHA_JSON")
+    ap.add_argument("--pairs", nargs=3, metavar=("DIR", "VARIANT", "CLIENTS"),
+                    help="one line on the paired overhead of VARIANT at CLIENTS")
     ap.add_argument("--results", metavar="DIR")
     ap.add_argument("--output", metavar="FILE")
     ap.add_argument("--command", default="bench/run")
     args = ap.parse_args(argv[1:])
     if args.summary:
         print(summary_line(args.summary))
+        return 0
+    if args.pairs:
+        pair_dir, variant, c = args.pairs
+        o = paired_overhead(paired(Path(pair_dir), variant, int(c)))
+        print(f"{variant} c{c}: overhead {o['overhead']:.1f}% (median of {o['n']} pairs; "
+              f"{o['low']:.1f}% to {o['high']:.1f}%), p99 {o['p99']:+.1f}%")
         return 0
     if not (args.results and args.output):
         ap.error("--results and --output are required (or --summary)")

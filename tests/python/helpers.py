@@ -15,7 +15,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import httpx
 
@@ -363,3 +363,29 @@ def connection_refused(host: str, port: int) -> bool:
         return False
 
 
+# Audit log
+# --------------------------------------------------------------------------
+# LOW and MEDIUM records may wait up to `audit.buffer_ms` (10 ms) before they
+# reach the file, so tests poll rather than read once.
+
+
+def audit_records(data_dir: Path) -> list[dict[str, Any]]:
+    path = data_dir / "audit.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def wait_audit(
+    data_dir: Path, predicate: Callable[[dict[str, Any]], bool], what: str, *, timeout: float = 5.0, count: int = 1
+) -> list[dict[str, Any]]:
+    """The audit records matching `predicate`, once there are at least `count`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [r for r in audit_records(data_dir) if predicate(r)]
+        if len(found) >= count:
+            return found
+        if time.monotonic() > deadline:
+            events = [(r.get("event_type"), r.get("outcome")) for r in audit_records(data_dir)]
+            raise AssertionError(f"no {what} in the audit log after {timeout}s (have {len(found)}); events: {events}")
+        time.sleep(0.05)

@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from helpers import HTTP_TIMEOUT, Server, ServerFactory, clean_env, post_stateless
+from helpers import HTTP_TIMEOUT, Server, ServerFactory, audit_records, clean_env, post_stateless, wait_audit  # noqa: F401 (re-exported)
 
 # Every endpoint budget of the authorization server (rate_limit.endpoints.*).
 ENDPOINTS = ("authorize", "oauth_callback", "mfa_verify", "token", "register", "revoke", "introspect")
@@ -335,28 +335,6 @@ def wait_status(fn: Callable[[], httpx.Response], status: int, timeout: float, w
 # --------------------------------------------------------------------------
 # The audit log
 # --------------------------------------------------------------------------
-
-
-def audit_records(data_dir: Path) -> list[dict[str, Any]]:
-    path = data_dir / "audit.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def wait_audit(
-    data_dir: Path, predicate: Callable[[dict[str, Any]], bool], what: str, *, timeout: float = 5.0, count: int = 1
-) -> list[dict[str, Any]]:
-    """The audit records matching `predicate`, once there are at least `count`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = [r for r in audit_records(data_dir) if predicate(r)]
-        if len(found) >= count:
-            return found
-        if time.monotonic() > deadline:
-            events = [(r.get("event_type"), r.get("outcome")) for r in audit_records(data_dir)]
-            raise AssertionError(f"no {what} in the audit log after {timeout}s (have {len(found)}); events: {events}")
-        time.sleep(0.05)
 
 
 def event(kind: str, outcome: str | None = None, **fields: Any) -> Callable[[dict[str, Any]], bool]:

@@ -12,7 +12,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.shared.exceptions import MCPError
 
-from helpers import HTTP_TIMEOUT, clean_env, post_stateless, rpc_response, run_cli, text_of
+from helpers import HTTP_TIMEOUT, clean_env, post_stateless, rpc_response, run_cli, text_of, wait_audit
 
 
 def create_key(bulwark_bin, data_dir, name, scopes):
@@ -81,7 +81,7 @@ def test_http_requires_a_valid_key_with_the_right_scopes(servers, bulwark_bin, d
         assert r.status_code == 401, r.text
 
 
-def test_calls_carry_the_principal_into_the_audit_line(servers, bulwark_bin, data_dir):
+def test_calls_carry_the_principal_into_the_audit_record(servers, bulwark_bin, data_dir):
     good = create_key(bulwark_bin, data_dir, "auditor", "mcp,profile:*")
     server = servers.http("core", {"BULWARK_AUTH__METHODS": '["api-key"]'})
     with httpx.Client(timeout=HTTP_TIMEOUT) as http:
@@ -89,8 +89,23 @@ def test_calls_carry_the_principal_into_the_audit_line(servers, bulwark_bin, dat
             http, server.url("/mcp/core"), "tools/call", {"name": "test_tool", "arguments": {"message": "m"}}, headers=bearer(good)
         )
         assert text_of(rpc_response(r)["result"]) == "m"
+    [record] = wait_audit(data_dir, lambda r: r["event_type"] == "tool_call", "tool call")
+    assert record["user"] == "auditor" and record["action"] == "test_tool" and record["outcome"] == "success"
+    # The record is the call's trace; stderr does not repeat it at the default level.
+    assert not [line for line in server.stderr().splitlines() if "bulwark::audit" in line], server.stderr()
+
+
+def test_without_the_audit_log_calls_leave_a_stderr_line_with_the_principal(servers, bulwark_bin, data_dir):
+    good = create_key(bulwark_bin, data_dir, "auditor", "mcp,profile:*")
+    server = servers.http("core", {"BULWARK_AUTH__METHODS": '["api-key"]', "BULWARK_AUDIT__ENABLED": "false"})
+    with httpx.Client(timeout=HTTP_TIMEOUT) as http:
+        r = post_stateless(
+            http, server.url("/mcp/core"), "tools/call", {"name": "test_tool", "arguments": {"message": "m"}}, headers=bearer(good)
+        )
+        assert text_of(rpc_response(r)["result"]) == "m"
     audit = [line for line in server.stderr().splitlines() if "bulwark::audit" in line]
     assert audit and 'principal="auditor"' in audit[-1], server.stderr()
+    assert not (data_dir / "audit.jsonl").exists()
 
 
 def test_non_loopback_http_without_auth_refuses_to_start(bulwark_bin, data_dir):
@@ -155,6 +170,7 @@ def test_denials_are_audited(servers, bulwark_bin, data_dir):
         assert post_stateless(http, url, "tools/list", headers=bearer(narrow)).status_code == 403
         statuses = [post_stateless(http, url, "tools/list", headers=bearer(good)).status_code for _ in range(3)]
         assert statuses == [200, 200, 429], statuses
+    wait_audit(data_dir, lambda r: r["event_type"] == "rate_limited", "rate_limited record")
     events = [json.loads(line) for line in (data_dir / "audit.jsonl").read_text().splitlines()]
     by_type = {e["event_type"]: e for e in events}
     assert by_type["http.401"]["status_code"] == 401 and by_type["http.401"]["user_agent"] == "audit-test/1"

@@ -17,7 +17,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from helpers import HTTP_TIMEOUT, post_stateless, rpc_response
+from helpers import HTTP_TIMEOUT, post_stateless, rpc_response, wait_audit
 
 
 class Provider:
@@ -116,8 +116,7 @@ def test_valid_token_reaches_its_profile_and_is_audited_with_its_client(server, 
         # The protected-resource metadata names the provider as the issuer.
         meta = http.get(server.url("/.well-known/oauth-protected-resource/mcp/core")).json()
         assert provider.issuer in meta["authorization_servers"]
-    records = [json.loads(line) for line in (data_dir / "audit.jsonl").read_text().splitlines()]
-    tool_calls = [r for r in records if r["event_type"] == "tool_call"]
+    tool_calls = wait_audit(data_dir, lambda r: r["event_type"] == "tool_call", "tool call")
     assert tool_calls[-1]["user"] == "alice@example.test"
     assert tool_calls[-1]["client_id"] == "soc-console"
     assert tool_calls[-1]["tenant"] == "acme"

@@ -41,7 +41,7 @@ mod log;
 mod verify;
 
 pub use error::{AuditError, VerifyError};
-pub use event::{AuditEvent, args_digest};
+pub use event::{AuditEvent, args_digest, args_object_digest};
 pub use log::{AuditLog, AuditOptions, AuditSink, Fsync};
 pub use verify::verify;
 

@@ -7,12 +7,11 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use bulwark_core::Severity;
-use serde_json::Value;
 use tokio::sync::oneshot;
 
-use crate::canonical::{GENESIS, parse_line, seal};
+use crate::canonical::{GENESIS, parse_line, sha256_hex};
 use crate::error::AuditError;
-use crate::event::{AuditEvent, args_digest};
+use crate::event::{AuditEvent, Encoded, args_digest};
 
 /// When the writer fsyncs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +38,13 @@ pub struct AuditOptions {
     /// Also hand every written line to this sink (a queryable copy, such as
     /// the store's). The file stays the record of truth.
     pub sink: Option<Arc<dyn AuditSink>>,
+    /// With [`Fsync::Interval`], how long a record below HIGH severity may wait
+    /// in memory before it is written, so that a burst of calls shares one
+    /// write(2). HIGH and CRITICAL records are always written before they are
+    /// acknowledged (and carry any waiting records with them, in order). The
+    /// price: a `kill -9` can lose up to this much of the lower records.
+    /// Zero writes every record before acknowledging it.
+    pub buffer: Duration,
 }
 
 impl fmt::Debug for AuditOptions {
@@ -50,6 +56,7 @@ impl fmt::Debug for AuditOptions {
             .field("stderr_lines", &self.stderr_lines)
             .field("include_params", &self.include_params)
             .field("sink", &self.sink.is_some())
+            .field("buffer", &self.buffer)
             .finish()
     }
 }
@@ -64,7 +71,7 @@ pub trait AuditSink: Send + Sync + 'static {
 
 impl AuditOptions {
     /// Safe defaults: fsync every record, keep every severity, no stderr copy,
-    /// arguments digested but not stored.
+    /// arguments digested but not stored, nothing held back in memory.
     pub fn new(path: impl Into<PathBuf>) -> Self {
         AuditOptions {
             path: path.into(),
@@ -73,6 +80,7 @@ impl AuditOptions {
             stderr_lines: false,
             include_params: false,
             sink: None,
+            buffer: Duration::ZERO,
         }
     }
 }
@@ -80,9 +88,14 @@ impl AuditOptions {
 type Ack = oneshot::Sender<Result<(), AuditError>>;
 
 enum Command {
-    Record(Box<AuditEvent>, Ack),
+    Record(Box<Encoded>, Ack),
     Flush(Ack),
+    /// Records are waiting in the buffer: write them after the buffer delay.
+    Wake,
 }
+
+/// Pending lines reaching this size are written at once, whatever the delay.
+const BUFFER_LIMIT: usize = 64 * 1024;
 
 /// An open audit log. Clones share one writer; cloning is cheap.
 ///
@@ -100,10 +113,13 @@ struct Inner {
     /// The chain state and the file, shared by the writer thread and, with
     /// interval fsync, by callers that append directly.
     state: Arc<Mutex<Writer>>,
-    /// With interval fsync a record is appended by its caller under the lock:
-    /// a write(2) costs less than two thread hand-offs. The thread then only
-    /// fsyncs on schedule and serves `flush`.
+    /// With interval fsync a record is sealed by its caller under the lock: a
+    /// write(2) (or none, when it may wait in the buffer) costs less than two
+    /// thread hand-offs. The thread then writes the buffer, fsyncs on schedule
+    /// and serves `flush`.
     direct: bool,
+    /// How long records below HIGH may wait in the buffer (direct mode only).
+    buffer: Duration,
     // Options so `Drop` can close the channel before joining the writer.
     tx: Option<mpsc::Sender<Command>>,
     writer: Option<JoinHandle<()>>,
@@ -169,7 +185,11 @@ impl AuditLog {
             path: path.clone(),
             len: tail.len,
             next_seq: tail.next_seq,
+            written_seq: tail.next_seq,
+            written_prev: tail.prev.clone(),
             prev: tail.prev,
+            pending: String::new(),
+            wake_sent: false,
             fsync: options.fsync,
             stderr_lines: options.stderr_lines,
             sink: options.sink.clone(),
@@ -179,9 +199,14 @@ impl AuditLog {
         };
         let state = Arc::new(Mutex::new(writer));
         let thread_state = state.clone();
+        let buffer = if direct {
+            options.buffer
+        } else {
+            Duration::ZERO
+        };
         let handle = std::thread::Builder::new()
             .name("bulwark-audit".into())
-            .spawn(move || Writer::run(&thread_state, rx))
+            .spawn(move || Writer::run(&thread_state, rx, buffer))
             .map_err(open_err)?;
 
         Ok(AuditLog {
@@ -191,10 +216,17 @@ impl AuditLog {
                 include_params: options.include_params,
                 state,
                 direct,
+                buffer,
                 tx: Some(tx),
                 writer: Some(handle),
             }),
         })
+    }
+
+    /// Whether records keep raw arguments (`include_params`); when not,
+    /// callers need only hand over a digest.
+    pub fn keeps_args(&self) -> bool {
+        self.inner.include_params
     }
 
     /// The file this log writes.
@@ -207,7 +239,9 @@ impl AuditLog {
     /// Events below `min_severity` are dropped (and `Ok`). If the event has
     /// `args` but no `args_sha256`, the digest is filled in before `args` is
     /// stripped (unless `include_params`). Returns once the line is written,
-    /// and with [`Fsync::Always`] once it is fsynced.
+    /// and with [`Fsync::Always`] once it is fsynced; with a non-zero
+    /// [`AuditOptions::buffer`], a record below HIGH may return while it
+    /// still waits in memory to be written.
     pub async fn record(&self, mut event: AuditEvent) -> Result<(), AuditError> {
         if event.severity < self.inner.min_severity {
             return Ok(());
@@ -218,17 +252,23 @@ impl AuditLog {
         if !self.inner.include_params {
             event.args = None;
         }
-        let (ack, mut done) = oneshot::channel();
+        // The costly part, the JSON, is built before taking the lock.
+        let encoded = Encoded::new(&event);
         if self.inner.direct {
-            // Appended before returning; the lock is held for one write(2).
-            self.inner
+            let may_wait = !self.inner.buffer.is_zero() && event.severity < Severity::High;
+            let wake = self
+                .inner
                 .state
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .commit(vec![Command::Record(Box::new(event), ack)], false);
-            return done.try_recv().map_err(|_| self.gone())?;
+                .append(&encoded, may_wait)?;
+            if wake {
+                self.send(Command::Wake)?;
+            }
+            return Ok(());
         }
-        self.send(Command::Record(Box::new(event), ack))?;
+        let (ack, done) = oneshot::channel();
+        self.send(Command::Record(Box::new(encoded), ack))?;
         done.await.map_err(|_| self.gone())?
     }
 
@@ -384,8 +424,16 @@ struct Writer {
     path: PathBuf,
     /// Length of the file up to the last complete record, to roll back a failed write.
     len: u64,
+    /// The chain's head, counting records still in `pending`.
     next_seq: u64,
     prev: String,
+    /// The chain's head as written to the file, to roll back a failed write.
+    written_seq: u64,
+    written_prev: String,
+    /// Sealed lines not yet written, in chain order.
+    pending: String,
+    /// A `Wake` is on its way to the thread for what is in `pending`.
+    wake_sent: bool,
     fsync: Fsync,
     stderr_lines: bool,
     sink: Option<Arc<dyn AuditSink>>,
@@ -398,7 +446,7 @@ struct Writer {
 }
 
 impl Writer {
-    fn run(state: &Mutex<Writer>, rx: mpsc::Receiver<Command>) {
+    fn run(state: &Mutex<Writer>, rx: mpsc::Receiver<Command>, buffer: Duration) {
         let lock = || state.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
             // With interval fsync, records may arrive directly (not through the
@@ -422,13 +470,34 @@ impl Writer {
                 },
             };
             let Some(first) = first else { break };
-            // Group commit: everything queued meanwhile shares this write and fsync.
             let mut batch = vec![first];
+            if matches!(batch[0], Command::Wake) {
+                // Let the burst that woke us gather, then write it in one go;
+                // a flush, a record that must not wait, or closing cuts it short.
+                let deadline = Instant::now() + buffer;
+                while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+                    match rx.recv_timeout(left) {
+                        Ok(command) => {
+                            let urgent = !matches!(command, Command::Wake);
+                            batch.push(command);
+                            if urgent {
+                                break;
+                            }
+                        }
+                        Err(_) => break,
+                    }
+                }
+            }
+            // Group commit: everything queued meanwhile shares this write and fsync.
             batch.extend(rx.try_iter());
             lock().commit(batch, true);
         }
-        // Every handle is gone: make what was written durable before closing.
-        lock().background_sync();
+        // Every handle is gone: write what waits and make it durable before closing.
+        let mut writer = lock();
+        if let Err(e) = writer.write_pending() {
+            tracing::error!(path = %writer.path.display(), error = %e, "could not write the last audit records while closing the log");
+        }
+        writer.background_sync();
     }
 
     /// With interval fsync and unsynced data, how long until the fsync is due.
@@ -464,65 +533,67 @@ impl Writer {
         }
     }
 
-    /// Writes a batch and acknowledges it. `may_sync`: whether this call may
-    /// fsync on the interval schedule (not when a caller appends directly, so an
-    /// async task never waits for a disk flush it did not ask for).
+    /// Seals one record onto `pending` from the calling task (interval fsync).
+    /// Unless it `may_wait`, the buffer is written before returning. Returns
+    /// whether the caller must send the thread a `Wake` for what now waits.
+    fn append(&mut self, record: &Encoded, may_wait: bool) -> Result<bool, AuditError> {
+        if self.poisoned {
+            return Err(AuditError::Poisoned {
+                path: self.path.clone(),
+            });
+        }
+        self.seal_next(record);
+        if may_wait && self.pending.len() < BUFFER_LIMIT {
+            let wake = !self.wake_sent;
+            self.wake_sent = true;
+            return Ok(wake);
+        }
+        self.write_pending().map_err(|source| AuditError::Write {
+            path: self.path.clone(),
+            source: Arc::new(source),
+        })?;
+        Ok(false)
+    }
+
+    /// Writes a batch from the channel and acknowledges it. `may_sync`: whether
+    /// this call may fsync on the interval schedule.
     fn commit(&mut self, batch: Vec<Command>, may_sync: bool) {
         if self.poisoned {
             for command in batch {
-                let (Command::Record(_, ack) | Command::Flush(ack)) = command;
-                let _ = ack.send(Err(AuditError::Poisoned {
-                    path: self.path.clone(),
-                }));
+                if let Command::Record(_, ack) | Command::Flush(ack) = command {
+                    let _ = ack.send(Err(AuditError::Poisoned {
+                        path: self.path.clone(),
+                    }));
+                }
             }
             return;
         }
 
-        let (first_seq, first_prev) = (self.next_seq, self.prev.clone());
-        let mut lines = String::new();
         let mut acks = Vec::with_capacity(batch.len());
         let mut want_sync = self.fsync == Fsync::Always;
         for command in batch {
             match command {
-                Command::Record(event, ack) => match self.seal_next(&event) {
-                    Ok(line) => {
-                        lines.push_str(&line);
-                        acks.push(ack);
-                    }
-                    Err(e) => {
-                        let _ = ack.send(Err(e));
-                    }
-                },
+                Command::Record(record, ack) => {
+                    self.seal_next(&record);
+                    acks.push(ack);
+                }
                 Command::Flush(ack) => {
                     want_sync = true;
                     acks.push(ack);
                 }
+                Command::Wake => self.wake_sent = false,
             }
         }
 
-        if !lines.is_empty() {
-            if let Err(e) = self.file.write_all(lines.as_bytes()) {
-                self.roll_back(first_seq, first_prev);
-                let source = Arc::new(e);
-                for ack in acks {
-                    let _ = ack.send(Err(AuditError::Write {
-                        path: self.path.clone(),
-                        source: source.clone(),
-                    }));
-                }
-                return;
+        if let Err(e) = self.write_pending() {
+            let source = Arc::new(e);
+            for ack in acks {
+                let _ = ack.send(Err(AuditError::Write {
+                    path: self.path.clone(),
+                    source: source.clone(),
+                }));
             }
-            self.len += lines.len() as u64;
-            self.dirty = true;
-            if self.stderr_lines {
-                let mut stderr = io::stderr().lock();
-                for line in lines.lines() {
-                    let _ = writeln!(stderr, "AUDIT: {line}");
-                }
-            }
-            if let Some(sink) = &self.sink {
-                sink.accept(&lines.lines().collect::<Vec<_>>());
-            }
+            return;
         }
 
         if let Fsync::Interval(every) = self.fsync {
@@ -546,26 +617,59 @@ impl Writer {
         }
     }
 
-    /// Adds `seq` and `prev`, seals the record and advances the chain.
-    fn seal_next(&mut self, event: &AuditEvent) -> Result<String, AuditError> {
-        let mut record =
-            serde_json::to_value(event).map_err(|e| AuditError::Encode(e.to_string()))?;
-        let fields = record.as_object_mut().ok_or_else(|| {
-            AuditError::Encode("the event did not encode as a JSON object".into())
-        })?;
-        fields.insert("seq".into(), Value::from(self.next_seq));
-        fields.insert("prev".into(), Value::String(self.prev.clone()));
-        let (line, hash) = seal(&record);
-        self.next_seq += 1;
-        self.prev = hash;
-        Ok(line)
+    /// Writes `pending` to the file and hands its lines to the other sinks.
+    /// On failure the chain goes back to what the file holds; records that
+    /// were waiting in the buffer are lost, and the error says how many.
+    fn write_pending(&mut self) -> io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        if let Err(e) = self.file.write_all(self.pending.as_bytes()) {
+            let lost = self.next_seq - self.written_seq;
+            self.roll_back();
+            self.pending.clear();
+            return Err(io::Error::new(
+                e.kind(),
+                format!("{e} ({lost} records were not written)"),
+            ));
+        }
+        self.len += self.pending.len() as u64;
+        self.dirty = true;
+        self.written_seq = self.next_seq;
+        self.written_prev.clone_from(&self.prev);
+        if self.stderr_lines {
+            let mut stderr = io::stderr().lock();
+            for line in self.pending.lines() {
+                let _ = writeln!(stderr, "AUDIT: {line}");
+            }
+        }
+        if let Some(sink) = &self.sink {
+            sink.accept(&self.pending.lines().collect::<Vec<_>>());
+        }
+        self.pending.clear();
+        Ok(())
     }
 
-    /// Undoes a failed batch: the chain state goes back, and any bytes that
-    /// did reach the file are cut so the next record does not follow a torn line.
-    fn roll_back(&mut self, seq: u64, prev: String) {
-        self.next_seq = seq;
-        self.prev = prev;
+    /// Adds `seq` and `prev`, seals the record onto `pending` and advances the chain.
+    fn seal_next(&mut self, record: &Encoded) {
+        let start = self.pending.len();
+        record.canonical_at(self.next_seq, &self.prev, &mut self.pending);
+        let hash = sha256_hex(&self.pending.as_bytes()[start..]);
+        // Splice the hash in as the last member, before the closing brace.
+        self.pending.pop();
+        self.pending.push_str(",\"hash\":\"");
+        self.pending.push_str(&hash);
+        self.pending.push_str("\"}\n");
+        self.next_seq += 1;
+        self.prev = hash;
+    }
+
+    /// Undoes a failed write: the chain state goes back to what the file
+    /// holds, and any bytes that did reach it are cut so the next record does
+    /// not follow a torn line.
+    fn roll_back(&mut self) {
+        self.next_seq = self.written_seq;
+        self.prev.clone_from(&self.written_prev);
         self.dirty = true;
         if let Err(e) = self.file.set_len(self.len) {
             self.poisoned = true;

@@ -461,3 +461,126 @@ fn an_empty_log_verifies_with_no_records() {
     let err = verify(&dir.path().join("absent.jsonl")).unwrap_err();
     assert!(matches!(err, VerifyError::Io { .. }), "{err:?}");
 }
+
+fn low(i: usize) -> AuditEvent {
+    AuditEvent::new("tool_call", Severity::Low, "test_tool", "success")
+        .with_request_id(format!("low-{i}"))
+}
+
+fn buffered_log(path: &Path, buffer: Duration) -> AuditLog {
+    AuditLog::open(AuditOptions {
+        fsync: Fsync::Interval(Duration::from_secs(3600)),
+        buffer,
+        ..AuditOptions::new(path)
+    })
+    .unwrap()
+}
+
+/// Polls `verify` until it counts `n` records; panics after `within`.
+fn wait_for_records(path: &Path, n: usize, within: Duration) {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let count = verify(path).unwrap();
+        if count == n {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{count} records after {within:?}, want {n}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[tokio::test]
+async fn with_a_buffer_high_records_are_written_before_returning_and_carry_waiting_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = log_path(&dir);
+    // A buffer far longer than the test, so only the HIGH record can have written the LOW ones.
+    let log = buffered_log(&path, Duration::from_secs(3600));
+    for i in 0..3 {
+        log.record(low(i)).await.unwrap();
+    }
+    assert_eq!(verify(&path).unwrap(), 0, "LOW records wait in the buffer");
+    log.record(event(1)).await.unwrap();
+    assert_eq!(
+        verify(&path).unwrap(),
+        4,
+        "the HIGH record wrote the waiting ones first"
+    );
+    let ids: Vec<String> = lines(&path)
+        .iter()
+        .map(|l| parse(l)["request_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, ["low-0", "low-1", "low-2", "req-1"]);
+}
+
+#[tokio::test]
+async fn with_a_buffer_low_records_reach_the_file_within_the_delay() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = log_path(&dir);
+    let log = buffered_log(&path, Duration::from_millis(20));
+    for i in 0..10 {
+        log.record(low(i)).await.unwrap();
+    }
+    // The thread writes them 20 ms after the first; allow for a loaded machine.
+    wait_for_records(&path, 10, Duration::from_secs(5));
+    for i in 10..15 {
+        log.record(low(i)).await.unwrap();
+    }
+    wait_for_records(&path, 15, Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn with_a_buffer_flush_and_drop_write_what_waits() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = log_path(&dir);
+    let log = buffered_log(&path, Duration::from_secs(3600));
+    log.record(low(0)).await.unwrap();
+    log.flush().await.unwrap();
+    assert_eq!(verify(&path).unwrap(), 1);
+    log.record(low(1)).await.unwrap();
+    drop(log);
+    assert_eq!(verify(&path).unwrap(), 2);
+}
+
+#[tokio::test]
+async fn with_a_buffer_a_full_buffer_is_written_without_waiting() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = log_path(&dir);
+    let log = buffered_log(&path, Duration::from_secs(3600));
+    // Each record is about 300 bytes; 64 KiB of them must not wait an hour.
+    let mut n = 0;
+    while verify(&path).unwrap() == 0 {
+        log.record(low(n)).await.unwrap();
+        n += 1;
+        assert!(n < 1_000, "the buffer was never written");
+    }
+    assert!(n > 100, "written after only {n} records");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_a_buffer_concurrent_records_keep_one_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = log_path(&dir);
+    let log = buffered_log(&path, Duration::from_millis(2));
+    let tasks: Vec<_> = (0..400)
+        .map(|i| {
+            let log = log.clone();
+            tokio::spawn(async move {
+                let event = if i % 7 == 0 { event(i) } else { low(i) };
+                log.record(event).await
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    drop(log);
+    assert_eq!(verify(&path).unwrap(), 400);
+    let seqs: Vec<u64> = lines(&path)
+        .iter()
+        .map(|l| parse(l)["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, (1..=400).collect::<Vec<u64>>());
+}

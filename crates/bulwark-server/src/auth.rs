@@ -177,7 +177,6 @@ impl AuthConfig {
 }
 
 /// State of the per-profile authentication middleware.
-#[derive(Clone)]
 pub(crate) struct AuthGate {
     pub config: AuthConfig,
     pub profile: String,
@@ -281,7 +280,7 @@ fn challenge(
 
 /// Authenticate an MCP request and check it may reach this profile.
 pub(crate) async fn authenticate(
-    State(gate): State<AuthGate>,
+    State(gate): State<Arc<AuthGate>>,
     mut request: Request,
     next: Next,
 ) -> Response {

@@ -172,11 +172,12 @@ impl HttpServer {
                 max: options.max_sessions,
                 responding: responding.clone(),
             };
-            let gate = AuthGate {
+            // Behind an Arc: axum clones a middleware's state for every request.
+            let gate = Arc::new(AuthGate {
                 config: options.auth.clone(),
                 profile: name.clone(),
                 audit: bulwark.audit().cloned(),
-            };
+            });
             let service = tower::ServiceBuilder::new()
                 .layer(middleware::from_fn_with_state(
                     gate,

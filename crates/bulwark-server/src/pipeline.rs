@@ -219,16 +219,25 @@ impl Step for InFlightStep {
 #[derive(Clone)]
 struct AuditStep(Option<bulwark_audit::AuditLog>);
 
+enum RecordedArgs {
+    Raw(serde_json::Value),
+    Digest(String),
+}
+
 impl Step for AuditStep {
     fn run(&self, request: CallRequest, next: Next) -> BoxFut {
         let tool = request.tool.name.clone();
         let severity = request.tool.severity;
         let ctx = request.ctx.clone();
-        // Only pay for the arguments' copy when there is a log to put them in.
-        let args = self
-            .0
-            .as_ref()
-            .map(|_| serde_json::Value::Object(request.args.clone()));
+        // Only pay for the arguments' copy when the log keeps them; otherwise
+        // their digest is all it needs.
+        let args = self.0.as_ref().map(|log| {
+            if log.keeps_args() {
+                RecordedArgs::Raw(serde_json::Value::Object(request.args.clone()))
+            } else {
+                RecordedArgs::Digest(bulwark_audit::args_object_digest(&request.args))
+            }
+        });
         let log = self.0.clone();
         let started = Instant::now();
         let fut = next.run(request);
@@ -240,17 +249,30 @@ impl Step for AuditStep {
                 Ok(_) => "ok",
             };
             let duration_ms = started.elapsed().as_millis() as u64;
-            tracing::info!(
-                target: "bulwark::audit",
-                tool = %tool,
-                severity = %severity,
-                status,
-                request_id = %ctx.request_id,
-                profile = %ctx.profile,
-                principal = ctx.principal.as_deref().unwrap_or("-"),
-                duration_ms,
-                "tool call"
-            );
+            // One line per call on stderr, unless the audit log holds the call:
+            // then that record is the trace, and the line drops to debug
+            // rather than paying for the same fact twice (`audit.stderr`
+            // prints the records themselves, LimaCharlie style).
+            macro_rules! call_line {
+                ($level:ident) => {
+                    tracing::$level!(
+                        target: "bulwark::audit",
+                        tool = %tool,
+                        severity = %severity,
+                        status,
+                        request_id = %ctx.request_id,
+                        profile = %ctx.profile,
+                        principal = ctx.principal.as_deref().unwrap_or("-"),
+                        duration_ms,
+                        "tool call"
+                    )
+                };
+            }
+            if log.is_some() {
+                call_line!(debug);
+            } else {
+                call_line!(info);
+            }
             if let (Some(log), Some(args)) = (log, args) {
                 let outcome = match status {
                     "ok" => "success",
@@ -259,8 +281,11 @@ impl Step for AuditStep {
                 let mut event =
                     bulwark_audit::AuditEvent::new("tool_call", severity, tool.as_ref(), outcome)
                         .with_request_id(ctx.request_id.clone())
-                        .with_duration_ms(duration_ms)
-                        .with_args(args);
+                        .with_duration_ms(duration_ms);
+                event = match args {
+                    RecordedArgs::Raw(args) => event.with_args(args),
+                    RecordedArgs::Digest(digest) => event.with_args_digest(digest),
+                };
                 if let Some(user) = &ctx.principal {
                     event = event.with_user(user.clone());
                 }

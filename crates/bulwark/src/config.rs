@@ -46,11 +46,17 @@ pub struct AuditSection {
     /// Default: `audit.jsonl` in the data directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<PathBuf>,
-    /// `interval` (default: written before the call is answered, fsynced at most
-    /// every `fsync_interval_ms`) or `always` (fsynced before the call is answered).
+    /// `interval` (default: HIGH and CRITICAL records written before the call
+    /// is answered, lower ones within `buffer_ms`; fsynced at most every
+    /// `fsync_interval_ms`) or `always` (every record fsynced before the call
+    /// is answered).
     pub fsync: FsyncMode,
     /// With `fsync = "interval"`: how often, at most, to fsync.
     pub fsync_interval_ms: u64,
+    /// With `fsync = "interval"`: how long a LOW or MEDIUM record may wait in
+    /// memory so that a burst shares one write. A `kill -9` can lose that
+    /// much of them; 0 writes every record before its call is answered.
+    pub buffer_ms: u64,
     /// Records below this severity are not written: LOW, MEDIUM, HIGH, CRITICAL.
     pub min_severity: bulwark_core::Severity,
     /// Also print each record as an `AUDIT: {...}` line on stderr (LimaCharlie style).
@@ -74,11 +80,13 @@ impl Default for AuditSection {
         AuditSection {
             enabled: true,
             path: None,
-            // A record is written before its call is answered, so a crash of
-            // bulwark loses nothing; `always` also survives power loss, at the
-            // price of one fsync per answered call (group-committed).
+            // A HIGH or CRITICAL record is written before its call is
+            // answered, so a crash of bulwark loses none of them; lower ones
+            // share writes (at most 10 ms late). `always` also survives power
+            // loss, at the price of one fsync per answered call (group-committed).
             fsync: FsyncMode::Interval,
             fsync_interval_ms: 1000,
+            buffer_ms: 10,
             min_severity: bulwark_core::Severity::Low,
             stderr: false,
             include_params: false,

@@ -272,6 +272,7 @@ fn open_audit(config: &Config) -> Result<Option<bulwark_audit::AuditLog>> {
             config.audit.fsync_interval_ms.max(1),
         )),
     };
+    options.buffer = Duration::from_millis(config.audit.buffer_ms);
     options.min_severity = config.audit.min_severity;
     options.stderr_lines = config.audit.stderr;
     options.include_params = config.audit.include_params;
