@@ -531,7 +531,7 @@ fn push_value(fields: &mut Map<String, Value>, key: &str, value: Value) {
 /// auditd writes an argument in hex when it has spaces or odd bytes.
 fn decode_hex_arg(value: &str) -> String {
     if value.len() >= 2
-        && value.len() % 2 == 0
+        && value.len().is_multiple_of(2)
         && value
             .bytes()
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_lowercase())
@@ -598,21 +598,21 @@ pub fn parse_syslog_line(line: &str, year: i64) -> Map<String, Value> {
         fields.insert("timestamp".into(), Value::String(t));
     }
     let mut message = rest;
-    if let Some((host, after)) = rest.split_once(' ') {
-        if let Some((tag, msg)) = after.split_once(": ") {
-            let tag = tag.trim();
-            if !tag.is_empty() && !tag.contains(' ') {
-                let (program, pid) = match tag.split_once('[') {
-                    Some((p, pid)) => (p, Some(pid.trim_end_matches(']'))),
-                    None => (tag, None),
-                };
-                fields.insert("host".into(), Value::String(host.to_string()));
-                fields.insert("program".into(), Value::String(program.to_string()));
-                if let Some(pid) = pid {
-                    fields.insert("pid".into(), Value::String(pid.to_string()));
-                }
-                message = msg;
+    if let Some((host, after)) = rest.split_once(' ')
+        && let Some((tag, msg)) = after.split_once(": ")
+    {
+        let tag = tag.trim();
+        if !tag.is_empty() && !tag.contains(' ') {
+            let (program, pid) = match tag.split_once('[') {
+                Some((p, pid)) => (p, Some(pid.trim_end_matches(']'))),
+                None => (tag, None),
+            };
+            fields.insert("host".into(), Value::String(host.to_string()));
+            fields.insert("program".into(), Value::String(program.to_string()));
+            if let Some(pid) = pid {
+                fields.insert("pid".into(), Value::String(pid.to_string()));
             }
+            message = msg;
         }
     }
     fields.insert("message".into(), Value::String(message.to_string()));

@@ -149,7 +149,8 @@ impl RuleSet {
                             reason: "holds no Sigma rule".into(),
                         });
                     }
-                    for rule in collection.rules {
+                    for mut rule in collection.rules {
+                        keyword_all_per_value(&mut rule);
                         rules.push((shown.clone(), rule));
                     }
                     for c in collection.correlations {
@@ -294,6 +295,65 @@ impl RuleSet {
     pub(crate) fn info(&self, id: Option<&str>, title: &str) -> Option<&RuleInfo> {
         self.info.get(&key(id, title))
     }
+}
+
+/// Sigma's keyword form with `all` (`'|all': [truncate, '-s']`) means each
+/// keyword appears somewhere in the event, as keywords do (substring). rsigma
+/// 0.23 instead asks one field value to equal all of them at once, so such an
+/// item is split here into one keyword item a value, matched as `contains`
+/// unless the rule gives another match modifier. SigmaHQ's auditd rules use
+/// this form.
+fn keyword_all_per_value(rule: &mut SigmaRule) {
+    use rsigma_parser::{Detection, DetectionItem, FieldSpec, Modifier};
+    fn walk(detection: &mut Detection) {
+        match detection {
+            Detection::AllOf(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items.drain(..) {
+                    if item.field.name.is_none()
+                        && item.field.modifiers.contains(&Modifier::All)
+                        && item.values.len() > 1
+                    {
+                        let mut modifiers: Vec<Modifier> = item
+                            .field
+                            .modifiers
+                            .iter()
+                            .copied()
+                            .filter(|m| *m != Modifier::All)
+                            .collect();
+                        let matching = [
+                            Modifier::Contains,
+                            Modifier::StartsWith,
+                            Modifier::EndsWith,
+                            Modifier::Re,
+                            Modifier::Cidr,
+                            Modifier::Exists,
+                            Modifier::FieldRef,
+                            Modifier::Gt,
+                            Modifier::Gte,
+                            Modifier::Lt,
+                            Modifier::Lte,
+                        ];
+                        if !modifiers.iter().any(|m| matching.contains(m)) {
+                            modifiers.push(Modifier::Contains);
+                        }
+                        for value in item.values {
+                            out.push(DetectionItem {
+                                field: FieldSpec::new(None, modifiers.clone()),
+                                values: vec![value],
+                            });
+                        }
+                    } else {
+                        out.push(item);
+                    }
+                }
+                *items = out;
+            }
+            Detection::AnyOf(subs) => subs.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    rule.detection.named.values_mut().for_each(walk);
 }
 
 pub(crate) fn key(id: Option<&str>, title: &str) -> String {

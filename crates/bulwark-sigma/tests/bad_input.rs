@@ -91,7 +91,11 @@ fn truncated_evtx_is_read_as_far_as_it_goes() {
     let bytes = std::fs::read(&sample).unwrap();
     let rules = RuleSet::from_yaml("r.yml", GOOD);
     let dir = tempfile::tempdir().unwrap();
-    let whole = hunt(&rules, &[sample.clone()], &HuntOptions::default());
+    let whole = hunt(
+        &rules,
+        std::slice::from_ref(&sample),
+        &HuntOptions::default(),
+    );
     assert!(whole.notes.is_empty(), "{:?}", whole.notes);
     for cut in [10usize, 4096, 4096 + 300, bytes.len() / 2, bytes.len() - 7] {
         let path = dir.path().join(format!("cut{cut}.evtx"));

@@ -393,3 +393,20 @@ fn author_and_matched_fields_are_reported() {
     assert!(csv.starts_with("timestamp,host,level,title,rule_id,author"));
     assert!(csv.contains("Tester"), "{csv}");
 }
+
+#[test]
+fn keywords_with_all_need_each_keyword_somewhere() {
+    let r = rule(
+        "    kw:\n        '|all':\n            - 'truncate'\n            - '-s'\n    condition: kw",
+    );
+    assert_eq!(
+        count(
+            &r,
+            &[
+                ev(json!({"a0": "truncate", "a1": "-s", "a2": "+5"})),
+                ev(json!({"a0": "/usr/bin/truncate", "a1": "5"})),
+            ]
+        ),
+        1
+    );
+}
