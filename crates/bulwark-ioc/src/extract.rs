@@ -6,7 +6,10 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use regex::bytes::{Captures, Regex, RegexBuilder};
+use regex::bytes::{Regex, RegexBuilder};
+use regex_automata::meta::Regex as MetaRegex;
+use regex_automata::util::syntax;
+use regex_automata::{Anchored, Input};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -215,47 +218,122 @@ pub struct Extraction {
 
 const SCHEMES: &str = r"(?:https?|ftps?|sftp|tcp|udp|wss?|smb|ssh|rdp|irc)";
 
-fn combined_pattern() -> String {
+#[doc(hidden)]
+pub fn combined_pattern() -> String {
     let seg = r#"[^\\/:*?"<>|\r\n\t\x00]"#;
     let reg_seg = r#"[^\\:*?"<>|\r\n\t\x00]"#;
     // The last segment stops at whitespace: `C:\Program Files\x.exe was run`.
     let last = r#"[^\\/:*?"<>|\s\x00]"#;
     let reg_last = r#"[^\\:*?"<>|\s\x00]"#;
-    let label = r"[a-z0-9](?:[a-z0-9\-_]{0,61}[a-z0-9])?";
-    let domain = format!(r"(?:{label}\.)+[a-z][a-z0-9\-]{{1,62}}");
+    // Unbounded repetitions (lengths are checked afterwards): counted ones
+    // multiply the lazy DFA's states on alphanumeric runs such as base64.
+    let label = r"[a-z0-9][a-z0-9\-_]*";
+    let domain = format!(r"(?:{label}\.)+[a-z][a-z0-9\-]*[a-z0-9]");
     let unix_roots = "etc|tmp|var|usr|home|bin|sbin|dev|opt|root|proc|lib|lib32|lib64|srv|mnt|media|run|boot|sys|Library|Users|Applications|System|private|Volumes";
     let unix_seg = r"[A-Za-z0-9._\-+@%~,=]+";
     let hex4 = r"[0-9a-f]{0,4}";
     let octet = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
     [
         format!(r"(?P<url>\b{SCHEMES}://[^\s<>{{}}|\\^`'\x22\x00-\x1f\x7f]+)"),
-        format!(r"(?P<email>\b[a-z0-9][a-z0-9._%+\-]{{0,63}}@{domain}\b)"),
+        format!(r"(?P<email>\b[a-z0-9][a-z0-9._%+\-]*@{domain}\b)"),
         format!(r"(?P<reg>\b(?:HKEY_LOCAL_MACHINE|HKEY_CURRENT_USER|HKEY_CLASSES_ROOT|HKEY_USERS|HKEY_CURRENT_CONFIG|HKLM|HKCU|HKCR|HKU|HKCC)(?:\\{reg_seg}+)*\\{reg_last}+)"),
         format!(r"(?P<winpath>(?:\b[a-z]:\\|\\\\[a-z0-9.\-_$]+\\|%[a-z_()]+%\\)(?:{seg}+\\)*{last}*)"),
-        format!(r"(?P<unixpath>(?:\B/(?:{unix_roots})|~)(?:/{unix_seg})+/?)"),
+        format!(r"(?P<unixpath>(?:\B/(?-i:{unix_roots})|~)(?:/{unix_seg})+/?)"),
         r"(?P<mac>\b[0-9a-f]{2}(?::[0-9a-f]{2}){5}\b|\b[0-9a-f]{2}(?:-[0-9a-f]{2}){5}\b|\b[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}\b)".to_string(),
         format!(r"(?P<ipv4>\b{octet}(?:\.{octet}){{3}}(?:/[0-9]{{1,2}})?)"),
         format!(r"(?P<ipv6>\[?{hex4}(?::{hex4}){{2,7}}(?:(?:\.[0-9]{{1,3}}){{3}})?\]?(?:/[0-9]{{1,3}})?)"),
-        r"(?P<hash>\b[0-9a-f]{32,128}\b)".to_string(),
+        r"(?P<hash>\b[0-9a-f]+\b)".to_string(),
         r"(?P<cve>\bcve-[0-9]{4}-[0-9]{4,7}\b)".to_string(),
         r"(?P<attack>\b(?-i:TA[0-9]{4}|T[0-9]{4}(?:\.[0-9]{3})?)\b)".to_string(),
-        r"(?P<btc>\b(?:(?-i:[13][a-km-zA-HJ-NP-Z1-9]{25,34})|bc1[a-z0-9]{11,71})\b)".to_string(),
+        r"(?P<btc>\b(?:(?-i:[13][a-km-zA-HJ-NP-Z1-9]+)|bc1[a-z0-9]+)\b)".to_string(),
         format!(r"(?P<domain>\b{domain}\b)"),
     ]
     .join("|")
 }
 
-fn build_combined() -> Regex {
-    RegexBuilder::new(&format!("(?i-u){}", combined_pattern()))
-        .size_limit(64 << 20)
-        .dfa_size_limit(64 << 20)
-        .build()
+/// Group names in `combined_pattern`, in order: pattern `i` of the
+/// multi-pattern regex is `NAMES[i]`.
+const NAMES: [&str; 13] = [
+    "url", "email", "reg", "winpath", "unixpath", "mac", "ipv4", "ipv6", "hash", "cve", "attack",
+    "btc", "domain",
+];
+
+/// One regex per kind, searched together: the multi-pattern DFA reports
+/// which one matched (earlier patterns win at the same start), so no
+/// capture groups need resolving.
+fn build_combined() -> MetaRegex {
+    let full = combined_pattern();
+    let patterns: Vec<String> = full
+        .split("|(?P<")
+        .enumerate()
+        .map(|(i, p)| {
+            if i == 0 {
+                p.to_string()
+            } else {
+                format!("(?P<{p}")
+            }
+        })
+        .collect();
+    debug_assert_eq!(patterns.len(), NAMES.len());
+    MetaRegex::builder()
+        .syntax(
+            syntax::Config::new()
+                .unicode(false)
+                .utf8(false)
+                .case_insensitive(true),
+        )
+        .configure(
+            MetaRegex::config()
+                .nfa_size_limit(Some(64 << 20))
+                .hybrid_cache_capacity(32 << 20),
+        )
+        .build_many(&patterns)
         .expect("the built-in IOC patterns compile")
+}
+
+fn build_domain() -> MetaRegex {
+    let full = combined_pattern();
+    let pattern = full
+        .rsplit("|(?P<")
+        .next()
+        .map(|p| format!("(?P<{p}"))
+        .unwrap_or_default();
+    MetaRegex::builder()
+        .syntax(
+            syntax::Config::new()
+                .unicode(false)
+                .utf8(false)
+                .case_insensitive(true),
+        )
+        .build(&pattern)
+        .expect("the domain pattern compiles")
+}
+
+/// A match of one of the built-in patterns.
+#[derive(Clone, Copy)]
+struct M<'h> {
+    hay: &'h [u8],
+    start: usize,
+    end: usize,
+}
+
+impl<'h> M<'h> {
+    fn start(&self) -> usize {
+        self.start
+    }
+    fn end(&self) -> usize {
+        self.end
+    }
+    fn as_bytes(&self) -> &'h [u8] {
+        &self.hay[self.start..self.end]
+    }
 }
 
 /// A compiled extractor; cheap to share across threads.
 pub struct Extractor {
-    combined: Regex,
+    combined: MetaRegex,
+    /// The domain pattern alone, tried where another kind's candidate failed.
+    domain: MetaRegex,
     custom: Vec<(String, Regex)>,
     options: ExtractOptions,
     benign: Vec<String>,
@@ -343,6 +421,7 @@ impl Extractor {
         benign.extend(options.benign_domains.iter().cloned());
         Ok(Extractor {
             combined: build_combined(),
+            domain: build_domain(),
             custom,
             options,
             benign,
@@ -416,8 +495,34 @@ impl Extractor {
         let rf = refang(text);
         let norm: &[u8] = &rf.text;
         let mut found: Vec<Found> = Vec::new();
-        for caps in self.combined.captures_iter(norm) {
-            self.candidate(&caps, &rf, &mut found);
+        let mut pos = 0;
+        while pos < norm.len() {
+            let Some(m) = self.combined.search(&Input::new(norm).range(pos..)) else {
+                break;
+            };
+            let name = NAMES[m.pattern().as_usize()];
+            let hit = M {
+                hay: norm,
+                start: m.start(),
+                end: m.end(),
+            };
+            self.candidate(name, hit, &rf, &mut found);
+            pos = m.end().max(m.start() + 1);
+            if found.is_empty() && name != "domain" {
+                // A rejected candidate (`c2` as a hash, `1password` as a
+                // Bitcoin address) may start a domain that the earlier
+                // pattern hid.
+                let input = Input::new(norm).range(m.start()..).anchored(Anchored::Yes);
+                if let Some(d) = self.domain.search(&input) {
+                    let hit = M {
+                        hay: norm,
+                        start: d.start(),
+                        end: d.end(),
+                    };
+                    self.candidate("domain", hit, &rf, &mut found);
+                    pos = pos.max(d.end());
+                }
+            }
             for f in found.drain(..) {
                 self.emit(f, &rf, text, base, file, out);
             }
@@ -491,11 +596,11 @@ impl Extractor {
         }
     }
 
-    fn candidate(&self, caps: &Captures<'_>, rf: &Refanged<'_>, found: &mut Vec<Found>) {
+    fn candidate(&self, name: &str, hit: M<'_>, rf: &Refanged<'_>, found: &mut Vec<Found>) {
         let norm: &[u8] = &rf.text;
         let before = |start: usize| start.checked_sub(1).map(|i| norm[i]);
         let after = |end: usize| norm.get(end).copied();
-        if let Some(m) = caps.name("url") {
+        if let Some(m) = (name == "url").then_some(hit) {
             let s = trim_url_end(m.as_bytes());
             let value_raw = text_of(s);
             let Some((host, host_off)) = url_host_at(&value_raw) else {
@@ -531,10 +636,10 @@ impl Extractor {
             }
             return;
         }
-        if let Some(m) = caps.name("email") {
+        if let Some(m) = (name == "email").then_some(hit) {
             let v = text_of(m.as_bytes()).to_ascii_lowercase();
             let at = v.rfind('@').unwrap_or(0);
-            if !validate::valid_domain(&v[at + 1..], false) {
+            if at > 64 || !validate::valid_domain(&v[at + 1..], false) {
                 return;
             }
             if self.options.nested {
@@ -558,7 +663,7 @@ impl Extractor {
             );
             return;
         }
-        if let Some(m) = caps.name("reg") {
+        if let Some(m) = (name == "reg").then_some(hit) {
             let s = cut_last_segment(m.as_bytes());
             let v = text_of(s);
             let v = expand_hive(&v);
@@ -571,7 +676,7 @@ impl Extractor {
             });
             return;
         }
-        if let Some(m) = caps.name("winpath") {
+        if let Some(m) = (name == "winpath").then_some(hit) {
             let s = cut_last_segment(m.as_bytes());
             // A bare drive (`C:\`) or share is not an indicator.
             if s.len() <= 3 || !s[2..].iter().any(|b| b.is_ascii_alphanumeric()) {
@@ -586,7 +691,7 @@ impl Extractor {
             });
             return;
         }
-        if let Some(m) = caps.name("unixpath") {
+        if let Some(m) = (name == "unixpath").then_some(hit) {
             let mut s = m.as_bytes();
             while let Some(&last) = s.last() {
                 if matches!(last, b'.' | b',' | b';' | b':') {
@@ -604,7 +709,7 @@ impl Extractor {
             });
             return;
         }
-        if let Some(m) = caps.name("mac") {
+        if let Some(m) = (name == "mac").then_some(hit) {
             if before(m.start()).is_some_and(|b| b == b':' || b == b'-' || b == b'.')
                 || after(m.end()).is_some_and(|b| {
                     b == b':'
@@ -624,7 +729,7 @@ impl Extractor {
             });
             return;
         }
-        if let Some(m) = caps.name("ipv4") {
+        if let Some(m) = (name == "ipv4").then_some(hit) {
             // Not part of a longer dotted run (versions, OIDs).
             if before(m.start()).is_some_and(|b| b == b'.' || is_word_byte(b))
                 || after(m.end()).is_some_and(|b| {
@@ -667,7 +772,7 @@ impl Extractor {
             }
             return;
         }
-        if let Some(m) = caps.name("ipv6") {
+        if let Some(m) = (name == "ipv6").then_some(hit) {
             let bytes = m.as_bytes();
             let (mut s, mut e) = (m.start(), m.end());
             let mut t = bytes;
@@ -689,7 +794,11 @@ impl Extractor {
                 Some((ip, bits)) => (ip.to_string(), Some(bits.to_string())),
                 None => (v.clone(), None),
             };
+            // `a::b` in code is no address worth reporting: two groups or more and six characters.
+            let groups = ip.split(':').filter(|g| !g.is_empty()).count();
             if ip.matches(':').count() < 2
+                || groups < 2
+                || ip.len() < 6
                 || !ip.bytes().any(|b| b.is_ascii_hexdigit() && b != b'0')
             {
                 return;
@@ -718,7 +827,7 @@ impl Extractor {
             }
             return;
         }
-        if let Some(m) = caps.name("hash") {
+        if let Some(m) = (name == "hash").then_some(hit) {
             let b = m.as_bytes();
             let kind = match b.len() {
                 32 => IocType::Md5,
@@ -740,7 +849,7 @@ impl Extractor {
             });
             return;
         }
-        if let Some(m) = caps.name("cve") {
+        if let Some(m) = (name == "cve").then_some(hit) {
             found.push(Found {
                 kind: IocType::Cve,
                 name: None,
@@ -750,7 +859,7 @@ impl Extractor {
             });
             return;
         }
-        if let Some(m) = caps.name("attack") {
+        if let Some(m) = (name == "attack").then_some(hit) {
             found.push(Found {
                 kind: IocType::AttackTechnique,
                 name: None,
@@ -760,9 +869,14 @@ impl Extractor {
             });
             return;
         }
-        if let Some(m) = caps.name("btc") {
+        if let Some(m) = (name == "btc").then_some(hit) {
             let v = text_of(m.as_bytes());
-            if validate::valid_bitcoin(&v) {
+            let len_ok = if v.len() > 3 && v[..3].eq_ignore_ascii_case("bc1") {
+                v.len() <= 90
+            } else {
+                (26..=35).contains(&v.len())
+            };
+            if len_ok && validate::valid_bitcoin(&v) {
                 found.push(Found {
                     kind: IocType::BitcoinAddress,
                     name: None,
@@ -773,7 +887,7 @@ impl Extractor {
             }
             return;
         }
-        if let Some(m) = caps.name("domain") {
+        if let Some(m) = (name == "domain").then_some(hit) {
             // Not the tail of a dotted word or an IP-like run.
             if before(m.start()).is_some_and(|b| b == b'.' || b == b'@' || b == b'-') {
                 return;

@@ -18,7 +18,7 @@ use bulwark_core::RegistryBuilder;
 
 pub use extract::{
     Collector, CustomPattern, ExtractOptions, Extraction, Extractor, Indicator, IocError, IocType,
-    Occurrence, extract, extract_files,
+    Occurrence, combined_pattern, extract, extract_files,
 };
 pub use output::{csv_field, stix_pattern, to_csv, to_stix};
 pub use refang::refang_str;

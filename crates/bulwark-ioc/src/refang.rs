@@ -179,35 +179,42 @@ impl Refanged<'_> {
         if self.edits.is_empty() {
             return (start, end, false);
         }
-        let o_start = self.map(start, false);
+        // One binary search; the end and the overlap test step on from it
+        // (a match covers few edits).
+        let mut i = self
+            .edits
+            .partition_point(|e| e.norm_start + e.norm_len <= start);
+        let o_start = self.map_from(i, start, false);
+        let defanged = self.edits.get(i).is_some_and(|e| e.norm_start < end);
+        let last = if end > start { end - 1 } else { start };
+        while i < self.edits.len() && self.edits[i].norm_start + self.edits[i].norm_len <= last {
+            i += 1;
+        }
         let o_end = if end > start {
-            self.map(end - 1, true)
+            self.map_from(i, last, true)
         } else {
             o_start
         };
-        let first = self
-            .edits
-            .partition_point(|e| e.norm_start + e.norm_len <= start);
-        let defanged = self.edits.get(first).is_some_and(|e| e.norm_start < end);
         (o_start, o_end, defanged)
     }
 
-    /// Original offset of rewritten byte `n`; with `end`, the offset just past it.
-    fn map(&self, n: usize, end: bool) -> usize {
-        let idx = self.edits.partition_point(|e| e.norm_start <= n);
-        if idx == 0 {
-            return if end { n + 1 } else { n };
-        }
-        let e = self.edits[idx - 1];
-        if n < e.norm_start + e.norm_len {
-            if end {
+    /// Original offset of rewritten byte `n`, given the index of the first
+    /// edit that does not end at or before `n`; with `end`, the offset just past it.
+    fn map_from(&self, i: usize, n: usize, end: bool) -> usize {
+        let bump = usize::from(end);
+        if let Some(e) = self.edits.get(i)
+            && e.norm_start <= n
+        {
+            // Inside this edit.
+            return if end {
                 e.orig_start + e.orig_len
             } else {
                 e.orig_start
-            }
-        } else {
-            let o = e.orig_start + e.orig_len + (n - e.norm_start - e.norm_len);
-            if end { o + 1 } else { o }
+            };
+        }
+        match i.checked_sub(1).map(|j| self.edits[j]) {
+            None => n + bump,
+            Some(e) => e.orig_start + e.orig_len + (n - e.norm_start - e.norm_len) + bump,
         }
     }
 }
