@@ -358,8 +358,7 @@ fn is_word_byte(b: u8) -> bool {
 
 fn trim_url_end(s: &[u8]) -> &[u8] {
     let mut end = s.len();
-    loop {
-        let Some(&last) = s[..end].last() else { break };
+    while let Some(&last) = s[..end].last() {
         let cut = match last {
             b'.' | b',' | b';' | b':' | b'!' | b'?' | b'*' => true,
             b')' => {
