@@ -4,11 +4,13 @@
 
 mod diagnostics;
 mod host;
+pub mod live;
 mod sensors;
 
 use bulwark_core::RegistryBuilder;
 
 pub use host::HostInfo;
+pub use live::{Limits, LiveConfig};
 
 /// The endpoint id of the machine bulwark runs on.
 pub const LOCAL_SID: &str = "local";
