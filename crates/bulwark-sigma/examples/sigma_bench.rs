@@ -7,6 +7,22 @@ use std::time::Instant;
 
 use bulwark_sigma::{HuntOptions, RuleSet, hunt};
 
+/// CPU seconds this process has used (all threads, user + system), from
+/// /proc/self/stat (clock ticks of 1/100 s).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map(|(_, a)| a).unwrap_or("");
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // After the command name: state is field 0, utime 11, stime 12.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 3 {
@@ -29,24 +45,30 @@ fn main() {
         "none.yml",
         "title: never\nlogsource:\n    product: none\ndetection:\n    sel:\n        X: y\n    condition: sel\n",
     );
+    let cpu = cpu_seconds();
     let report = hunt(&none, &logs, &HuntOptions::default());
+    let cpu = cpu_seconds() - cpu;
     println!(
-        "{{\"pass\":\"parse-only\",\"events\":{},\"seconds\":{:.3},\"events_per_second\":{:.0}}}",
+        "{{\"pass\":\"parse-only\",\"events\":{},\"seconds\":{:.3},\"events_per_second\":{:.0},\"cpu_seconds\":{cpu:.2},\"events_per_cpu_second\":{:.0}}}",
         report.summary.events,
         report.summary.elapsed_ms as f64 / 1000.0,
-        report.summary.events_per_second
+        report.summary.events_per_second,
+        report.summary.events as f64 / cpu.max(0.01)
     );
     for run in 1..=runs {
+        let cpu = cpu_seconds();
         let report = hunt(&rules, &logs, &HuntOptions::default());
+        let cpu = cpu_seconds() - cpu;
         println!(
-            "{{\"pass\":\"hunt\",\"run\":{run},\"rules\":{},\"events\":{},\"detections\":{},\"files\":{},\"seconds\":{:.3},\"events_per_second\":{:.0},\"threads\":{}}}",
+            "{{\"pass\":\"hunt\",\"run\":{run},\"rules\":{},\"events\":{},\"detections\":{},\"files\":{},\"seconds\":{:.3},\"events_per_second\":{:.0},\"threads\":{},\"cpu_seconds\":{cpu:.2},\"events_per_cpu_second\":{:.0}}}",
             rules.rules_loaded(),
             report.summary.events,
             report.summary.detections,
             report.summary.files_read,
             report.summary.elapsed_ms as f64 / 1000.0,
             report.summary.events_per_second,
-            rayon::current_num_threads()
+            rayon::current_num_threads(),
+            report.summary.events as f64 / cpu.max(0.01)
         );
     }
 }

@@ -31,6 +31,8 @@ pub enum Format {
     Json,
     Auditd,
     Syslog,
+    /// None of the above: the file is skipped with a note.
+    Unknown,
 }
 
 impl Format {
@@ -40,6 +42,7 @@ impl Format {
             Format::Json => "json",
             Format::Auditd => "auditd",
             Format::Syslog => "syslog",
+            Format::Unknown => "unknown",
         }
     }
 }
@@ -77,9 +80,34 @@ pub fn detect_bytes(head: &[u8]) -> Format {
         Format::Json
     } else if trimmed.starts_with("type=") || trimmed.starts_with("node=") {
         Format::Auditd
-    } else {
+    } else if looks_like_syslog(trimmed) {
         Format::Syslog
+    } else {
+        Format::Unknown
     }
+}
+
+/// A syslog line starts with a `<PRI>`, an RFC 3164 time (`Nov 21 11:13:11`)
+/// or an RFC 3339 date.
+fn looks_like_syslog(line: &str) -> bool {
+    const MONTHS: [&str; 12] = [
+        "Jan ", "Feb ", "Mar ", "Apr ", "May ", "Jun ", "Jul ", "Aug ", "Sep ", "Oct ", "Nov ",
+        "Dec ",
+    ];
+    let b = line.as_bytes();
+    let pri = b.first() == Some(&b'<')
+        && b[1..].iter().take_while(|c| c.is_ascii_digit()).count() > 0
+        && b.iter().position(|&c| c == b'>').is_some_and(|i| i <= 4);
+    let bsd = MONTHS.iter().any(|m| line.starts_with(m))
+        && b.len() >= 15
+        && b[9] == b':'
+        && b[12] == b':';
+    let iso = b.len() >= 11
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && (b[10] == b'T' || b[10] == b' ');
+    pri || bsd || iso
 }
 
 /// A problem with part of a file: the rest is still read.
@@ -99,6 +127,9 @@ pub fn read_file(
         Format::Json => read_json(File::open(path)?, notes, sink),
         Format::Auditd => read_auditd(BufReader::new(File::open(path)?), notes, sink),
         Format::Syslog => read_syslog(BufReader::new(File::open(path)?), notes, sink),
+        Format::Unknown => notes.push(
+            "not a log format bulwark reads (EVTX, JSON/JSONL, auditd, syslog); skipped".into(),
+        ),
     }
     Ok(format)
 }
@@ -794,5 +825,11 @@ type=SYSCALL msg=audit(1700000001.000:43): arch=c000003e syscall=2 comm=\"cat\" 
             Format::Auditd
         );
         assert_eq!(detect_bytes(b"Nov 21 11:13:11 h p: m"), Format::Syslog);
+        assert_eq!(
+            detect_bytes(b"<34>Oct 11 22:14:15 mymachine su: x"),
+            Format::Syslog
+        );
+        assert_eq!(detect_bytes(b"2026-11-21T11:13:11Z h p: m"), Format::Syslog);
+        assert_eq!(detect_bytes(b"GNU GENERAL PUBLIC LICENSE"), Format::Unknown);
     }
 }

@@ -3,7 +3,7 @@
 //! compiled rules; correlations afterwards over the matching events in
 //! time order.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -281,6 +281,7 @@ fn hunt_file(rules: &RuleSet, path: &Path, file_index: usize) -> FileOutcome {
         error: None,
     };
     let mut scratch = Vec::new();
+    let mut engines = Vec::new();
     let mut notes = Vec::new();
     let result = events::read_file(path, &mut notes, &mut |event: RawEvent| {
         out.events += 1;
@@ -293,6 +294,7 @@ fn hunt_file(rules: &RuleSet, path: &Path, file_index: usize) -> FileOutcome {
             file_index,
             seq,
             &mut scratch,
+            &mut engines,
             &mut out.detections,
             &mut out.pending,
         );
@@ -325,6 +327,7 @@ fn evaluate_event(
     file_index: usize,
     seq: u64,
     scratch: &mut Vec<usize>,
+    engines: &mut Vec<usize>,
     detections: &mut Vec<Detection>,
     pending: &mut Vec<Pending>,
 ) {
@@ -347,31 +350,23 @@ fn evaluate_event(
     }
     let value = Value::Object(fields);
     let event = JsonEvent::borrow(&value);
-    let mut results = match mapping {
+    engines.clear();
+    match mapping {
         Some(m) => {
-            if scratch.len() == 1 {
-                rules
-                    .engine
-                    .evaluate_with_logsource(&event, m.logsource(scratch[0]))
-            } else {
-                let mut all = Vec::new();
-                let mut seen = HashSet::new();
-                for &i in scratch.iter() {
-                    for r in rules.engine.evaluate_with_logsource(&event, m.logsource(i)) {
-                        if seen.insert((r.header.rule_id.clone(), r.header.rule_title.clone())) {
-                            all.push(r);
-                        }
-                    }
-                }
-                all
+            for &i in scratch.iter() {
+                rules.buckets.select(m.logsource(i), engines);
             }
         }
         None => match value.as_object().and_then(own_logsource) {
-            Some(ls) => rules.engine.evaluate_with_logsource(&event, &ls),
+            Some(ls) => rules.buckets.select(&ls, engines),
             // Nothing known about the event: every rule is tried.
-            None => rules.engine.evaluate(&event),
+            None => rules.buckets.all(engines),
         },
-    };
+    }
+    let mut results = Vec::new();
+    for &i in engines.iter() {
+        results.extend(rules.buckets.engine(i).evaluate(&event));
+    }
     if results.is_empty() {
         return;
     }

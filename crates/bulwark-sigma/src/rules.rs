@@ -30,7 +30,9 @@ pub struct RuleInfo {
 
 /// Loaded rules, compiled.
 pub struct RuleSet {
-    pub(crate) engine: Engine,
+    /// One engine per rule logsource: an event only meets the rules whose
+    /// logsource it can have (see [`Buckets`]).
+    pub(crate) buckets: Buckets,
     /// Present when correlation rules were loaded.
     pub(crate) correlation: Option<CorrelationSet>,
     /// By rule id, else by title.
@@ -163,13 +165,7 @@ impl RuleSet {
             }
         }
 
-        let mut engine = Engine::new();
-        engine.set_match_detail(rsigma_eval::MatchDetailLevel::Off);
-        let errors = engine.add_rules(rules.iter().map(|(_, r)| r));
-        let failed: HashMap<usize, String> = errors
-            .into_iter()
-            .map(|(i, e)| (i, e.to_string()))
-            .collect();
+        let (buckets, failed) = Buckets::build(&rules);
         let mut info = HashMap::new();
         let mut good: Vec<SigmaRule> = Vec::new();
         for (index, (path, rule)) in rules.into_iter().enumerate() {
@@ -191,8 +187,9 @@ impl RuleSet {
             );
             good.push(rule);
         }
+        let mut buckets = buckets;
         for filter in &all.filters {
-            if let Err(e) = engine.apply_filter(filter) {
+            if let Err(e) = buckets.apply_filter(filter) {
                 rejected.push(Rejected {
                     path: String::new(),
                     title: Some(filter.title.clone()),
@@ -200,7 +197,7 @@ impl RuleSet {
                 });
             }
         }
-        let rules_loaded = engine.rule_count();
+        let rules_loaded = buckets.rule_count();
 
         let mut correlations_loaded = 0;
         let correlation = if all.correlations.is_empty() {
@@ -262,7 +259,7 @@ impl RuleSet {
             })
         };
         RuleSet {
-            engine,
+            buckets,
             correlation,
             info,
             rules_loaded,
@@ -354,6 +351,103 @@ fn keyword_all_per_value(rule: &mut SigmaRule) {
         }
     }
     rule.detection.named.values_mut().for_each(walk);
+}
+
+type BucketKey = (Option<String>, Option<String>, Option<String>);
+
+/// Rules grouped by their logsource (product, service, category; lowercased),
+/// one rsigma engine each. An event whose logsource is known meets only the
+/// engines whose key it satisfies (a rule's dimension is unset or the
+/// event's), so the thousand process_creation rules never see a registry
+/// event, and each engine's candidate index stays small.
+pub(crate) struct Buckets {
+    engines: Vec<Engine>,
+    index: HashMap<BucketKey, usize>,
+}
+
+impl Buckets {
+    /// Compile `rules`; returns the rules that failed, by position, with why.
+    fn build(rules: &[(String, SigmaRule)]) -> (Buckets, HashMap<usize, String>) {
+        let lower = |v: &Option<String>| v.as_ref().map(|s| s.to_ascii_lowercase());
+        let mut groups: Vec<(BucketKey, Vec<usize>)> = Vec::new();
+        let mut index: HashMap<BucketKey, usize> = HashMap::new();
+        for (i, (_, rule)) in rules.iter().enumerate() {
+            let ls = &rule.logsource;
+            let key = (lower(&ls.product), lower(&ls.service), lower(&ls.category));
+            let g = *index.entry(key.clone()).or_insert_with(|| {
+                groups.push((key, Vec::new()));
+                groups.len() - 1
+            });
+            groups[g].1.push(i);
+        }
+        let compiled: Vec<(Engine, Vec<(usize, String)>)> = groups
+            .par_iter()
+            .map(|(_, members)| {
+                let mut engine = Engine::new();
+                engine.set_match_detail(rsigma_eval::MatchDetailLevel::Off);
+                let errors = engine.add_rules(members.iter().map(|&i| &rules[i].1));
+                let errors = errors
+                    .into_iter()
+                    .map(|(local, e)| (members[local], e.to_string()))
+                    .collect();
+                (engine, errors)
+            })
+            .collect();
+        let mut failed = HashMap::new();
+        let mut engines = Vec::new();
+        for (engine, errors) in compiled {
+            failed.extend(errors);
+            engines.push(engine);
+        }
+        (Buckets { engines, index }, failed)
+    }
+
+    fn apply_filter(&mut self, filter: &rsigma_parser::FilterRule) -> Result<(), String> {
+        let mut last = None;
+        let mut any = false;
+        for engine in &mut self.engines {
+            match engine.apply_filter(filter) {
+                Ok(()) => any = true,
+                Err(e) => last = Some(e.to_string()),
+            }
+        }
+        match (any, last) {
+            (false, Some(e)) => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    fn rule_count(&self) -> usize {
+        self.engines.iter().map(Engine::rule_count).sum()
+    }
+
+    /// Add to `out` the engines an event of logsource `ls` meets.
+    pub(crate) fn select(&self, ls: &rsigma_parser::LogSource, out: &mut Vec<usize>) {
+        let lower = |v: &Option<String>| v.as_ref().map(|s| s.to_ascii_lowercase());
+        let (p, s, c) = (lower(&ls.product), lower(&ls.service), lower(&ls.category));
+        for product in [None, p] {
+            for service in [None, s.clone()] {
+                for category in [None, c.clone()] {
+                    if let Some(&i) =
+                        self.index
+                            .get(&(product.clone(), service.clone(), category.clone()))
+                        && !out.contains(&i)
+                    {
+                        out.push(i);
+                    }
+                }
+            }
+        }
+    }
+
+    pub(crate) fn all(&self, out: &mut Vec<usize>) {
+        out.clear();
+        out.extend(0..self.engines.len());
+    }
+
+    pub(crate) fn engine(&self, i: usize) -> &Engine {
+        &self.engines[i]
+    }
 }
 
 pub(crate) fn key(id: Option<&str>, title: &str) -> String {
