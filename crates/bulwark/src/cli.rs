@@ -47,6 +47,9 @@ pub enum Command {
     /// uploaded. Exit 0 clean, 1 findings at or above --fail-on, 2 scan error,
     /// 3 usage error.
     Scan(Box<ScanArgs>),
+    /// Hunt with Sigma rules over EVTX, JSON/JSONL, auditd and syslog files:
+    /// detections as JSON, JSONL or CSV.
+    Hunt(crate::hunt::HuntArgs),
 }
 
 #[derive(Debug, Args)]

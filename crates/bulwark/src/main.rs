@@ -3,6 +3,7 @@
 mod auth;
 mod cli;
 mod config;
+mod hunt;
 mod listing;
 mod scan;
 
@@ -136,6 +137,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Scan(args) => Ok(scan::run(*args)),
+        Command::Hunt(args) => hunt::run(args),
         Command::Auth(AuthCommand::Key(command)) => keys(&config, command),
         Command::Auth(AuthCommand::User(command)) => auth::users(&config, command),
         Command::Auth(AuthCommand::SigningKey(command)) => auth::signing_keys(&config, command),
@@ -249,6 +251,7 @@ pub fn build_registry(config: &Config) -> Result<Registry> {
     bulwark_dfir::register(&mut builder);
     bulwark_conformance::register(&mut builder);
     bulwark_scanner::register(&mut builder);
+    bulwark_sigma::register(&mut builder);
     Ok(builder.build(file.as_ref())?)
 }
 
