@@ -165,14 +165,16 @@ fn read_evtx(
     }
     let mut bad = 0usize;
     let mut first_error = None;
-    for record in parser.records_json_value() {
-        match record {
-            Ok(record) => {
-                if let Some(fields) = flatten_windows(record.data) {
-                    sink(RawEvent {
-                        fields,
-                        kind: EventKind::Windows,
-                    });
+    for record in parser.records_json() {
+        match record.map(|r| flatten_windows_str(&r.data)) {
+            Ok(Ok(fields)) => sink(RawEvent {
+                fields,
+                kind: EventKind::Windows,
+            }),
+            Ok(Err(e)) => {
+                bad += 1;
+                if first_error.is_none() {
+                    first_error = Some(format!("record JSON: {e}"));
                 }
             }
             Err(e) => {
@@ -203,41 +205,7 @@ pub fn flatten_windows(value: Value) -> Option<Map<String, Value>> {
     };
     let mut out = Map::new();
     if let Some(Value::Object(system)) = event.remove("System") {
-        for (key, value) in system {
-            match (key.as_str(), value) {
-                ("Provider", Value::Object(p)) => {
-                    let attrs = attributes(p);
-                    for (k, v) in attrs {
-                        out.insert(format!("Provider_{k}"), v);
-                    }
-                }
-                ("TimeCreated", Value::Object(t)) => {
-                    if let Some(v) = attributes(t).remove("SystemTime") {
-                        out.insert("TimeCreated".into(), v);
-                    }
-                }
-                ("Execution", Value::Object(x)) | ("Security", Value::Object(x)) => {
-                    for (k, v) in attributes(x) {
-                        out.insert(k, v);
-                    }
-                }
-                ("Correlation", Value::Object(x)) => {
-                    for (k, v) in attributes(x) {
-                        out.insert(k, v);
-                    }
-                }
-                (_, Value::Object(mut o)) => {
-                    // `EventID` with Qualifiers: {"#attributes": .., "#text": 7045}.
-                    if let Some(text) = o.remove("#text") {
-                        out.insert(key, text);
-                    }
-                }
-                (_, Value::Null) => {}
-                (_, v) => {
-                    out.insert(key, v);
-                }
-            }
-        }
+        flatten_system(system, &mut out);
     }
     if let Some(data) = event.remove("EventData") {
         flatten_data(data, &mut out);
@@ -250,34 +218,172 @@ pub fn flatten_windows(value: Value) -> Option<Map<String, Value>> {
     Some(out)
 }
 
+fn flatten_system(system: Map<String, Value>, out: &mut Map<String, Value>) {
+    for (key, value) in system {
+        match (key.as_str(), value) {
+            ("Provider", Value::Object(p)) => {
+                for (k, v) in attributes(p) {
+                    out.insert(format!("Provider_{k}"), v);
+                }
+            }
+            ("TimeCreated", Value::Object(t)) => {
+                if let Some(v) = attributes(t).remove("SystemTime") {
+                    out.insert("TimeCreated".into(), v);
+                }
+            }
+            ("Execution", Value::Object(x))
+            | ("Security", Value::Object(x))
+            | ("Correlation", Value::Object(x)) => {
+                for (k, v) in attributes(x) {
+                    out.insert(k, v);
+                }
+            }
+            (_, Value::Object(mut o)) => {
+                // `EventID` with Qualifiers: {"#attributes": .., "#text": 7045}.
+                if let Some(text) = o.remove("#text") {
+                    out.insert(key, text);
+                }
+            }
+            (_, Value::Null) => {}
+            (_, v) => {
+                out.insert(key, v);
+            }
+        }
+    }
+}
+
+/// Parse the evtx crate's JSON text of one record straight into flat fields
+/// (as [`flatten_windows`] gives), without building the nested objects.
+pub fn flatten_windows_str(text: &str) -> Result<Map<String, Value>, serde_json::Error> {
+    use serde::Deserializer as _;
+    let mut out = Map::new();
+    let mut de = serde_json::Deserializer::from_str(text);
+    (&mut de).deserialize_map(flat::Root(&mut out))?;
+    de.end()?;
+    Ok(out)
+}
+
+mod flat {
+    use std::fmt;
+
+    use serde::Deserialize;
+    use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+    use serde_json::{Map, Value};
+
+    pub struct Root<'a>(pub &'a mut Map<String, Value>);
+    struct Event<'a>(&'a mut Map<String, Value>);
+    struct Data<'a>(&'a mut Map<String, Value>);
+
+    impl<'de> Visitor<'de> for Root<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an EVTX record as JSON")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while let Some(key) = map.next_key::<String>()? {
+                if key == "Event" {
+                    map.next_value_seed(Event(&mut *self.0))?;
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(())
+        }
+    }
+
+    impl<'de> DeserializeSeed<'de> for Event<'_> {
+        type Value = ();
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Event<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an Event object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while let Some(key) = map.next_key::<String>()? {
+                match key.as_str() {
+                    "System" => {
+                        if let Value::Object(system) = map.next_value::<Value>()? {
+                            super::flatten_system(system, self.0);
+                        }
+                    }
+                    "EventData" => map.next_value_seed(Data(&mut *self.0))?,
+                    "UserData" => {
+                        if let Value::Object(user) = map.next_value::<Value>()? {
+                            for (_, inner) in user {
+                                super::flatten_data(inner, self.0);
+                            }
+                        }
+                    }
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+
+    impl<'de> DeserializeSeed<'de> for Data<'_> {
+        type Value = ();
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Data<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("EventData")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while let Some(key) = map.next_key::<String>()? {
+                if key == "#attributes" {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+                let value = map.next_value::<Value>()?;
+                super::data_field(key, value, self.0);
+            }
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_none<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, v: &str) -> Result<(), E> {
+            self.0.insert("Data".into(), Value::String(v.to_string()));
+            Ok(())
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+            let value = Value::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+            self.0.insert("Data".into(), value);
+            Ok(())
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<(), E> {
+            self.0.insert("Data".into(), Value::from(v));
+            Ok(())
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<(), E> {
+            self.0.insert("Data".into(), Value::from(v));
+            Ok(())
+        }
+    }
+}
+
 fn flatten_data(data: Value, out: &mut Map<String, Value>) {
     match data {
         Value::Object(fields) => {
             for (key, value) in fields {
-                if key == "#attributes" {
-                    continue;
+                if key != "#attributes" {
+                    data_field(key, value, out);
                 }
-                let key = if key == "#text" {
-                    "Data".to_string()
-                } else {
-                    key
-                };
-                let value = match value {
-                    Value::Object(mut o) if o.contains_key("#text") => {
-                        o.remove("#text").unwrap_or(Value::Null)
-                    }
-                    v => v,
-                };
-                if value.is_null() {
-                    continue;
-                }
-                // Defender and others name fields with spaces ("Threat Name");
-                // Sigma rules write them without ("ThreatName").
-                if key.contains(' ') {
-                    let joined: String = key.chars().filter(|c| *c != ' ').collect();
-                    out.entry(joined).or_insert_with(|| value.clone());
-                }
-                out.insert(key, value);
             }
         }
         Value::Null => {}
@@ -285,6 +391,30 @@ fn flatten_data(data: Value, out: &mut Map<String, Value>) {
             out.insert("Data".into(), other);
         }
     }
+}
+
+/// One EventData field: `#text` is the unnamed `Data`, `{"#text": v}` is v,
+/// a name with spaces is also given without them.
+fn data_field(key: String, value: Value, out: &mut Map<String, Value>) {
+    let key = if key == "#text" {
+        "Data".to_string()
+    } else {
+        key
+    };
+    let value = match value {
+        Value::Object(mut o) if o.contains_key("#text") => o.remove("#text").unwrap_or(Value::Null),
+        v => v,
+    };
+    if value.is_null() {
+        return;
+    }
+    // Defender and others name fields with spaces ("Threat Name");
+    // Sigma rules write them without ("ThreatName").
+    if key.contains(' ') {
+        let joined: String = key.chars().filter(|c| *c != ' ').collect();
+        out.entry(joined).or_insert_with(|| value.clone());
+    }
+    out.insert(key, value);
 }
 
 fn attributes(mut object: Map<String, Value>) -> Map<String, Value> {
@@ -763,6 +893,29 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flat_parse_equals_value_flatten() {
+        let samples = [
+            r##"{"Event":{"#attributes":{"xmlns":"x"},"System":{"Provider":{"#attributes":{"Name":"Service Control Manager","Guid":"{1}"}},"EventID":{"#attributes":{"Qualifiers":16384},"#text":7045},"TimeCreated":{"#attributes":{"SystemTime":"2026-01-01T00:00:00Z"}},"Channel":"System","Computer":"pc","Correlation":null,"Security":{"#attributes":{"UserID":"S-1-5-18"}}},"EventData":{"ServiceName":"x","Image Path":"c:\\x.exe"}}}"##,
+            r##"{"Event":{"System":{"EventID":400,"Channel":"Windows PowerShell"},"EventData":{"Data":{"#text":["Available","None","HostApplication=powershell -enc"]}}}}"##,
+            r##"{"Event":{"System":{"EventID":1102,"Channel":"Security"},"UserData":{"LogFileCleared":{"#attributes":{"xmlns":"y"},"SubjectUserName":"bob"}}}}"##,
+            r##"{"Event":{"System":{"EventID":1,"Channel":"Application"},"EventData":null}}"##,
+        ];
+        for text in samples {
+            let value: Value = serde_json::from_str(text).unwrap();
+            let a = flatten_windows(value).unwrap();
+            let b = flatten_windows_str(text).unwrap();
+            assert_eq!(a, b, "{text}");
+        }
+        let b = flatten_windows_str(samples[0]).unwrap();
+        assert_eq!(b["EventID"], 7045);
+        assert_eq!(b["Provider_Name"], "Service Control Manager");
+        assert_eq!(b["ImagePath"], "c:\\x.exe");
+        assert_eq!(b["UserID"], "S-1-5-18");
+        let c = flatten_windows_str(samples[2]).unwrap();
+        assert_eq!(c["SubjectUserName"], "bob");
+    }
 
     #[test]
     fn times() {

@@ -68,6 +68,10 @@ pub struct Mapping {
     /// Prebuilt logsources: index `(service + 1) * (categories + 1) + category + 1`
     /// with 0 standing for "none".
     logsources: Vec<LogSource>,
+    /// Sources by the value of their first `match` field (Channel for
+    /// Windows), so an event is checked only against sources that can match.
+    key_fields: Vec<String>,
+    by_key: HashMap<(usize, String), Vec<(bool, usize)>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -162,7 +166,31 @@ impl Mapping {
                 });
             }
         }
+        let mut key_fields: Vec<String> = Vec::new();
+        let mut by_key: HashMap<(usize, String), Vec<(bool, usize)>> = HashMap::new();
+        for (list, is_service) in [(&services, true), (&categories, false)] {
+            for (i, source) in list.iter().enumerate() {
+                let Some((field, accepted)) = source.when.first() else {
+                    return Err(error("an entry has an empty `match`".into()));
+                };
+                let k = match key_fields.iter().position(|f| f == field) {
+                    Some(k) => k,
+                    None => {
+                        key_fields.push(field.clone());
+                        key_fields.len() - 1
+                    }
+                };
+                for a in accepted {
+                    by_key
+                        .entry((k, a.lower.clone()))
+                        .or_default()
+                        .push((is_service, i));
+                }
+            }
+        }
         Ok(Mapping {
+            key_fields,
+            by_key,
             product: file.product,
             host_field: file.host_field,
             time_field: file.time_field,
@@ -199,8 +227,39 @@ impl Mapping {
         let mut categories: [usize; 8] = [usize::MAX; 8];
         let mut ncategories = 0;
         let mut copies: Vec<(String, Value)> = Vec::new();
-        for (list, is_service) in [(&self.services, true), (&self.categories, false)] {
-            for source in list {
+        let mut candidates: Vec<(bool, usize)> = Vec::new();
+        for (k, field) in self.key_fields.iter().enumerate() {
+            let mut probe = |text: &str| {
+                let lower = text.to_ascii_lowercase();
+                if let Some(found) = self.by_key.get(&(k, lower)) {
+                    candidates.extend_from_slice(found);
+                }
+            };
+            match event.get(field) {
+                Some(Value::String(s)) => probe(s),
+                Some(Value::Number(n)) => probe(&n.to_string()),
+                Some(Value::Array(items)) => {
+                    for item in items {
+                        match item {
+                            Value::String(s) => probe(s),
+                            Value::Number(n) => probe(&n.to_string()),
+                            _ => {}
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        // Services first, then categories, each in file order.
+        candidates.sort_unstable_by_key(|&(is_service, i)| (!is_service, i));
+        candidates.dedup();
+        for (is_service, i) in candidates {
+            let source = if is_service {
+                &self.services[i]
+            } else {
+                &self.categories[i]
+            };
+            {
                 if !source.matches(event) {
                     continue;
                 }
