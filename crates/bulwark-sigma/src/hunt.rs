@@ -299,10 +299,13 @@ fn hunt_file(rules: &RuleSet, path: &Path, file_index: usize) -> FileOutcome {
             &mut out.pending,
         );
     });
-    out.notes = notes;
-    if let Err(e) = result {
-        out.error = Some(format!("cannot read: {e}"));
+    match result {
+        Err(e) => out.error = Some(format!("cannot read: {e}")),
+        // Not a log: skipped, and not counted as read.
+        Ok(events::Format::Unknown) => out.error = notes.pop(),
+        Ok(_) => {}
     }
+    out.notes = notes;
     out
 }
 
