@@ -47,6 +47,13 @@ pub enum Command {
     /// uploaded. Exit 0 clean, 1 findings at or above --fail-on, 2 scan error,
     /// 3 usage error.
     Scan(Box<ScanArgs>),
+    /// Extract indicators of compromise (URLs, domains, IPs, hashes, CVEs,
+    /// ATT&CK ids, paths, registry keys ...) from files, refanging defanged
+    /// forms. Exit 0 found, 1 none found, 2 error.
+    Iocs(crate::iocs::IocsArgs),
+    /// Merge EVTX, syslog/auth.log, journald, auditd, shell history, bodyfile,
+    /// MAC times and tool JSON into one time-ordered timeline.
+    Timeline(crate::timeline::TimelineArgs),
     /// Hunt with Sigma rules over EVTX, JSON/JSONL, auditd and syslog files:
     /// detections as JSON, JSONL or CSV.
     Hunt(crate::hunt::HuntArgs),

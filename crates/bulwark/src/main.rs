@@ -4,8 +4,10 @@ mod auth;
 mod cli;
 mod config;
 mod hunt;
+mod iocs;
 mod listing;
 mod scan;
+mod timeline;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -137,6 +139,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Scan(args) => Ok(scan::run(*args)),
+        Command::Iocs(args) => iocs::run(args),
+        Command::Timeline(args) => timeline::run(args),
         Command::Hunt(args) => hunt::run(args),
         Command::Auth(AuthCommand::Key(command)) => keys(&config, command),
         Command::Auth(AuthCommand::User(command)) => auth::users(&config, command),
@@ -251,6 +255,8 @@ pub fn build_registry(config: &Config) -> Result<Registry> {
     bulwark_dfir::register(&mut builder);
     bulwark_conformance::register(&mut builder);
     bulwark_scanner::register(&mut builder);
+    bulwark_ioc::register(&mut builder);
+    bulwark_timeline::register(&mut builder);
     bulwark_sigma::register(&mut builder);
     Ok(builder.build(file.as_ref())?)
 }
