@@ -354,3 +354,77 @@ fn hex_and_digit_words_do_not_hide_domains() {
         );
     }
 }
+
+/// Random mixes of defang markers, indicator pieces and junk bytes: no
+/// panic, and every offset points at text that refangs to something the
+/// indicator was built from (the first one at exactly `original`).
+#[test]
+fn random_defanged_text_keeps_offsets_consistent() {
+    const PIECES: &[&[u8]] = &[
+        b"[.]",
+        b"(.)",
+        b"{.}",
+        b"[dot]",
+        b" dot ",
+        b" at ",
+        b"[@]",
+        b"[:]",
+        b"[/]",
+        b"hxxp",
+        b"://",
+        b"evil",
+        b"com",
+        b"co.uk",
+        b"8.8.8.8",
+        b"2606:4700::1111",
+        b"C:\\Users\\",
+        b"/tmp/",
+        b"x.exe",
+        b"HKLM\\Run\\",
+        b" ",
+        b"\n",
+        b".",
+        b"@",
+        b"-",
+        b"5640486daa6880d667b76c958820361a",
+        b"\xff\xfe",
+        b"\x00",
+        b"T1059",
+        b"CVE-2024-1234",
+    ];
+    let extractor = Extractor::new(ExtractOptions::default()).unwrap();
+    let mut x: u64 = 0x2545f4914f6cdd1d;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for _ in 0..2000 {
+        let n = (next() % 60) as usize;
+        let mut text = Vec::new();
+        for _ in 0..n {
+            text.extend_from_slice(PIECES[(next() % PIECES.len() as u64) as usize]);
+        }
+        let result = extractor.extract_text(&text);
+        for i in &result.indicators {
+            let first = &i.offsets[0];
+            assert!(
+                first.start <= first.end && first.end as usize <= text.len(),
+                "{i:?}"
+            );
+            let span = String::from_utf8_lossy(&text[first.start as usize..first.end as usize])
+                .into_owned();
+            assert_eq!(
+                span,
+                i.original,
+                "{:?} in {:?}",
+                i,
+                String::from_utf8_lossy(&text)
+            );
+            for o in &i.offsets {
+                assert!(o.start < o.end && o.end as usize <= text.len());
+            }
+        }
+    }
+}
