@@ -10,7 +10,7 @@ mod sensors;
 use bulwark_core::RegistryBuilder;
 
 pub use host::HostInfo;
-pub use live::{Limits, LiveConfig};
+pub use live::{Limits, LiveConfig, register as register_live};
 
 /// The endpoint id of the machine bulwark runs on.
 pub const LOCAL_SID: &str = "local";

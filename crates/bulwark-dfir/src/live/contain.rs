@@ -760,6 +760,13 @@ mod tests {
         let ctx = CallContext::in_process("threat_response");
         let mut child = Command::new("sleep").arg("300").spawn().unwrap();
         let pid = child.id() as i32;
+        // Wait for the exec, so the command line is sleep's and not ours.
+        for _ in 0..200 {
+            if fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.starts_with(b"sleep")) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let r = kill(&live, &ctx, pid).unwrap();
         assert_eq!(r.status, "done");
         assert_eq!(r.before["cmdline"], "sleep 300");

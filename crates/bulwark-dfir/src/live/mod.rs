@@ -27,9 +27,6 @@ use bulwark_core::RegistryBuilder;
 
 pub use ledger::{Ledger, LedgerError, Remediation};
 
-/// Register the live tools; the same as [`register`], named for callers outside.
-pub use self::register as register_live;
-
 /// How the live tools are set up. Built by the binary from the `[live]`
 /// section of the configuration.
 #[derive(Debug, Clone)]

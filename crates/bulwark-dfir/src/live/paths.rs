@@ -53,6 +53,17 @@ impl Roots {
                 "field `{field}`: `{path}` is relative; give an absolute path"
             )));
         }
+        // Refuse a path whose plain `..`-resolved form is outside every root
+        // before touching the file system, so errors cannot reveal whether
+        // files outside the roots exist.
+        let lexical = lexical_normal(raw);
+        if !self.allows(&lexical) {
+            return Err(ToolError::failed(format!(
+                "field `{field}`: `{path}` is outside the allowed roots ({}); \
+                 add a root to `live.allowed_roots` in the configuration to reach it",
+                self.list()
+            )));
+        }
         let canonical = std::fs::canonicalize(raw).map_err(|e| match e.kind() {
             ErrorKind::NotFound => ToolError::failed(format!(
                 "field `{field}`: `{path}` does not exist (or a symlink in it points nowhere)"
@@ -77,6 +88,21 @@ impl Roots {
         }
         Ok(canonical)
     }
+}
+
+/// `path` with `.` and `..` resolved by name only (no symlinks followed).
+fn lexical_normal(path: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::Normal(name) => out.push(name),
+            _ => {}
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -113,6 +139,14 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("symlink loop"), "{err}");
+        let err = roots
+            .resolve(
+                "path",
+                &format!("{}/../../../../../../../no/such/file", inside.display()),
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("outside the allowed roots"), "{err}");
         let err = roots.resolve("path", "etc/passwd").unwrap_err().to_string();
         assert!(err.contains("relative"), "{err}");
     }

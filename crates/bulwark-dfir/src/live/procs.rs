@@ -264,7 +264,11 @@ fn processes_text(list: &ProcessList) -> String {
     out.push_str("PID     PPID    USER        STATE START                 COMMAND\n");
     for p in &list.processes {
         let cmd = p.cmdline.clone().unwrap_or_else(|| format!("[{}]", p.name));
-        let cmd: String = cmd.chars().take(120).collect();
+        let cmd: String = cmd
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .take(160)
+            .collect();
         out.push_str(&format!(
             "{:<7} {:<7} {:<11} {:<5} {:<21} {}{}\n",
             p.pid,

@@ -640,14 +640,24 @@ struct Driver {
 #[derive(Serialize, JsonSchema)]
 struct DriverList {
     modules: Vec<Driver>,
+    /// `ok`, or why /proc/modules could not be read.
+    source: String,
     /// Whether the kernel is tainted (non-zero /proc/sys/kernel/tainted).
     kernel_tainted: Option<u64>,
     limits_hit: Vec<LimitHit>,
 }
 
 fn drivers(budget: &mut Budget) -> Result<DriverList, ToolError> {
-    let modules = procfs::modules()
-        .map_err(|e| ToolError::failed(format!("cannot read /proc/modules: {e}")))?;
+    let modules = match procfs::modules() {
+        Ok(m) => m,
+        Err(procfs::ProcError::NotFound(_)) => Default::default(),
+        Err(e) => return Err(ToolError::failed(format!("cannot read /proc/modules: {e}"))),
+    };
+    let source = if Path::new("/proc/modules").exists() {
+        "ok".to_string()
+    } else {
+        "not_found: /proc/modules is absent (a kernel without loadable modules, or a container that hides it)".to_string()
+    };
     let mut names: Vec<_> = modules.into_values().collect();
     names.sort_by(|a, b| a.name.cmp(&b.name));
     let mut out = Vec::new();
@@ -670,6 +680,7 @@ fn drivers(budget: &mut Budget) -> Result<DriverList, ToolError> {
     }
     Ok(DriverList {
         modules: out,
+        source,
         kernel_tainted: fs::read_to_string("/proc/sys/kernel/tainted")
             .ok()
             .and_then(|s| s.trim().parse().ok()),
@@ -905,7 +916,7 @@ pub fn tools(live: &Arc<Live>) -> Vec<ToolDef> {
                 local_only(&args.sid)?;
                 let mut budget = Budget::new(live.config.limits, &ctx);
                 let list = blocking(move || drivers(&mut budget)).await?;
-                let mut text = format!("{} kernel modules\n", list.modules.len());
+                let mut text = format!("{} kernel modules ({})\n", list.modules.len(), list.source);
                 for m in &list.modules {
                     text.push_str(&format!("{:<24} {:>9} {} {}\n", m.name, m.size, m.state, m.used_by.join(",")));
                 }
