@@ -36,6 +36,75 @@ pub struct Config {
     pub rate_limit: RateLimitSection,
     #[serde(default)]
     pub audit: AuditSection,
+    #[serde(default)]
+    pub live: LiveSection,
+}
+
+/// Live investigation and containment of the `local` endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LiveSection {
+    /// File tools (dir_list, file_hash, YARA scans, quarantine) reach only
+    /// paths under these absolute roots, after `..` and symlinks are resolved.
+    pub allowed_roots: Vec<PathBuf>,
+    /// Directory of `.yar`/`.yara` files that the YARA tools' `rule_name` picks from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rules_dir: Option<PathBuf>,
+    /// Where quarantined files are kept. Default: `vault` in the data directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vault_dir: Option<PathBuf>,
+    /// Whether isolate_network may install its nftables table (needs root and `nft`).
+    pub allow_isolation: bool,
+    /// Rows in one result.
+    pub max_rows: usize,
+    /// Bytes of strings in one result.
+    pub max_result_bytes: usize,
+    /// Largest file hashed or YARA-scanned.
+    pub max_file_bytes: u64,
+    /// Largest process memory region read at once.
+    pub max_region_bytes: u64,
+    /// Seconds one live tool call may spend collecting.
+    pub max_secs: u64,
+    /// Deepest directory recursion.
+    pub max_depth: usize,
+}
+
+impl Default for LiveSection {
+    fn default() -> Self {
+        let limits = bulwark_dfir::Limits::default();
+        LiveSection {
+            allowed_roots: vec![PathBuf::from("/")],
+            rules_dir: None,
+            vault_dir: None,
+            allow_isolation: true,
+            max_rows: limits.max_rows,
+            max_result_bytes: limits.max_result_bytes,
+            max_file_bytes: limits.max_file_bytes,
+            max_region_bytes: limits.max_region_bytes,
+            max_secs: limits.max_duration.as_secs(),
+            max_depth: limits.max_depth,
+        }
+    }
+}
+
+impl LiveSection {
+    /// The dfir crate's view of this section.
+    pub fn to_live_config(&self, data_dir: PathBuf) -> bulwark_dfir::LiveConfig {
+        let mut config = bulwark_dfir::LiveConfig::new(data_dir);
+        config.allowed_roots = self.allowed_roots.clone();
+        config.rules_dir = self.rules_dir.clone();
+        config.vault_dir = self.vault_dir.clone();
+        config.allow_isolation = self.allow_isolation;
+        config.limits = bulwark_dfir::Limits {
+            max_rows: self.max_rows,
+            max_result_bytes: self.max_result_bytes,
+            max_file_bytes: self.max_file_bytes,
+            max_region_bytes: self.max_region_bytes,
+            max_duration: std::time::Duration::from_secs(self.max_secs),
+            max_depth: self.max_depth,
+        };
+        config
+    }
 }
 
 /// The tamper-evident audit log (JSONL, each record chained to the previous one).
@@ -454,6 +523,17 @@ pub fn load(
         let base = path.parent().unwrap_or(Path::new("."));
         config.profiles_file = Some(base.join(profiles));
     }
+    if let Some(path) = file {
+        let base = path.parent().unwrap_or(Path::new("."));
+        for dir in [&mut config.live.rules_dir, &mut config.live.vault_dir]
+            .into_iter()
+            .flatten()
+        {
+            if dir.is_relative() {
+                *dir = base.join(&*dir);
+            }
+        }
+    }
     validate(&config)?;
     Ok(Loaded { config })
 }
@@ -473,9 +553,17 @@ pub fn bulwark_env() -> Env {
     Env::prefixed("BULWARK_").split("__").filter(|key| {
         let key = key.as_str().to_ascii_lowercase();
         matches!(key.as_str(), "data_dir" | "profiles_file")
-            || ["server.", "http.", "log.", "auth.", "rate_limit.", "audit."]
-                .iter()
-                .any(|section| key.starts_with(section))
+            || [
+                "server.",
+                "http.",
+                "log.",
+                "auth.",
+                "rate_limit.",
+                "audit.",
+                "live.",
+            ]
+            .iter()
+            .any(|section| key.starts_with(section))
     })
 }
 
@@ -568,6 +656,17 @@ fn validate(config: &Config) -> Result<()> {
     {
         bail!(
             "invalid configuration: key `auth.oauth.issuer` is `{issuer}`; give the public origin bulwark is reached at, like `https://bulwark.example.com`, with no path and no trailing slash"
+        );
+    }
+    if let Some(root) = config.live.allowed_roots.iter().find(|r| !r.is_absolute()) {
+        bail!(
+            "invalid configuration: key `live.allowed_roots` holds `{}`, which is relative; give absolute paths such as \"/var/www\"",
+            root.display()
+        );
+    }
+    if config.live.max_rows == 0 || config.live.max_secs == 0 || config.live.max_depth == 0 {
+        bail!(
+            "invalid configuration: `live.max_rows`, `live.max_secs` and `live.max_depth` must be at least 1"
         );
     }
     if config.server.profile.is_empty() {

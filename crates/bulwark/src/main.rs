@@ -253,6 +253,10 @@ pub fn build_registry(config: &Config) -> Result<Registry> {
     };
     let mut builder = Registry::builder();
     bulwark_dfir::register(&mut builder);
+    bulwark_dfir::register_live(
+        &mut builder,
+        config.live.to_live_config(config::data_dir(config)),
+    );
     bulwark_conformance::register(&mut builder);
     bulwark_scanner::register(&mut builder);
     bulwark_ioc::register(&mut builder);
