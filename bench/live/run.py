@@ -8,7 +8,9 @@
    corpus, versus the `yara` CLI (Debian package `yara`) with the same rules
    over the same tree in the same run: yara on rules precompiled with `yarac`
    (scan only) and on source rules (compile + scan); bulwark cold (compile +
-   scan) and warm (rules cached). Both use every core.
+   scan) and warm (rules cached). Both use every core, neither follows
+   symlinks, both skip files over 256 MiB. bulwark also skips /proc, /sys,
+   /dev and /run under the tree; pick a tree without them for a fair race.
 
 Usage:
   bench/live/run.py [--bin target/release/bulwark] [--procs 1000] [--runs 7]
@@ -154,6 +156,7 @@ def main() -> None:
             yarac = shutil.which("yarac")
             files = sorted(str(p) for p in rules.iterdir() if p.suffix in (".yar", ".yara"))
             threads = str(os.cpu_count() or 1)
+            cap = str(256 * 1024 * 1024)  # live.max_file_bytes default
             rows = []
             cold, w = call(url, "yara_scan_directory", {"sid": "local", "root": a.tree, "rule_name": "*"})
             rows.append(("bulwark cold (compile + scan)", w, cold["files_scanned"], len(cold["matches"])))
@@ -163,9 +166,10 @@ def main() -> None:
             if yara and yarac:
                 compiled = work / "rules.yarc"
                 subprocess.run([yarac, *files, str(compiled)], check=True, capture_output=True)
-                t = timed([yara, "-C", "-r", "-p", threads, str(compiled), a.tree])
+                # -N: bulwark does not follow symlinks either; -z: same size cap.
+                t = timed([yara, "-C", "-r", "-N", "-z", cap, "-p", threads, str(compiled), a.tree])
                 rows.append(("yara -C (precompiled, scan only)", t, None, None))
-                t = timed([yara, "-r", "-p", threads, *files, a.tree])
+                t = timed([yara, "-r", "-N", "-z", cap, "-p", threads, *files, a.tree])
                 rows.append(("yara (compile + scan)", t, None, None))
             else:
                 lines.append("`yara`/`yarac` not installed (apt-get install yara): CLI rows skipped\n")
