@@ -141,11 +141,21 @@ fn sink_noun(rule: &str) -> &'static str {
 
 /// Analyses one source file.
 pub fn analyze(path: &str, language: Language, source: &str) -> Vec<Finding> {
+    analyze_file(path, language, source).0
+}
+
+/// Analyses one source file and also returns the tools it registers (with
+/// their descriptions where the source fixes them), from the same parse.
+pub fn analyze_file(
+    path: &str,
+    language: Language,
+    source: &str,
+) -> (Vec<Finding>, Vec<ToolEntry>) {
     if !within_bounds(source) {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     }
     let Some(tree) = syntax::parse(language, source) else {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
     let src = syntax::Src::new(source);
     let root = tree.root_node();
@@ -345,7 +355,8 @@ pub fn analyze(path: &str, language: Language, source: &str) -> Vec<Finding> {
             evidence: format!("description = `{}`", syntax::clip(src.t(d), 100)),
         });
     }
-    dedupe(findings)
+    let entries = found.into_iter().map(|f| f.entry).collect();
+    (dedupe(findings), entries)
 }
 
 /// One finding per rule and position: the most confident, then most severe.

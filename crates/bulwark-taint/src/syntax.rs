@@ -287,12 +287,16 @@ fn literal_string_at(src: &Src, n: Node, depth: u32) -> Option<String> {
             // Python or JS/TS string.
             let mut out = String::new();
             let mut prefix_f = false;
+            // Python keeps escapes inside `string_content`; raw strings keep them literally.
+            let mut prefix_r = false;
             for c in named_children(n) {
                 match c.k() {
                     "string_start" => {
                         let t = src.t(c).to_ascii_lowercase();
                         prefix_f = t.contains('f');
+                        prefix_r = t.contains('r');
                     }
+                    "string_content" if !prefix_r => out.push_str(&decode_escapes(src.t(c))),
                     "string_content" | "string_fragment" | "escape_sequence" => {
                         out.push_str(&unescape_piece(src.t(c)))
                     }
@@ -378,8 +382,47 @@ fn unescape_piece(s: &str) -> String {
         "\\\"" => "\"".into(),
         "\\'" => "'".into(),
         "\\\\" => "\\".into(),
-        _ => s.to_string(),
+        // \uXXXX, \u{X…} and \xXX: decoded, because an invisible or
+        // bidirectional character hidden behind an escape is still there at
+        // run time (and is exactly how it would be smuggled into a description).
+        _ => unicode_escape(s).unwrap_or_else(|| s.to_string()),
     }
+}
+
+/// Decodes the escapes in a Python string's content (`\\n`, `\\u200b`, …),
+/// leaving anything it does not know as written.
+fn decode_escapes(s: &str) -> String {
+    if !s.contains('\\') {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find('\\') {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        let len = match tail.as_bytes().get(1) {
+            Some(b'u') => 6,
+            Some(b'U') => 10,
+            Some(b'x') => 4,
+            Some(_) => 2,
+            None => 1,
+        };
+        let piece = tail.get(..len).unwrap_or(tail);
+        out.push_str(&unescape_piece(piece));
+        rest = &tail[piece.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn unicode_escape(s: &str) -> Option<String> {
+    let hex = s
+        .strip_prefix("\\u{")
+        .and_then(|h| h.strip_suffix('}'))
+        .or_else(|| s.strip_prefix("\\u").filter(|h| h.len() == 4))
+        .or_else(|| s.strip_prefix("\\U").filter(|h| h.len() == 8))
+        .or_else(|| s.strip_prefix("\\x").filter(|h| h.len() == 2))?;
+    char::from_u32(u32::from_str_radix(hex, 16).ok()?).map(String::from)
 }
 
 /// Whether `n` is a literal that cannot carry input: a number, boolean, null,

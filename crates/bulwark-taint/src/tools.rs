@@ -28,6 +28,13 @@ pub struct ToolEntry {
     pub framework: &'static str,
     /// The description is not a literal fixed in the source (built at run time).
     pub dynamic_description: bool,
+    /// The description's text when the source fixes it (a literal, a
+    /// constant, a concatenation of those, or a Python docstring), so the
+    /// tool-description detectors can judge it before the server ever runs.
+    pub description: Option<String>,
+    /// 1-based line and column where that description starts (0 when none).
+    pub description_line: u32,
+    pub description_column: u32,
 }
 
 /// Internal: a tool plus the nodes needed for analysis and reporting.
@@ -53,7 +60,73 @@ fn entry(
         line,
         framework,
         dynamic_description: false,
+        description: None,
+        description_line: 0,
+        description_column: 0,
     }
+}
+
+/// The text of a description expression fixed in the source, as far as it
+/// can be read without running anything (see [`is_static_text`]).
+pub(crate) fn static_text(fx: &FileCtx, n: Node, depth: u32) -> Option<String> {
+    if depth > 6 {
+        return None;
+    }
+    let src = fx.src;
+    let n = unwrap_expr(n);
+    if let Some(text) = literal_string(src, n) {
+        return Some(text);
+    }
+    match n.k() {
+        "identifier" => {
+            let v = *fx.module_consts.get(src.t(n))?;
+            (v != n).then(|| static_text(fx, v, depth + 1)).flatten()
+        }
+        "binary_operator" | "binary_expression" => {
+            if field(n, "operator").is_none_or(|o| src.t(o) != "+") {
+                return None;
+            }
+            let left = static_text(fx, field(n, "left")?, depth + 1)?;
+            let right = static_text(fx, field(n, "right")?, depth + 1)?;
+            Some(left + &right)
+        }
+        "concatenated_string" => named_children(n)
+            .into_iter()
+            .map(|c| static_text(fx, c, depth + 1))
+            .collect(),
+        // dedent("..."), "...".strip(): the words matter, not the layout.
+        "call" | "call_expression" => {
+            let c = callee(n)?;
+            let receiver = match unwrap_expr(c).k() {
+                "attribute" | "member_expression" | "field_expression" => {
+                    field(unwrap_expr(c), "object").or_else(|| field(unwrap_expr(c), "value"))
+                }
+                _ => None,
+            };
+            let inner = receiver
+                .and_then(|r| static_text(fx, r, depth + 1))
+                .or_else(|| {
+                    call_args(src, n)
+                        .first()
+                        .and_then(|a| static_text(fx, a.value, depth + 1))
+                })?;
+            Some(inner.trim().to_string())
+        }
+        _ => None,
+    }
+}
+
+/// A Python function's docstring node: the string that opens its body.
+fn python_docstring<'t>(def: Node<'t>) -> Option<Node<'t>> {
+    let body = field(def, "body")?;
+    let first = named_children(body).into_iter().next()?;
+    if first.k() != "expression_statement" {
+        return None;
+    }
+    named_children(first)
+        .into_iter()
+        .next()
+        .filter(|s| s.k() == "string")
 }
 
 /// Whether a description expression is fixed text in the source.
@@ -163,8 +236,17 @@ pub(crate) fn discover<'t>(fx: &FileCtx<'t>) -> Vec<Found<'t>> {
         Language::Rust => rust(fx, nodes),
     };
     for f in &mut found {
+        if f.description.is_none() && f.entry.framework == "fastmcp" {
+            // FastMCP takes an undecorated description from the docstring.
+            f.description = f.handler.and_then(python_docstring);
+        }
         if let Some(d) = f.description {
             f.entry.dynamic_description = !is_static_text(fx, d, 0);
+            if !f.entry.dynamic_description {
+                f.entry.description = static_text(fx, d, 0);
+                f.entry.description_line = fx.src.line(d);
+                f.entry.description_column = fx.src.column(d);
+            }
         }
     }
     found

@@ -179,3 +179,62 @@ fn files_without_tools() {
     assert!(tool_entry_points("x.py", Language::Python, "def tool(): pass\nx.tool").is_empty());
     assert!(tool_entry_points("x.js", Language::JavaScript, "tool('a')").is_empty());
 }
+
+#[test]
+fn fixed_descriptions_are_read_from_the_source() {
+    let py = r#"
+from mcp.server.fastmcp import FastMCP
+mcp = FastMCP("x")
+PREFIX = "Adds two "
+
+@mcp.tool()
+def add(a: int, b: int) -> int:
+    """Add two numbers.
+
+    Second paragraph."""
+    return a + b
+
+@mcp.tool(description=PREFIX + "numbers, by keyword.")
+def add2(a: int, b: int) -> int:
+    """Ignored: the keyword wins."""
+    return a + b
+
+@mcp.tool(description=f"built at {a_runtime_value}")
+def dynamic(a: int) -> int:
+    return a
+
+@mcp.tool()
+def bare(a: int) -> int:
+    return a
+"#;
+    let t = tool_entry_points("s.py", Language::Python, py);
+    let add = get(&t, "add");
+    assert_eq!(
+        add.description.as_deref(),
+        Some("Add two numbers.\n\n    Second paragraph.")
+    );
+    assert_eq!((add.description_line, add.description_column), (8, 5));
+    assert_eq!(
+        get(&t, "add2").description.as_deref(),
+        Some("Adds two numbers, by keyword.")
+    );
+    let dynamic = get(&t, "dynamic");
+    assert!(dynamic.dynamic_description && dynamic.description.is_none());
+    assert_eq!(get(&t, "bare").description, None);
+
+    let ts = r#"
+const server = new McpServer({ name: "x", version: "1" });
+server.tool("echo", "Echo " + "the text.", { text: z.string() }, async ({ text }) => ({ content: [] }));
+server.registerTool("time", { description: `Current time.`, inputSchema: {} }, async () => ({ content: [] }));
+"#;
+    let t = tool_entry_points("s.ts", Language::TypeScript, ts);
+    assert_eq!(
+        get(&t, "echo").description.as_deref(),
+        Some("Echo the text.")
+    );
+    assert_eq!(get(&t, "echo").description_line, 3);
+    assert_eq!(
+        get(&t, "time").description.as_deref(),
+        Some("Current time.")
+    );
+}
