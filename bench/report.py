@@ -534,9 +534,31 @@ def build(results, command):
     return "\n".join(out)
 
 
+SECTIONS_START = "<!-- sections:start (bench/sections/*.md, written by the other bench scripts) -->"
+SECTIONS_END = "<!-- sections:end -->"
+
+
+def sections_block(folder):
+    """The other benchmarks' sections (bench/sections/*.md), in name order."""
+    parts = [p.read_text().strip() for p in sorted(Path(folder).glob("*.md"))]
+    return "\n".join([SECTIONS_START, "", "\n\n".join(parts), "", SECTIONS_END, ""])
+
+
+def splice(report_text, folder):
+    """`report_text` with its sections block replaced (or appended)."""
+    block = sections_block(folder)
+    if SECTIONS_START in report_text and SECTIONS_END in report_text:
+        head = report_text[: report_text.index(SECTIONS_START)]
+        tail = report_text[report_text.index(SECTIONS_END) + len(SECTIONS_END):].lstrip("\n")
+        return head + block + tail
+    return report_text.rstrip("\n") + "\n\n" + block
+
+
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--summary", metavar="OHA_JSON")
+    ap.add_argument("--splice", metavar="SECTIONS_DIR",
+                    help="replace the sections block of --output with SECTIONS_DIR/*.md and stop")
     ap.add_argument("--pairs", nargs=3, metavar=("DIR", "VARIANT", "CLIENTS"),
                     help="one line on the paired overhead of VARIANT at CLIENTS")
     ap.add_argument("--results", metavar="DIR")
@@ -552,9 +574,18 @@ def main(argv):
         print(f"{variant} c{c}: overhead {o['overhead']:.1f}% (median of {o['n']} pairs; "
               f"{o['low']:.1f}% to {o['high']:.1f}%), p99 {o['p99']:+.1f}%")
         return 0
+    if args.splice:
+        if not args.output:
+            ap.error("--splice needs --output")
+        out = Path(args.output)
+        out.write_text(splice(out.read_text() if out.exists() else "", args.splice))
+        return 0
     if not (args.results and args.output):
         ap.error("--results and --output are required (or --summary)")
     text = build(Path(args.results), args.command)
+    sections = Path(__file__).resolve().parent / "sections"
+    if sections.is_dir():
+        text = splice(text, sections)
     Path(args.output).write_text(text)
     return 0
 
