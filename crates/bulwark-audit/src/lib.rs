@@ -31,8 +31,12 @@
 //!
 //! [`AuditLog::record`] returns only after the line is written; with
 //! [`Fsync::Always`] only after it is fsynced. A dedicated writer thread
-//! group-commits, so concurrent callers share one fsync. A line torn by a crash
-//! is cut away on the next [`AuditLog::open`]; acknowledged records are never lost.
+//! group-commits, so concurrent callers share one fsync. With
+//! [`Fsync::Interval`] and a non-zero [`AuditOptions::buffer`], records below
+//! HIGH may return while they wait (at most that long) to share one write;
+//! HIGH and CRITICAL records never wait, and write the waiting ones first. A
+//! line torn by a crash is cut away on the next [`AuditLog::open`]; records
+//! acknowledged as written are never lost.
 
 mod canonical;
 mod error;
