@@ -5,6 +5,7 @@
 //! [`ToolDef`]; the server crate turns a resolved [`Profile`] into MCP lists and
 //! calls.
 
+pub mod csv;
 mod content;
 mod context;
 mod profile;

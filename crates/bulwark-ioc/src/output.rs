@@ -4,21 +4,7 @@ use serde_json::{Value, json};
 
 use crate::extract::{Extraction, Indicator, IocType};
 
-/// One CSV field, quoted when it holds a comma, quote or line break. A
-/// leading `=`, `+`, `-` or `@` is prefixed with `'` so spreadsheets do not
-/// run indicator text as a formula.
-pub fn csv_field(s: &str) -> String {
-    let guarded = if s.starts_with(['=', '+', '-', '@']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    };
-    if guarded.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", guarded.replace('"', "\"\""))
-    } else {
-        guarded
-    }
-}
+pub use bulwark_core::csv::csv_field;
 
 /// `type,name,value,original,defanged,count,first_file,first_start,first_end`
 pub fn to_csv(extraction: &Extraction) -> String {

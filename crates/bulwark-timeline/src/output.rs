@@ -23,20 +23,7 @@ impl OutputFormat {
     }
 }
 
-/// One CSV field, quoted when needed; a leading `=`, `+`, `-` or `@` gets a
-/// `'` so spreadsheets do not run log text as a formula.
-pub fn csv_field(s: &str) -> String {
-    let guarded = if s.starts_with(['=', '+', '-', '@']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    };
-    if guarded.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", guarded.replace('"', "\"\""))
-    } else {
-        guarded
-    }
-}
+pub use bulwark_core::csv::csv_field;
 
 /// Streams events to a writer in one format.
 pub struct EventWriter<W: Write> {
