@@ -5,9 +5,9 @@
 //! [`ToolDef`]; the server crate turns a resolved [`Profile`] into MCP lists and
 //! calls.
 
-pub mod csv;
 mod content;
 mod context;
+pub mod csv;
 mod profile;
 mod prompt;
 mod registry;
