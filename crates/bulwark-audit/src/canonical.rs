@@ -15,7 +15,7 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     let mut out = [0u8; 64];
     // The buffer is exactly twice the digest's length, so this cannot fail.
     let _ = hex::encode_to_slice(Sha256::digest(bytes), &mut out);
-    String::from_utf8_lossy(&out).into_owned()
+    std::str::from_utf8(&out).unwrap_or_default().to_owned()
 }
 
 /// Appends `value` as JSON with object keys sorted at every depth and no
@@ -59,7 +59,11 @@ pub(crate) fn write_canonical_object(map: &serde_json::Map<String, Value>, out: 
 pub(crate) fn push_json_string(s: &str, out: &mut String) {
     // Plain strings (the common case) need no escaping; the rest go through
     // serde_json so the escapes match its compact form exactly.
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    // A fold without early exit, so the compiler can check many bytes at once.
+    let plain = !s.bytes().fold(false, |hit, b| {
+        hit | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
+    if plain {
         out.push('"');
         out.push_str(s);
         out.push('"');

@@ -359,7 +359,10 @@ impl Verifier {
     /// route being called.
     fn audience_ok(&self, aud: &str, target: &AuthTarget) -> bool {
         let aud = normalise(aud);
-        aud == self.issuer || aud == format!("{}{}", self.issuer, normalise(&target.path))
+        aud == self.issuer
+            || aud
+                .strip_prefix(self.issuer.as_str())
+                .is_some_and(|path| path == normalise(&target.path))
     }
 
     /// The authenticator's work: `Ok(None)` for anything that is not a live

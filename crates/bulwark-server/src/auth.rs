@@ -34,7 +34,11 @@ impl Principal {
 
     /// `profile:NAME` or the wildcard `profile:*` reaches a profile.
     pub fn reaches_profile(&self, profile: &str) -> bool {
-        self.has_scope("profile:*") || self.has_scope(&format!("profile:{profile}"))
+        self.scopes.iter().any(|s| {
+            s == "profile:*"
+                || s.strip_prefix("profile:")
+                    .is_some_and(|name| name == profile)
+        })
     }
 }
 
@@ -180,7 +184,24 @@ impl AuthConfig {
 pub(crate) struct AuthGate {
     pub config: AuthConfig,
     pub profile: String,
+    /// `profile:<profile>`, the scope that reaches it.
+    pub profile_scope: String,
     pub audit: Option<bulwark_audit::AuditLog>,
+}
+
+impl AuthGate {
+    pub fn new(
+        config: AuthConfig,
+        profile: String,
+        audit: Option<bulwark_audit::AuditLog>,
+    ) -> AuthGate {
+        AuthGate {
+            profile_scope: format!("profile:{profile}"),
+            config,
+            profile,
+            audit,
+        }
+    }
 }
 
 /// An HTTP-level security event (401, 403, 429) for the audit log. Built
@@ -234,12 +255,19 @@ pub(crate) async fn record(
 /// The request's origin (`http://host:port`), from its Host header, which the
 /// MCP service has already checked against the allowed hosts.
 fn origin(request: &Request) -> String {
-    let host = request
+    let host = host(request);
+    let mut origin = String::with_capacity("http://".len() + host.len());
+    origin.push_str("http://");
+    origin.push_str(host);
+    origin
+}
+
+fn host(request: &Request) -> &str {
+    request
         .headers()
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    format!("http://{host}")
+        .unwrap_or("localhost")
 }
 
 /// The RFC 9728 metadata URL for a request's resource, built from its Host.
@@ -318,13 +346,12 @@ pub(crate) async fn authenticate(
             v.strip_prefix("Bearer ")
                 .or_else(|| v.strip_prefix("bearer "))
         })
-        .map(str::trim)
-        .map(str::to_string);
+        .map(str::trim);
     // LimaCharlie style: `Bearer <key>:<tenant>` names the tenant with the key.
     let (credential, bearer_tenant) = match credential {
         Some(c) if gate.config.tenant_headers && c.contains(':') => {
-            let (key, tenant) = c.rsplit_once(':').unwrap_or((&c, ""));
-            (Some(key.to_string()), Some(tenant.to_string()))
+            let (key, tenant) = c.rsplit_once(':').unwrap_or((c, ""));
+            (Some(key), Some(tenant.to_string()))
         }
         other => (other, None),
     };
@@ -364,14 +391,19 @@ pub(crate) async fn authenticate(
             "authentication required: send `Authorization: Bearer <token or API key>`".into(),
         );
     };
-    let path = request.uri().path().trim_end_matches('/').to_string();
+    let path = request.uri().path().trim_end_matches('/');
+    let host = host(&request);
+    let mut resource = String::with_capacity("http://".len() + host.len() + path.len());
+    resource.push_str("http://");
+    resource.push_str(host);
+    resource.push_str(path);
     let target = AuthTarget {
-        resource: format!("{}{path}", origin(&request)),
-        path,
+        resource,
+        path: path.to_string(),
     };
     let mut principal = None;
     for authenticator in &gate.config.authenticators {
-        match authenticator.authenticate(&credential, &target).await {
+        match authenticator.authenticate(credential, &target).await {
             Ok(Some(found)) => {
                 principal = Some(found);
                 break;
@@ -404,15 +436,16 @@ pub(crate) async fn authenticate(
             "the credential is invalid, expired or revoked".into(),
         );
     };
-    let profile_scope = format!("profile:{}", gate.profile);
-    let missing: Vec<&str> = [
-        (!principal.has_scope("mcp")).then_some("mcp"),
-        (!principal.reaches_profile(&gate.profile)).then_some(profile_scope.as_str()),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    if !missing.is_empty() {
+    let lacks_mcp = !principal.has_scope("mcp");
+    let lacks_profile = !principal.reaches_profile(&gate.profile);
+    if lacks_mcp || lacks_profile {
+        let missing: Vec<&str> = [
+            lacks_mcp.then_some("mcp"),
+            lacks_profile.then_some(gate.profile_scope.as_str()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         let needed = missing.join(" ");
         let event = http_event(
             &request,

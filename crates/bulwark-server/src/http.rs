@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::Bulwark;
 use crate::auth::{AuthConfig, AuthGate};
-use crate::limits::{RateLimits, Verdict};
+use crate::limits::{CallerKey, RateLimits, Verdict};
 use crate::pipeline::InFlight;
 use crate::sessions::BoundedSessions;
 
@@ -173,11 +173,11 @@ impl HttpServer {
                 responding: responding.clone(),
             };
             // Behind an Arc: axum clones a middleware's state for every request.
-            let gate = Arc::new(AuthGate {
-                config: options.auth.clone(),
-                profile: name.clone(),
-                audit: bulwark.audit().cloned(),
-            });
+            let gate = Arc::new(AuthGate::new(
+                options.auth.clone(),
+                name.clone(),
+                bulwark.audit().cloned(),
+            ));
             let service = tower::ServiceBuilder::new()
                 .layer(middleware::from_fn_with_state(
                     gate,
@@ -413,12 +413,8 @@ async fn limit_requests(State(gate): State<LimitGate>, request: Request, next: N
         return next.run(request).await;
     }
     let key = match request.extensions().get::<crate::auth::Principal>() {
-        Some(principal) => format!("principal:{}", principal.id),
-        None => request
-            .extensions()
-            .get::<axum::extract::ConnectInfo<SocketAddr>>()
-            .map(|info| format!("ip:{}", info.0.ip()))
-            .unwrap_or_else(|| "unknown".into()),
+        Some(principal) => CallerKey::Principal(principal.id.clone()),
+        None => peer_key(&request),
     };
     match limits.check_mcp(&key).await.unwrap_or(Verdict::Allowed {
         limit: 0,
@@ -455,6 +451,19 @@ async fn limit_requests(State(gate): State<LimitGate>, request: Request, next: N
     }
 }
 
+/// The budget key of a request without a principal: its peer address.
+fn peer_key(request: &Request) -> CallerKey {
+    request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map_or(CallerKey::Unknown, |info| CallerKey::Ip(info.0.ip()))
+}
+
+// Parsed once here instead of on every answer.
+const RATELIMIT_LIMIT: http::HeaderName = http::HeaderName::from_static("ratelimit-limit");
+const RATELIMIT_REMAINING: http::HeaderName = http::HeaderName::from_static("ratelimit-remaining");
+const RATELIMIT_RESET: http::HeaderName = http::HeaderName::from_static("ratelimit-reset");
+
 /// `RateLimit-*` headers on every budgeted answer; with `retry_after`
 /// (a refusal) also `Retry-After` and `RateLimit-Reset`.
 fn budget_headers(
@@ -463,11 +472,11 @@ fn budget_headers(
     remaining: u32,
     retry_after: Option<u64>,
 ) {
-    headers.insert("ratelimit-limit", limit.into());
-    headers.insert("ratelimit-remaining", remaining.into());
+    headers.insert(RATELIMIT_LIMIT, limit.into());
+    headers.insert(RATELIMIT_REMAINING, remaining.into());
     if let Some(secs) = retry_after {
         headers.insert(http::header::RETRY_AFTER, secs.into());
-        headers.insert("ratelimit-reset", secs.into());
+        headers.insert(RATELIMIT_RESET, secs.into());
     }
 }
 
@@ -491,11 +500,7 @@ async fn limit_endpoints(
     let Some(endpoint) = gate.limited.get(request.uri().path()) else {
         return next.run(request).await;
     };
-    let key = request
-        .extensions()
-        .get::<axum::extract::ConnectInfo<SocketAddr>>()
-        .map(|info| format!("ip:{}", info.0.ip()))
-        .unwrap_or_else(|| "unknown".into());
+    let key = peer_key(&request);
     match gate.limits.check_endpoint(endpoint, &key).await {
         None => next.run(request).await,
         Some(Verdict::Allowed { limit, remaining }) => {

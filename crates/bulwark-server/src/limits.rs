@@ -6,6 +6,8 @@
 //! script per check does the GCRA step atomically, on Redis's own clock.
 
 use std::collections::HashMap;
+use std::fmt;
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,8 +17,36 @@ use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 
-type Keyed =
-    RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>;
+type Keyed = RateLimiter<
+    CallerKey,
+    DefaultKeyedStateStore<CallerKey>,
+    DefaultClock,
+    StateInformationMiddleware,
+>;
+
+/// Whose budget a request spends: the principal when there is one, else the
+/// client address. Kept structured rather than formatted because every
+/// request builds one; only the Redis backend needs the text form.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum CallerKey {
+    Principal(String),
+    Ip(IpAddr),
+    /// In-process calls (stdio, `bulwark tools call`): one caller.
+    Local,
+    /// An HTTP request whose peer address is not known.
+    Unknown,
+}
+
+impl fmt::Display for CallerKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallerKey::Principal(id) => write!(f, "principal:{id}"),
+            CallerKey::Ip(ip) => write!(f, "ip:{ip}"),
+            CallerKey::Local => f.write_str("local"),
+            CallerKey::Unknown => f.write_str("unknown"),
+        }
+    }
+}
 
 /// Per-minute budgets of the authorization server's endpoints, per client
 /// address: the LimaCharlie MCP server's defaults.
@@ -52,8 +82,8 @@ impl Budget {
         }
     }
 
-    pub fn check(&self, key: &str) -> Verdict {
-        match self.limiter.check_key(&key.to_string()) {
+    pub fn check(&self, key: &CallerKey) -> Verdict {
+        match self.limiter.check_key(key) {
             Ok(state) => Verdict::Allowed {
                 limit: self.per_minute,
                 remaining: state.remaining_burst_capacity(),
@@ -124,7 +154,13 @@ impl RedisBudgets {
         })
     }
 
-    async fn check(&self, scope: &str, key: &str, per_minute: u32, fail_open: bool) -> Verdict {
+    async fn check(
+        &self,
+        scope: &str,
+        key: &CallerKey,
+        per_minute: u32,
+        fail_open: bool,
+    ) -> Verdict {
         let interval_us = 60_000_000u64 / u64::from(per_minute.max(1));
         let mut connection = self.connection.clone();
         let result: redis::RedisResult<(i64, i64, i64)> = self
@@ -219,13 +255,13 @@ impl RateLimits {
     }
 
     /// The MCP request budget for `key`, if one is configured.
-    pub async fn check_mcp(&self, key: &str) -> Option<Verdict> {
+    pub async fn check_mcp(&self, key: &CallerKey) -> Option<Verdict> {
         let budget = self.mcp.as_ref()?;
         Some(self.spend(budget, || "mcp".into(), key, false).await)
     }
 
     /// The budget of one tool for `key`, if one is configured.
-    pub async fn check_tool(&self, tool: &str, key: &str) -> Option<Verdict> {
+    pub async fn check_tool(&self, tool: &str, key: &CallerKey) -> Option<Verdict> {
         let budget = self.tools.get(tool)?;
         Some(
             self.spend(budget, || format!("tool:{tool}"), key, false)
@@ -235,7 +271,7 @@ impl RateLimits {
 
     /// The budget of one authorization-server endpoint for `key`, if one is
     /// configured.
-    pub async fn check_endpoint(&self, endpoint: &str, key: &str) -> Option<Verdict> {
+    pub async fn check_endpoint(&self, endpoint: &str, key: &CallerKey) -> Option<Verdict> {
         let budget = self.endpoints.get(endpoint)?;
         Some(
             self.spend(budget, || format!("endpoint:{endpoint}"), key, true)
@@ -250,7 +286,7 @@ impl RateLimits {
         &self,
         budget: &Budget,
         scope: impl FnOnce() -> String,
-        key: &str,
+        key: &CallerKey,
         endpoint: bool,
     ) -> Verdict {
         match &self.redis {
@@ -295,16 +331,17 @@ mod tests {
     #[test]
     fn budgets_are_per_key_and_say_when_to_retry() {
         let budget = Budget::per_minute(NonZeroU32::new(3).unwrap());
+        let alice = CallerKey::Principal("alice".into());
         for expected_remaining in [2, 1, 0] {
             assert_eq!(
-                budget.check("alice"),
+                budget.check(&alice),
                 Verdict::Allowed {
                     limit: 3,
                     remaining: expected_remaining
                 }
             );
         }
-        let Verdict::Limited { limit, retry_after } = budget.check("alice") else {
+        let Verdict::Limited { limit, retry_after } = budget.check(&alice) else {
             panic!("the fourth call in a minute must be limited")
         };
         assert_eq!(limit, 3);
@@ -314,24 +351,33 @@ mod tests {
             "{retry_after:?}"
         );
         // Another key has its own budget.
-        assert!(matches!(budget.check("bob"), Verdict::Allowed { .. }));
+        assert!(matches!(
+            budget.check(&CallerKey::Principal("bob".into())),
+            Verdict::Allowed { .. }
+        ));
+        // So does an address, even one that prints like a principal's key.
+        assert!(matches!(
+            budget.check(&CallerKey::Ip("127.0.0.1".parse().unwrap())),
+            Verdict::Allowed { .. }
+        ));
     }
 
     #[tokio::test]
     async fn zero_turns_a_limit_off() {
+        let k = CallerKey::Local;
         let limits = RateLimits::new(
             0,
             &HashMap::from([("t".to_string(), 0), ("u".to_string(), 1)]),
         );
         assert!(limits.mcp.is_none());
-        assert!(limits.check_mcp("k").await.is_none());
-        assert!(limits.check_tool("t", "k").await.is_none());
+        assert!(limits.check_mcp(&k).await.is_none());
+        assert!(limits.check_tool("t", &k).await.is_none());
         assert!(matches!(
-            limits.check_tool("u", "k").await,
+            limits.check_tool("u", &k).await,
             Some(Verdict::Allowed { .. })
         ));
         assert!(matches!(
-            limits.check_tool("u", "k").await,
+            limits.check_tool("u", &k).await,
             Some(Verdict::Limited { .. })
         ));
     }

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use bulwark_core::{CallContext, Content, JsonObject, ToolDef, ToolError, ToolOutput};
 
-use crate::limits::{RateLimits, Verdict};
+use crate::limits::{CallerKey, RateLimits, Verdict};
 use tokio::sync::Notify;
 use tower::util::BoxCloneSyncService;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
@@ -356,11 +356,11 @@ impl Step for RateLimitStep {
 }
 
 /// Whom a budget belongs to: the principal, else the client address.
-pub fn caller_key(ctx: &CallContext) -> String {
+pub fn caller_key(ctx: &CallContext) -> CallerKey {
     match (&ctx.principal, ctx.client_addr) {
-        (Some(principal), _) => format!("principal:{principal}"),
-        (None, Some(addr)) => format!("ip:{}", addr.ip()),
-        (None, None) => "local".to_string(),
+        (Some(principal), _) => CallerKey::Principal(principal.clone()),
+        (None, Some(addr)) => CallerKey::Ip(addr.ip()),
+        (None, None) => CallerKey::Local,
     }
 }
 

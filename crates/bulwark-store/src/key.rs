@@ -78,11 +78,20 @@ pub(crate) fn is_key_id(s: &str) -> bool {
 /// carries 256 random bits, so a stolen hash cannot be brute-forced anyway,
 /// and verification runs on every request.
 pub(crate) fn hash_secret(secret: &str) -> String {
-    // Runs on every request: a fixed buffer, not `hex::encode`'s char-by-char collect.
+    hex_digest(&digest_secret(secret))
+}
+
+/// The SHA-256 of a secret, raw: what verification caches keys by.
+pub(crate) fn digest_secret(secret: &str) -> [u8; 32] {
+    Sha256::digest(secret.as_bytes()).into()
+}
+
+/// Lowercase hex, as stored in the database.
+pub(crate) fn hex_digest(digest: &[u8; 32]) -> String {
     let mut out = [0u8; 64];
     // The buffer is exactly twice the digest's length, so this cannot fail.
-    let _ = hex::encode_to_slice(Sha256::digest(secret.as_bytes()), &mut out);
-    String::from_utf8_lossy(&out).into_owned()
+    let _ = hex::encode_to_slice(digest, &mut out);
+    std::str::from_utf8(&out).unwrap_or_default().to_owned()
 }
 
 pub(crate) fn validate_name(name: &str) -> Result<(), StoreError> {

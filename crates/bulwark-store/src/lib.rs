@@ -84,7 +84,25 @@ struct Inner {
 struct KeyCache {
     data_version: Option<i64>,
     checked_at: Option<Instant>,
-    keys: HashMap<String, ApiKey>,
+    /// By the SHA-256 of the secret.
+    keys: HashMap<[u8; 32], CachedKey>,
+}
+
+struct CachedKey {
+    key: Arc<ApiKey>,
+    /// When this process last recorded the key's use (or found it recorded).
+    noted_at: Instant,
+}
+
+impl KeyCache {
+    /// Whether the database was asked for its change counter recently
+    /// enough to trust the cached keys without asking again.
+    fn is_fresh(&self, now: Instant) -> bool {
+        self.data_version.is_some()
+            && self
+                .checked_at
+                .is_some_and(|at| now.duration_since(at) < CHANGE_CHECK_EVERY)
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -204,14 +222,27 @@ impl Store {
     }
 
     /// The active key this secret belongs to, or `None` if the secret is
-    /// malformed, unknown, wrong or revoked. Runs per request: one indexed
-    /// lookup, plus a small write at most once a minute per key to record
-    /// `last_used_at`.
-    pub fn verify_api_key(&self, secret: &str) -> Result<Option<ApiKey>, StoreError> {
+    /// malformed, unknown, wrong or revoked. Runs per request: usually one
+    /// hash and one short lock; an indexed lookup for a key not seen since
+    /// the database last changed, and a small write at most once a minute
+    /// per key to record `last_used_at`.
+    pub fn verify_api_key(&self, secret: &str) -> Result<Option<Arc<ApiKey>>, StoreError> {
         let Some(id) = key::parse_secret(secret) else {
             return Ok(None);
         };
-        let presented = key::hash_secret(secret);
+        // Keyed by the full hash of a 256-bit secret: a hit proves the
+        // secret as well as the constant-time comparison below does.
+        let digest = key::digest_secret(secret);
+        let now = Instant::now();
+        {
+            let cache = self.verified();
+            if cache.is_fresh(now)
+                && let Some(hit) = cache.keys.get(&digest)
+                && now.duration_since(hit.noted_at) < LAST_USED_EVERY
+            {
+                return Ok(Some(hit.key.clone()));
+            }
+        }
         let version = self.current_version()?;
         {
             let mut cache = self.verified();
@@ -219,17 +250,14 @@ impl Store {
                 cache.keys.clear();
                 cache.data_version = Some(version);
             }
-            // Keyed by the full hash of a 256-bit secret: a hit proves the
-            // secret as well as the constant-time comparison below does.
-            if let Some(cached) = cache.keys.get_mut(&presented) {
-                let mut key = cached.clone();
+            if let Some(hit) = cache.keys.get(&digest) {
+                let mut key = ApiKey::clone(&hit.key);
                 drop(cache);
-                let before = key.last_used_at.clone();
-                self.note_use(&mut key);
-                if key.last_used_at != before
-                    && let Some(cached) = self.verified().keys.get_mut(&presented)
-                {
-                    cached.last_used_at = key.last_used_at.clone();
+                let noted_at = self.note_use(&mut key);
+                let key = Arc::new(key);
+                if let Some(hit) = self.verified().keys.get_mut(&digest) {
+                    hit.key = key.clone();
+                    hit.noted_at = noted_at;
                 }
                 return Ok(Some(key));
             }
@@ -237,6 +265,7 @@ impl Store {
         let Some((mut key, stored)) = sqlite::find_for_verify(&self.conn(), id)? else {
             return Ok(None);
         };
+        let presented = key::hex_digest(&digest);
         // Constant time, so response timing says nothing about how much of
         // the hash matched. (Whether an id exists may leak; ids are not secret.)
         if !bool::from(presented.as_bytes().ct_eq(stored.as_bytes())) {
@@ -245,7 +274,8 @@ impl Store {
         if key.revoked_at.is_some() {
             return Ok(None);
         }
-        self.note_use(&mut key);
+        let noted_at = self.note_use(&mut key);
+        let key = Arc::new(key);
         let mut cache = self.verified();
         // Only if nothing changed since the version was read: a revocation
         // committed in between must not be papered over.
@@ -253,7 +283,13 @@ impl Store {
             if cache.keys.len() >= KEY_CACHE_MAX {
                 cache.keys.clear();
             }
-            cache.keys.insert(presented, key.clone());
+            cache.keys.insert(
+                digest,
+                CachedKey {
+                    key: key.clone(),
+                    noted_at,
+                },
+            );
         }
         Ok(Some(key))
     }
@@ -275,15 +311,16 @@ impl Store {
         Ok(version)
     }
 
-    fn note_use(&self, key: &mut ApiKey) {
+    /// Records the key's use unless this process did within the minute;
+    /// returns when the use was last recorded.
+    fn note_use(&self, key: &mut ApiKey) -> Instant {
         let now = Instant::now();
         {
             let mut seen = self.throttle();
-            if seen
-                .get(&key.id)
-                .is_some_and(|t| now.duration_since(*t) < LAST_USED_EVERY)
+            if let Some(at) = seen.get(&key.id)
+                && now.duration_since(*at) < LAST_USED_EVERY
             {
-                return;
+                return *at;
             }
             if seen.len() >= THROTTLE_PRUNE_AT {
                 seen.retain(|_, t| now.duration_since(*t) < LAST_USED_EVERY);
@@ -300,16 +337,21 @@ impl Store {
             .as_deref()
             .is_some_and(|t| t > cutoff.as_str())
         {
-            return;
+            return now;
         }
         let stamp = format_time(wall);
         match sqlite::touch_last_used(&self.conn(), &key.id, &stamp) {
-            Ok(()) => key.last_used_at = Some(stamp),
+            Ok(()) => {
+                key.last_used_at = Some(stamp);
+                now
+            }
             Err(err) => {
                 // The key is valid; failing the request over a bookkeeping
                 // write would turn lock contention into an outage.
                 self.throttle().remove(&key.id);
                 tracing::warn!(key_id = %key.id, "{err}");
+                // Not recorded: the next use tries again.
+                now.checked_sub(LAST_USED_EVERY).unwrap_or(now)
             }
         }
     }

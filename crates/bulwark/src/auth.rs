@@ -284,9 +284,9 @@ impl Authenticator for ApiKeys {
         Box::pin(async move {
             let found = found?;
             Ok(found.map(|key| Principal {
-                id: key.name,
-                scopes: key.scopes,
-                tenant: key.tenant,
+                id: key.name.clone(),
+                scopes: key.scopes.clone(),
+                tenant: key.tenant.clone(),
                 method: "api-key",
                 client_id: None,
             }))
