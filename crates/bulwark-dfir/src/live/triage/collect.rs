@@ -94,7 +94,10 @@ pub fn run(
     let by_pid: HashMap<i32, &ProcessRow> = procs.iter().map(|p| (p.pid, p)).collect();
     let conns = net::connections(budget, None).connections;
     let listening_conns: Vec<&Connection> = conns.iter().filter(|c| is_listening(c)).collect();
-    for p in &procs {
+    // bulwark itself is not judged: its command line holds the indicators,
+    // and where its binary lives is the operator's choice.
+    let me = std::process::id() as i32;
+    for p in procs.iter().filter(|p| p.pid != me) {
         let parent = by_pid.get(&p.ppid).copied();
         let flags = rank::process_flags(p, parent, &listening_conns, &exists);
         if let Some(mut item) = rank::item("process", rank::process_title(p), flags) {
@@ -201,7 +204,7 @@ pub fn run(
     } else {
         let mut hays = Vec::new();
         let mut executables = Vec::new();
-        for p in procs.iter().filter(|p| !p.kernel_thread) {
+        for p in procs.iter().filter(|p| !p.kernel_thread && p.pid != me) {
             let object = rank::process_title(p);
             if let Some(exe) = &p.exe {
                 hays.push(Haystack {
