@@ -324,7 +324,7 @@ pub fn build(case: &Case, generated_at: &str) -> Report {
                 .collect()
         })
         .unwrap_or_default();
-    indicators.sort_by(|a, b| b.count.cmp(&a.count));
+    indicators.sort_by_key(|i| std::cmp::Reverse(i.count));
     let ioc_total = indicators.len();
     indicators.truncate(MAX_ROWS);
     let iocs_note = (ioc_total > indicators.len()

@@ -218,6 +218,9 @@ fn digests(pid: i32, want: &HashSet<usize>, max_bytes: u64) -> Option<Vec<String
     Some(out)
 }
 
+/// Per object an indicator was found in: its pid, path and the evidence lines.
+type Found = (Option<i32>, Option<String>, Vec<String>);
+
 /// Look for every needle; `executables` are (pid, title, exe path) of the processes to hash.
 pub fn find(
     needles: &[Needle],
@@ -232,8 +235,7 @@ pub fn find(
     for n in needles {
         *summary.by_type.entry(n.kind.clone()).or_insert(0) += 1;
     }
-    // (object) -> (pid, path, evidence)
-    let mut found: BTreeMap<String, (Option<i32>, Option<String>, Vec<String>)> = BTreeMap::new();
+    let mut found: BTreeMap<String, Found> = BTreeMap::new();
     let mut record = |summary: &mut IocSummary, n: &Needle, h: &Haystack| {
         summary.hits.push(IocHit {
             indicator: n.original.clone(),

@@ -73,7 +73,7 @@ pub fn item(category: &str, title: String, mut flags: Vec<Flag>) -> Option<Item>
         return None;
     }
     let score = combine(&flags);
-    flags.sort_by(|a, b| b.weight.cmp(&a.weight));
+    flags.sort_by_key(|f| std::cmp::Reverse(f.weight));
     Some(Item {
         rank: 0,
         score,
