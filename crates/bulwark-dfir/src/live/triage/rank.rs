@@ -168,7 +168,13 @@ pub fn process_flags(
         return flags;
     }
     if let Some(exe) = &p.exe {
-        if exe.starts_with("/memfd:") {
+        if exe.starts_with("/memfd:runc_cloned") {
+            // runc re-executes itself from a sealed memfd (CVE-2019-5736 hardening).
+            flags.push(flag(
+                20,
+                format!("runs from a memory file, as runc does for itself: {exe}"),
+            ));
+        } else if exe.starts_with("/memfd:") {
             flags.push(flag(
                 85,
                 format!("runs from an anonymous memory file (fileless): {exe}"),
@@ -506,6 +512,9 @@ mod tests {
         let mut m = proc(10, 1, "x", "/memfd:x");
         m.exe_deleted = true;
         assert!(combine(&process_flags(&m, None, &[], &nowhere)) >= 85);
+        let mut runc = proc(12, 1, "runc:[2:INIT]", "/memfd:runc_cloned:/proc/self/exe");
+        runc.exe_deleted = true;
+        assert_eq!(combine(&process_flags(&runc, None, &[], &nowhere)), 20);
         let fake = proc(11, 1, "kworker/0:2", "/usr/local/bin/miner");
         assert_eq!(combine(&process_flags(&fake, None, &[], &nowhere)), 60);
     }
