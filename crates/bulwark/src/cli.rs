@@ -57,6 +57,9 @@ pub enum Command {
     /// Hunt with Sigma rules over EVTX, JSON/JSONL, auditd and syslog files:
     /// detections as JSON, JSONL or CSV.
     Hunt(crate::hunt::HuntArgs),
+    /// Write an investigation report (Markdown and self-contained HTML) from a
+    /// case JSON file: findings plus the results of the analysis tools.
+    Report(crate::report::ReportArgs),
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ mod config;
 mod hunt;
 mod iocs;
 mod listing;
+mod report;
 mod scan;
 mod timeline;
 
@@ -145,6 +146,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Iocs(args) => iocs::run(args),
         Command::Timeline(args) => timeline::run(args),
         Command::Hunt(args) => hunt::run(args),
+        Command::Report(args) => report::run(args),
         Command::Auth(AuthCommand::Key(command)) => keys(&config, command),
         Command::Auth(AuthCommand::User(command)) => auth::users(&config, command),
         Command::Auth(AuthCommand::SigningKey(command)) => auth::signing_keys(&config, command),
@@ -265,6 +267,7 @@ pub fn build_registry(config: &Config) -> Result<Registry> {
     bulwark_ioc::register(&mut builder);
     bulwark_timeline::register(&mut builder);
     bulwark_sigma::register(&mut builder);
+    bulwark_report::register(&mut builder);
     Ok(builder.build(file.as_ref())?)
 }
 

@@ -16,6 +16,7 @@ mod net;
 mod paths;
 mod procs;
 mod system;
+mod triage;
 mod users;
 mod yara;
 
@@ -130,4 +131,6 @@ pub fn register(registry: &mut RegistryBuilder, config: LiveConfig) {
     registry.tools(files::tools(&live));
     registry.tools(yara::tools(&live));
     registry.tools(contain::tools(&live));
+    registry.profile("analysis", bulwark_ioc::ANALYSIS_PROFILE, false);
+    registry.tools(triage::tools(&live));
 }
