@@ -59,6 +59,11 @@ def main() -> None:
                  f"({'met' if worst >= 20 else 'not met'}).")
     w.append("- bandit reads Python only and detect-secrets looks for secrets only; semgrep runs 8 local rules. "
              "bulwark runs all its detectors (secrets, taint-tracked code rules, tool descriptions, supply chain, configs).")
+    w.append("- Dependency code: inside `node_modules`/`site-packages` (the whole npm-servers tree is a `node_modules`) "
+             "bulwark analyses code only in files that register MCP tools, i.e. the installed servers, not the "
+             "libraries they pull in; secrets and supply-chain checks still read every file. "
+             "`--analyze-dependencies` analyses all of it (see docs/scan.md).")
+    w.append("- The machine is shared: wall times move with the load average above; compare tools within one run.")
     w.append("")
     w.append("### Tool-description detection (shared/corpora/tool-search/detect_corpus_v1.json)")
     w.append("")

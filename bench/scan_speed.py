@@ -32,7 +32,9 @@ def commands(tool: str, tree: Path, bulwark: str, venv: Path) -> list[str]:
             "--metrics=off", "--disable-version-check", "--no-git-ignore", "--json", "-q", "-j", "2", str(tree),
         ],
         "bandit": [str(bin_ / "bandit"), "-r", "-q", "-f", "json", str(tree)],
-        "detect-secrets": [str(bin_ / "detect-secrets"), "scan", "--all-files", str(tree)],
+        # Run from inside the tree (see main): detect-secrets reports nothing
+        # for paths outside its working directory.
+        "detect-secrets": [str(bin_ / "detect-secrets"), "scan", "--all-files", "."],
     }[tool]
 
 
@@ -59,10 +61,12 @@ def main() -> None:
     ap.add_argument("--slow-runs", type=int, default=1)
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
+    # Resolved: a tree may be a symbolic link to a shared copy, and
+    # detect-secrets and semgrep do not follow a linked root.
     trees = {
-        "npm-servers": args.work / "npm" / "node_modules",
-        "generated-1k": args.work / "gen1k",
-        "generated-10k": args.work / "gen10k",
+        "npm-servers": (args.work / "npm" / "node_modules").resolve(),
+        "generated-1k": (args.work / "gen1k").resolve(),
+        "generated-10k": (args.work / "gen10k").resolve(),
     }
     env = dict(os.environ, SEMGREP_SEND_METRICS="off", PYTHONWARNINGS="ignore")
     results = {"trees": {}, "runs": [], "cpus": os.cpu_count(), "loadavg_start": os.getloadavg()}
@@ -80,7 +84,9 @@ def main() -> None:
                     continue
                 cmd = commands(tool, tree, args.bulwark, args.venv)
                 started = time.perf_counter()
-                done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=3600)
+                done = subprocess.run(
+                    cmd, capture_output=True, text=True, env=env, timeout=3600, cwd=tree
+                )
                 wall = time.perf_counter() - started
                 ok = done.returncode in (0, 1)
                 print(f"{name:14} {tool:15} run {rep + 1}: {wall:8.2f} s (exit {done.returncode})", flush=True)

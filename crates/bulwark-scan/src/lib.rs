@@ -64,7 +64,25 @@ pub trait FileDetector: Send + Sync {
     /// The findings in `text`; `path` is the same string as given to
     /// [`FileDetector::applies_to`] and should be used in `Location::File`.
     fn scan(&self, path: &str, text: &str) -> Vec<Finding>;
+    /// Called instead of [`FileDetector::scan`] for files inside a
+    /// dependency directory ([`DEPENDENCY_DIRS`]: `node_modules`,
+    /// `site-packages`, ...) unless [`ScanOptions::analyze_dependencies`] is
+    /// set. A detector may do less there (the code detector analyses only
+    /// files that register MCP tools); the default does the same as `scan`.
+    fn scan_dependency(&self, path: &str, text: &str) -> Vec<Finding> {
+        self.scan(path, text)
+    }
 }
+
+/// Directory names whose contents are installed third-party packages. A file
+/// with one of these among the directories of its absolute path (the scan
+/// root's own included) is handed to [`FileDetector::scan_dependency`].
+pub const DEPENDENCY_DIRS: &[&str] = &[
+    "node_modules",
+    "bower_components",
+    "site-packages",
+    "dist-packages",
+];
 
 /// What [`scan_tree`] scans and how.
 #[derive(Clone)]
@@ -84,6 +102,10 @@ pub struct ScanOptions {
     pub threads: usize,
     /// Show a progress bar on stderr (only drawn when stderr is a terminal).
     pub progress: bool,
+    /// Give files inside dependency directories ([`DEPENDENCY_DIRS`]) the
+    /// same analysis as the project's own files; by default they go to
+    /// [`FileDetector::scan_dependency`].
+    pub analyze_dependencies: bool,
 }
 
 /// Default maximum size of a scanned file: 2 MiB.
@@ -91,7 +113,8 @@ pub const DEFAULT_MAX_FILE_BYTES: u64 = 2 * 1024 * 1024;
 
 impl ScanOptions {
     /// Options with the defaults: 2 MiB files, `.gitignore` honoured, all
-    /// files, all cores, no progress bar.
+    /// files, all cores, no progress bar, dependency directories scanned
+    /// with [`FileDetector::scan_dependency`].
     pub fn new(root: impl Into<PathBuf>, detectors: Vec<Arc<dyn FileDetector>>) -> ScanOptions {
         ScanOptions {
             root: root.into(),
@@ -101,6 +124,7 @@ impl ScanOptions {
             only_paths: None,
             threads: 0,
             progress: false,
+            analyze_dependencies: false,
         }
     }
 }
@@ -121,6 +145,7 @@ impl std::fmt::Debug for ScanOptions {
             .field("only_paths", &self.only_paths)
             .field("threads", &self.threads)
             .field("progress", &self.progress)
+            .field("analyze_dependencies", &self.analyze_dependencies)
             .finish()
     }
 }

@@ -15,7 +15,8 @@ use rayon::prelude::*;
 
 use crate::suppress::is_suppressed;
 use crate::{
-    FileDetector, Finding, Location, Note, NoteKind, Rule, ScanError, ScanOptions, ScanReport,
+    DEPENDENCY_DIRS, FileDetector, Finding, Location, Note, NoteKind, Rule, ScanError, ScanOptions,
+    ScanReport,
 };
 
 /// How far into a file NUL bytes mark it as binary.
@@ -30,6 +31,8 @@ struct Candidate {
     /// Indexes into the detector list of the detectors that want this file.
     detectors: Vec<usize>,
     symlink: bool,
+    /// Inside a dependency directory (and those are not analysed in full).
+    dependency: bool,
 }
 
 #[derive(Default)]
@@ -94,6 +97,7 @@ pub fn scan_tree(options: &ScanOptions) -> Result<ScanReport, ScanError> {
                         &candidate.rel,
                         &detectors,
                         options.max_file_bytes,
+                        candidate.dependency,
                     )
                 };
                 bar.inc(1);
@@ -223,11 +227,13 @@ fn walk(
             if detectors.is_empty() {
                 return WalkState::Continue;
             }
+            let dependency = !options.analyze_dependencies && in_dependency_dir(entry.path());
             candidates.lock().unwrap().push(Candidate {
                 abs: entry.path().to_path_buf(),
                 rel,
                 detectors,
                 symlink: file_type.is_symlink(),
+                dependency,
             });
             WalkState::Continue
         })
@@ -236,6 +242,18 @@ fn walk(
         candidates.into_inner().unwrap_or_default(),
         notes.into_inner().unwrap_or_default(),
     )
+}
+
+/// Whether a directory of `path` (not its file name) is one of [`DEPENDENCY_DIRS`].
+pub(crate) fn in_dependency_dir(path: &Path) -> bool {
+    path.parent().is_some_and(|dir| {
+        dir.components().any(|c| match c {
+            Component::Normal(name) => name
+                .to_str()
+                .is_some_and(|name| DEPENDENCY_DIRS.contains(&name)),
+            _ => false,
+        })
+    })
 }
 
 fn describe_walk_error(error: &ignore::Error, base: &Path) -> (String, String) {
@@ -278,6 +296,7 @@ pub(crate) fn scan_file(
     rel: &str,
     detectors: &[&Arc<dyn FileDetector>],
     max_bytes: u64,
+    dependency: bool,
 ) -> FileOutcome {
     let mut outcome = FileOutcome::default();
     let text = match read_text(abs, max_bytes) {
@@ -290,7 +309,7 @@ pub(crate) fn scan_file(
     outcome.scanned = true;
     outcome.bytes = text.len() as u64;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    run_detectors(rel, text, detectors, &mut outcome);
+    run_detectors(rel, text, detectors, dependency, &mut outcome);
     outcome
 }
 
@@ -300,10 +319,18 @@ pub(crate) fn run_detectors(
     rel: &str,
     text: &str,
     detectors: &[&Arc<dyn FileDetector>],
+    dependency: bool,
     outcome: &mut FileOutcome,
 ) {
     for detector in detectors {
-        match catch_unwind(AssertUnwindSafe(|| detector.scan(rel, text))) {
+        let scan = || {
+            if dependency {
+                detector.scan_dependency(rel, text)
+            } else {
+                detector.scan(rel, text)
+            }
+        };
+        match catch_unwind(AssertUnwindSafe(scan)) {
             Ok(findings) => outcome.findings.extend(findings),
             Err(panic) => {
                 let message = panic

@@ -464,3 +464,68 @@ fn diff_mode_scans_changed_and_untracked_files() {
     let not_repo = tempfile::tempdir().unwrap();
     assert!(changed_files(not_repo.path(), "HEAD").is_err());
 }
+
+/// Reports markers like `MarkerDetector`, but nothing in dependency code.
+struct SkipsDependencies;
+
+impl bulwark_scan::FileDetector for SkipsDependencies {
+    fn rules(&self) -> &'static [bulwark_scan::Rule] {
+        common::marker().rules()
+    }
+    fn applies_to(&self, _path: &str) -> bool {
+        true
+    }
+    fn scan(&self, path: &str, text: &str) -> Vec<bulwark_scan::Finding> {
+        common::marker().scan(path, text)
+    }
+    fn scan_dependency(&self, _path: &str, _text: &str) -> Vec<bulwark_scan::Finding> {
+        Vec::new()
+    }
+}
+
+#[test]
+fn dependency_directories_get_scan_dependency_unless_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(root, "src/app.js", "FINDME\n");
+    write(root, "node_modules/left-pad/index.js", "FINDME\n");
+    write(
+        root,
+        "node_modules/@scope/pkg/node_modules/dep/x.js",
+        "FINDME\n",
+    );
+    write(
+        root,
+        ".venv/lib/python3.12/site-packages/req/api.py",
+        "FINDME\n",
+    );
+    write(root, "dist-packages/mod.py", "FINDME\n");
+    // Names that only resemble a dependency directory, and a file so named.
+    write(root, "my_node_modules/a.js", "FINDME\n");
+    write(root, "lib/node_modules", "FINDME\n");
+
+    let detectors: Vec<std::sync::Arc<dyn bulwark_scan::FileDetector>> =
+        vec![std::sync::Arc::new(SkipsDependencies)];
+    let mut opts = ScanOptions::new(root, detectors.clone());
+    opts.respect_gitignore = false;
+    let report = scan_tree(&opts).unwrap();
+    assert_eq!(
+        places(&report),
+        [
+            "lib/node_modules:1",
+            "my_node_modules/a.js:1",
+            "src/app.js:1"
+        ]
+    );
+    // Files are still read and counted: other detectors (secrets, supply
+    // chain) run there.
+    assert_eq!(report.files_scanned, 7);
+
+    // A root inside node_modules is dependency code too.
+    let inside = ScanOptions::new(root.join("node_modules/left-pad"), detectors.clone());
+    assert!(scan_tree(&inside).unwrap().findings.is_empty());
+
+    opts.analyze_dependencies = true;
+    let report = scan_tree(&opts).unwrap();
+    assert_eq!(report.findings.len(), 7);
+}

@@ -58,6 +58,19 @@ impl FileDetector for CodeDetector {
         findings.extend(judge_source_descriptions(path, text, &tools));
         findings
     }
+
+    /// Installed packages are analysed only when they look like MCP server
+    /// code (they register tools): the libraries a server pulls in are
+    /// thousands of files of someone else's code, which a tree scan would
+    /// otherwise spend most of its time parsing. `--analyze-dependencies`
+    /// turns this off.
+    fn scan_dependency(&self, path: &str, text: &str) -> Vec<Finding> {
+        if bulwark_taint::may_register_tools(text) {
+            self.scan(path, text)
+        } else {
+            Vec::new()
+        }
+    }
 }
 
 /// Runs the tool-description detectors (the same ones live scans and the

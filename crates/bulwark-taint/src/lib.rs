@@ -100,6 +100,19 @@ pub fn within_bounds(source: &str) -> bool {
             .all(|l| l.len() <= MAX_LINE_CHARS || l.chars().count() <= MAX_LINE_CHARS)
 }
 
+/// Spellings of tool registration (`@mcp.tool`, `server.tool(`,
+/// `registerTool(`, `add_tool`, `setRequestHandler(CallToolRequestSchema`,
+/// `s.AddTool(`, `#[tool`); a file without any of them registers no tool
+/// that [`tool_entry_points`] would find.
+const TOOL_MARKERS: &[&str] = &[".tool", "_tool", "Tool(", "ToolRequestSchema", "#[tool"];
+
+/// A cheap textual test: whether `source` may register MCP tools. The scan
+/// uses it to decide which files of installed dependencies (`node_modules`,
+/// `site-packages`) are MCP server code worth a full analysis.
+pub fn may_register_tools(source: &str) -> bool {
+    TOOL_MARKERS.iter().any(|m| source.contains(m))
+}
+
 /// The MCP tools `source` registers.
 pub fn tool_entry_points(path: &str, language: Language, source: &str) -> Vec<ToolEntry> {
     let _ = path;
@@ -162,6 +175,16 @@ pub fn analyze_file(
     let mut fx = taint::file_ctx(&src, language, root);
     let found = tools::discover(&fx);
 
+    // Tool handlers: phase 1 analyses them again with tool sources.
+    let mut handlers: HashMap<usize, (String, bool)> = HashMap::new();
+    for f in &found {
+        if let Some(h) = f.handler {
+            handlers
+                .entry(h.id())
+                .or_insert((f.entry.name.clone(), f.only_first_param));
+        }
+    }
+
     // Phase 0: summaries of named functions, their own parameters as sources.
     let named: Vec<_> = {
         let mut v: Vec<_> = fx.funcs.values().copied().collect();
@@ -171,6 +194,16 @@ pub fn analyze_file(
     let mut summaries = HashMap::new();
     let mut phase0 = HashMap::new();
     for f in &named {
+        // A handler's phase-0 result serves only as a summary for calls to
+        // it (phase 1 analyses it afresh); when its name appears nowhere but
+        // in its own definition, nothing can call it and the pass is skipped.
+        if handlers.contains_key(&f.id())
+            && fx.fn_names.get(&f.id()).is_some_and(|name| {
+                !name.is_empty() && src.text.matches(name.as_str()).nth(1).is_none()
+            })
+        {
+            continue;
+        }
         let params = taint::params_of(&src, language, *f);
         let sources = taint::param_sources(&params);
         let res = taint::Scope::new(&fx, *f, sources, None, false).run();
@@ -188,14 +221,6 @@ pub fn analyze_file(
 
     // Phase 1: every scope top-down; tool handlers get tool sources, nested
     // functions inherit the enclosing scope's bindings.
-    let mut handlers: HashMap<usize, (String, bool)> = HashMap::new();
-    for f in &found {
-        if let Some(h) = f.handler {
-            handlers
-                .entry(h.id())
-                .or_insert((f.entry.name.clone(), f.only_first_param));
-        }
-    }
     let mut scopes = vec![root];
     scopes.extend(
         fx.all

@@ -1,8 +1,9 @@
 //! Parsing and small helpers over tree-sitter nodes shared by every language.
 //! Nothing here recurses on the tree: walks use a cursor or an explicit stack.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ops::ControlFlow;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use tree_sitter::{Node, Parser, Tree};
@@ -14,18 +15,49 @@ const PARSE_BUDGET: Duration = Duration::from_secs(5);
 /// At most this many nodes are visited by one walk.
 pub(crate) const MAX_WALK: usize = 400_000;
 
-pub(crate) fn parse(lang: Language, source: &str) -> Option<Tree> {
-    let language: tree_sitter::Language = match lang {
+fn grammar(lang: Language) -> tree_sitter::Language {
+    match lang {
         Language::Python => tree_sitter_python::LANGUAGE.into(),
         Language::JavaScript => tree_sitter_javascript::LANGUAGE.into(),
         Language::TypeScript => tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(),
         Language::Tsx => tree_sitter_typescript::LANGUAGE_TSX.into(),
         Language::Go => tree_sitter_go::LANGUAGE.into(),
         Language::Rust => tree_sitter_rust::LANGUAGE.into(),
-    };
-    let mut parser = Parser::new();
-    parser.set_language(&language).ok()?;
-    use_grammar(&language);
+    }
+}
+
+fn lang_index(lang: Language) -> usize {
+    match lang {
+        Language::Python => 0,
+        Language::JavaScript => 1,
+        Language::TypeScript => 2,
+        Language::Tsx => 3,
+        Language::Go => 4,
+        Language::Rust => 5,
+    }
+}
+
+/// Node kind names by kind id, one table per grammar, built once per process:
+/// tree-sitter's own `Node::kind` converts a C string on every call.
+fn kind_table(lang: Language) -> &'static [&'static str] {
+    static TABLES: [OnceLock<Vec<&'static str>>; 6] = [const { OnceLock::new() }; 6];
+    TABLES[lang_index(lang)].get_or_init(|| {
+        let language = grammar(lang);
+        (0..language.node_kind_count())
+            .map(|i| language.node_kind_for_id(i as u16).unwrap_or(""))
+            .collect()
+    })
+}
+
+thread_local! {
+    /// One parser per grammar and worker thread, reused from file to file:
+    /// making a parser and loading its grammar costs about as much as
+    /// parsing a small file.
+    static PARSERS: RefCell<[Option<Parser>; 6]> = const { RefCell::new([None, None, None, None, None, None]) };
+}
+
+pub(crate) fn parse(lang: Language, source: &str) -> Option<Tree> {
+    use_grammar(lang);
     let bytes = source.as_bytes();
     let len = bytes.len();
     let start = Instant::now();
@@ -36,12 +68,24 @@ pub(crate) fn parse(lang: Language, source: &str) -> Option<Tree> {
             ControlFlow::Continue(())
         }
     };
-    let options = tree_sitter::ParseOptions::new().progress_callback(&mut progress);
-    parser.parse_with_options(
-        &mut |i, _| if i < len { &bytes[i..] } else { &[][..] },
-        None,
-        Some(options),
-    )
+    PARSERS.with(|parsers| {
+        let mut parsers = parsers.borrow_mut();
+        let slot = &mut parsers[lang_index(lang)];
+        if slot.is_none() {
+            let mut parser = Parser::new();
+            parser.set_language(&grammar(lang)).ok()?;
+            *slot = Some(parser);
+        }
+        let parser = slot.as_mut()?;
+        // A parse abandoned for time would otherwise be resumed by the next call.
+        parser.reset();
+        let options = tree_sitter::ParseOptions::new().progress_callback(&mut progress);
+        parser.parse_with_options(
+            &mut |i, _| if i < len { &bytes[i..] } else { &[][..] },
+            None,
+            Some(options),
+        )
+    })
 }
 
 /// The source text with a line index, for node text and 1-based positions.
@@ -151,23 +195,26 @@ struct FieldCache {
 }
 
 thread_local! {
-    /// Node kind names of the grammar in use, by kind id.
-    static KINDS: RefCell<Vec<&'static str>> = const { RefCell::new(Vec::new()) };
-    /// Field ids by the address and length of the name literal.
-    static FIELDS: RefCell<FieldCache> = const { RefCell::new(FieldCache { entries: Vec::new() }) };
-    static GRAMMAR: RefCell<Option<tree_sitter::Language>> = const { RefCell::new(None) };
+    /// The grammar of the file being analysed on this thread, its kind-name
+    /// table and its field-id cache (one cache per grammar, kept across files).
+    static CURRENT: Cell<Option<Language>> = const { Cell::new(None) };
+    static KINDS: Cell<&'static [&'static str]> = const { Cell::new(&[]) };
+    static FIELDS: RefCell<[FieldCache; 6]> = const {
+        RefCell::new([
+            FieldCache { entries: Vec::new() },
+            FieldCache { entries: Vec::new() },
+            FieldCache { entries: Vec::new() },
+            FieldCache { entries: Vec::new() },
+            FieldCache { entries: Vec::new() },
+            FieldCache { entries: Vec::new() },
+        ])
+    };
 }
 
-/// Caches the kind names and field ids of a grammar for [`Kind::k`] and
-/// [`field`]; tree-sitter's own lookups convert C strings on every call.
-pub(crate) fn use_grammar(language: &tree_sitter::Language) {
-    let count = language.node_kind_count();
-    let table: Vec<&'static str> = (0..count)
-        .map(|i| language.node_kind_for_id(i as u16).unwrap_or(""))
-        .collect();
-    KINDS.with(|k| *k.borrow_mut() = table);
-    FIELDS.with(|f| f.borrow_mut().entries.clear());
-    GRAMMAR.with(|g| *g.borrow_mut() = Some(language.clone()));
+/// Makes `lang` the grammar [`Kind::k`] and [`field`] answer for on this thread.
+pub(crate) fn use_grammar(lang: Language) {
+    CURRENT.with(|c| c.set(Some(lang)));
+    KINDS.with(|k| k.set(kind_table(lang)));
 }
 
 /// Fast node kind.
@@ -178,7 +225,7 @@ pub(crate) trait Kind {
 impl Kind for Node<'_> {
     fn k(&self) -> &'static str {
         let id = self.kind_id() as usize;
-        let cached = KINDS.with(|k| k.borrow().get(id).copied());
+        let cached = KINDS.with(|k| k.get().get(id).copied());
         match cached {
             Some(name) if !name.is_empty() => name,
             _ => self.kind(),
@@ -188,20 +235,22 @@ impl Kind for Node<'_> {
 
 pub(crate) fn field<'t>(n: Node<'t>, name: &str) -> Option<Node<'t>> {
     let key = (name.as_ptr() as usize, name.len());
-    let id = FIELDS.with(|f| {
-        let mut f = f.borrow_mut();
-        if let Some(e) = f.entries.iter().find(|e| e.0 == key.0 && e.1 == key.1) {
-            return Some(e.2);
-        }
-        let id = GRAMMAR.with(|g| {
-            g.borrow()
-                .as_ref()
-                .map(|l| l.field_id_for_name(name).map(|x| x.get()))
-        })?;
-        if f.entries.len() < 512 {
-            f.entries.push((key.0, key.1, id));
-        }
-        Some(id)
+    let id = CURRENT.with(|c| c.get()).and_then(|lang| {
+        FIELDS.with(|f| {
+            let mut f = f.borrow_mut();
+            let cache = &mut f[lang_index(lang)];
+            if let Some(e) = cache.entries.iter().find(|e| e.0 == key.0 && e.1 == key.1) {
+                return Some(e.2);
+            }
+            let id = n
+                .language()
+                .field_id_for_name(name)
+                .map(std::num::NonZero::get);
+            if cache.entries.len() < 512 {
+                cache.entries.push((key.0, key.1, id));
+            }
+            Some(id)
+        })
     });
     match id {
         Some(Some(id)) => n.child_by_field_id(id),

@@ -117,6 +117,11 @@ pub struct ScanArgs {
     /// Scan files .gitignore excludes too.
     #[arg(long)]
     pub no_gitignore: bool,
+    /// Analyse all code in node_modules / site-packages, not only the
+    /// packages that register MCP tools (secrets and supply-chain checks run
+    /// there either way).
+    #[arg(long)]
+    pub analyze_dependencies: bool,
     /// No progress bar (it is only drawn on a terminal anyway).
     #[arg(long)]
     pub no_progress: bool,

@@ -87,6 +87,7 @@ fn scan(args: ScanArgs) -> Result<i32, Failure> {
     if let Some(root) = tree {
         let mut options = ScanOptions::new(root.clone(), bulwark_scanner::file_detectors());
         options.respect_gitignore = !args.no_gitignore;
+        options.analyze_dependencies = args.analyze_dependencies;
         options.progress = !args.no_progress && std::io::stderr().is_terminal();
         if let Some(rev) = &args.diff {
             let changed = bulwark_scan::changed_files(&root, rev)

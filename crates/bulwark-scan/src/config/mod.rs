@@ -115,7 +115,7 @@ pub fn scan_configs_with(
                         &format!("line {line}, column {column}: {}", error.message),
                     ));
                 }
-                run_detectors(&shown, text, &refs, &mut outcome);
+                run_detectors(&shown, text, &refs, false, &mut outcome);
             }
         }
         report.findings.extend(outcome.findings);
