@@ -446,35 +446,6 @@ pub(crate) fn touch_last_used(conn: &Connection, id: &str, now: &str) -> Result<
         .map_err(db_err("recording when an API key was last used"))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn verify_lookup_uses_the_id_index() {
-        let conn = open_memory().unwrap();
-        let plan: Vec<String> = conn
-            .prepare(&format!(
-                "EXPLAIN QUERY PLAN SELECT {KEY_COLUMNS}, secret_sha256 FROM api_keys WHERE id = ?1"
-            ))
-            .unwrap()
-            .query_map(["x"], |r| r.get::<_, String>(3))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        assert_eq!(plan.len(), 1, "{plan:?}");
-        assert!(plan[0].contains("USING INDEX"), "{plan:?}");
-    }
-
-    #[test]
-    fn migrations_are_numbered_in_order() {
-        for pair in MIGRATIONS.windows(2) {
-            assert!(pair[0].0 < pair[1].0);
-        }
-        assert_eq!(MIGRATIONS[0].0, 1);
-    }
-}
-
 pub(crate) fn upstream_generation(conn: &Connection) -> Result<i64, StoreError> {
     conn.query_row(
         "SELECT generation FROM upstream_generation WHERE id = 1",
@@ -549,4 +520,33 @@ pub(crate) fn modify_upstream<T, E: From<StoreError>>(
         tx.commit().map_err(db_err(ACTION))?;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verify_lookup_uses_the_id_index() {
+        let conn = open_memory().unwrap();
+        let plan: Vec<String> = conn
+            .prepare(&format!(
+                "EXPLAIN QUERY PLAN SELECT {KEY_COLUMNS}, secret_sha256 FROM api_keys WHERE id = ?1"
+            ))
+            .unwrap()
+            .query_map(["x"], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(plan.len(), 1, "{plan:?}");
+        assert!(plan[0].contains("USING INDEX"), "{plan:?}");
+    }
+
+    #[test]
+    fn migrations_are_numbered_in_order() {
+        for pair in MIGRATIONS.windows(2) {
+            assert!(pair[0].0 < pair[1].0);
+        }
+        assert_eq!(MIGRATIONS[0].0, 1);
+    }
 }

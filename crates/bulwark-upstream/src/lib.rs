@@ -58,9 +58,12 @@ pub struct ConnectOptions {
     pub on_tools_changed: Option<OnToolsChanged>,
 }
 
+/// What [`StderrCopy`] wraps.
+pub type StderrSinkFn = dyn Fn(&[u8]) + Send + Sync;
+
 /// A function that receives each chunk a stdio server writes to stderr.
 #[derive(Clone)]
-pub struct StderrCopy(pub Arc<dyn Fn(&[u8]) + Send + Sync>);
+pub struct StderrCopy(pub Arc<StderrSinkFn>);
 
 impl std::fmt::Debug for StderrCopy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -9,8 +9,8 @@ use rmcp::{
         ProtocolVersion, ServerPeerInfo,
     },
     service::{
-        ClientInitializeError, NotificationContext, ClientLifecycleMode, PeerRequestOptions, RoleClient, RunningService,
-        serve_client_with_lifecycle,
+        ClientInitializeError, ClientLifecycleMode, NotificationContext, PeerRequestOptions,
+        RoleClient, RunningService, serve_client_with_lifecycle,
     },
 };
 use serde_json::{Map, Value, json};
@@ -114,8 +114,7 @@ impl Upstream {
         options: &ConnectOptions,
     ) -> Result<Upstream, UpstreamError> {
         let label = target.to_string();
-        let (mut child, stdout, stdin) =
-            stdio::spawn(
+        let (mut child, stdout, stdin) = stdio::spawn(
             command,
             args,
             env,

@@ -57,6 +57,9 @@ pub enum Command {
     /// Hunt with Sigma rules over EVTX, JSON/JSONL, auditd and syslog files:
     /// detections as JSON, JSONL or CSV.
     Hunt(crate::hunt::HuntArgs),
+    /// Upstream MCP servers behind the gateway: add, list, approve, quarantine, import.
+    #[command(subcommand)]
+    Upstream(crate::upstream::UpstreamCommand),
 }
 
 #[derive(Debug, Args)]
