@@ -264,6 +264,51 @@ async def test_killed_upstream_gives_a_clear_error_and_comes_back(bulwark_bin, d
                 assert log.structured_content["file"].endswith("rp.log")
 
 
+async def test_flapping_upstream_trips_its_breaker_without_slowing_others(bulwark_bin, data_dir, tmp_path):
+    config = write_config(tmp_path)
+    pidfile = tmp_path / "flappy.pid"
+    fail = tmp_path / "fail-now"
+    out = cli(
+        bulwark_bin, data_dir, config, "upstream", "add", "flappy",
+        "--env", f"GW_PIDFILE={pidfile}", "--env", f"GW_FAIL_FILE={fail}", "--", PYTHON, str(RUGPULL),
+    )
+    assert out.returncode == 0, out.stderr
+    add_rugpull(bulwark_bin, data_dir, config)
+    for name in ("flappy", "rp"):
+        assert cli(bulwark_bin, data_dir, config, "upstream", "approve", name).returncode == 0
+    client, errlog = gateway_client(bulwark_bin, data_dir, config, tmp_path)
+    with errlog:
+        with anyio.fail_after(90):
+            async with client:
+                ok = await client.call_tool("call_tool_read", {"name": "flappy:echo", "args": {"text": "x"}})
+                assert not ok.is_error, text(ok)
+                fail.write_text("1")
+                os.kill(int(pidfile.read_text()), signal.SIGKILL)
+                messages = []
+                for _ in range(3):
+                    r = await client.call_tool("call_tool_read", {"name": "flappy:echo", "args": {"text": "x"}})
+                    assert r.is_error
+                    messages.append(text(r))
+                    # The healthy upstream answers in between.
+                    healthy = await client.call_tool("call_tool_read", {"name": "rp:echo", "args": {"text": "fine"}})
+                    assert not healthy.is_error, text(healthy)
+                # The first may still find the old connection and see it close; after that the
+                # restarts fail.
+                assert all("upstream `flappy`" in m for m in messages), messages
+                assert "cannot connect to upstream `flappy`" in messages[-1], messages[-1]
+                assert "exited before initialize (exit status 3)" in messages[-1], messages[-1]
+                paused = await client.call_tool("call_tool_read", {"name": "flappy:echo", "args": {"text": "x"}})
+                assert paused.is_error
+                assert "failed 3 times in a row, so calls to it are paused; retry in" in text(paused), text(paused)
+
+                servers = await servers_list(client)
+                assert servers["flappy"]["connection"]["breaker_open_for_secs"] >= 1
+                assert servers["rp"]["connection"]["connected"] is True
+
+                log = await client.call_tool("upstream_servers", {"operation": "tail_log", "name": "flappy"})
+                assert "told to fail at start" in log.structured_content["log"]
+
+
 async def test_hanging_upstream_hits_the_timeout(bulwark_bin, data_dir, tmp_path):
     config = write_config(tmp_path)
     add_rugpull(bulwark_bin, data_dir, config)

@@ -8,12 +8,14 @@ Tools:
 - wipe (destructive): does nothing, but says it destroys data.
 - rug: switches echo's description (see above).
 
-Writes its process id to $GW_PIDFILE when set, so a test can kill it.
+Writes its process id to $GW_PIDFILE when set, so a test can kill it. Exits at once with
+status 3 when the file $GW_FAIL_FILE exists: a server that keeps failing to start.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
@@ -63,6 +65,10 @@ async def rug(ctx: Context) -> str:
 
 
 if __name__ == "__main__":
+    fail = os.environ.get("GW_FAIL_FILE")
+    if fail and os.path.exists(fail):
+        print("gateway-test-upstream: told to fail at start", file=sys.stderr, flush=True)
+        sys.exit(3)
     pidfile = os.environ.get("GW_PIDFILE")
     if pidfile:
         with open(pidfile, "w") as f:
