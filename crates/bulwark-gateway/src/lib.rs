@@ -159,10 +159,16 @@ struct Inner {
     /// What the index was last given, per server: (tool, hash) pairs.
     fed: Mutex<BTreeMap<String, Vec<(String, String)>>>,
     seen_generation: Mutex<Option<i64>>,
+    /// The records as of a generation: a call reads one number from the
+    /// store, not every record, unless something changed.
+    records: Mutex<Option<(i64, Arc<Records>)>>,
     merged: OnceLock<Result<(), String>>,
     inspecting: Mutex<HashSet<String>>,
     started: AtomicBool,
 }
+
+/// Every upstream record, by name.
+pub type Records = BTreeMap<String, UpstreamRecord>;
 
 /// Cut responses, kept for `read_cache`.
 #[derive(Default)]
@@ -252,6 +258,7 @@ impl Gateway {
                 index: Mutex::new(None),
                 fed: Mutex::new(BTreeMap::new()),
                 seen_generation: Mutex::new(None),
+                records: Mutex::new(None),
                 merged: OnceLock::new(),
                 inspecting: Mutex::new(HashSet::new()),
                 started: AtomicBool::new(false),
@@ -398,14 +405,35 @@ impl Gateway {
 
     /// Every record, after taking in any change from other processes: the
     /// index is brought up to date and removed servers are disconnected.
-    pub fn sync(&self) -> Result<BTreeMap<String, UpstreamRecord>, GatewayError> {
+    pub fn sync(&self) -> Result<Arc<Records>, GatewayError> {
         let state = self.state()?;
         let generation = state.generation()?;
-        let records: BTreeMap<String, UpstreamRecord> = state
-            .all()?
-            .into_iter()
-            .map(|r| (r.name.clone(), r))
-            .collect();
+        let cached = self
+            .inner
+            .records
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .filter(|(g, _)| *g == generation)
+            .map(|(_, r)| r.clone());
+        let records = match cached {
+            Some(records) => records,
+            None => {
+                let records: Arc<Records> = Arc::new(
+                    state
+                        .all()?
+                        .into_iter()
+                        .map(|r| (r.name.clone(), r))
+                        .collect(),
+                );
+                *self
+                    .inner
+                    .records
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Some((generation, records.clone()));
+                records
+            }
+        };
         let mut seen = self
             .inner
             .seen_generation
@@ -472,9 +500,9 @@ impl Gateway {
     }
 
     fn record(&self, name: &str) -> Result<UpstreamRecord, GatewayError> {
-        let mut records = self.sync()?;
-        records
-            .remove(name)
+        self.sync()?
+            .get(name)
+            .cloned()
             .ok_or_else(|| GatewayError::UnknownServer {
                 name: name.to_owned(),
             })

@@ -466,7 +466,8 @@ async fn quarantine(gw: Gateway, a: QuarantineArgs) -> Result<ToolOutput, ToolEr
             })?;
             let current = gw
                 .sync()?
-                .remove(&name)
+                .get(&name)
+                .cloned()
                 .ok_or(GatewayError::UnknownServer { name: name.clone() })?;
             if a.operation == QuarantineOp::InspectQuarantined && !current.quarantined {
                 return Err(GatewayError::Invalid(format!(
