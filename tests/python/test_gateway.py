@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -16,7 +18,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from helpers import clean_env, run_cli
+from helpers import clean_env, free_port, run_cli, wait_for
 
 pytestmark = pytest.mark.anyio
 
@@ -487,3 +489,37 @@ def test_import_and_config_declared_upstreams(bulwark_bin, data_dir, tmp_path):
 
     usage = cli(bulwark_bin, data_dir, config, "upstream", "add", "nothing")
     assert usage.returncode != 0 and "-- CMD ARGS" in usage.stderr
+
+
+async def test_streamable_http_upstream(bulwark_bin, data_dir, tmp_path):
+    port = free_port()
+    upstream = subprocess.Popen(
+        ["node", str(EVERYTHING), "streamableHttp"],
+        env=clean_env({"PORT": str(port)}),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        def listening():
+            with socket.socket() as s:
+                return s.connect_ex(("127.0.0.1", port)) == 0
+
+        wait_for(listening, timeout=30, what="server-everything over HTTP")
+        config = write_config(tmp_path)
+        url = f"http://127.0.0.1:{port}/mcp"
+        out = cli(bulwark_bin, data_dir, config, "upstream", "add", "web", "--url", url)
+        assert out.returncode == 0, out.stderr
+        approved = cli(bulwark_bin, data_dir, config, "upstream", "approve", "web")
+        assert approved.returncode == 0, approved.stderr
+        client, errlog = gateway_client(bulwark_bin, data_dir, config, tmp_path)
+        with errlog:
+            with anyio.fail_after(60):
+                async with client:
+                    r = await client.call_tool("call_tool", {"name": "web:add", "args": {"a": 2, "b": 40}})
+                    assert not r.is_error, text(r)
+                    assert "42" in text(r)
+                    servers = await servers_list(client)
+                    assert servers["web"]["protocol"] == "http" and servers["web"]["target"] == url
+    finally:
+        upstream.terminate()
+        upstream.wait(timeout=10)

@@ -372,7 +372,17 @@ impl Gateway {
             }
         };
         for record in records.values() {
-            if record.enabled && record.inspected_at.is_none() {
+            // A server that cannot be reached waits for its breaker: the
+            // backoff, not this 1 s tick, sets how often it is tried.
+            if record.enabled
+                && record.inspected_at.is_none()
+                && self
+                    .inner
+                    .conns
+                    .state(&record.name)
+                    .breaker_open_for_secs
+                    .is_none()
+            {
                 let mut busy = self
                     .inner
                     .inspecting
