@@ -29,8 +29,8 @@ RUGPULL = Path(__file__).parent / "upstreams" / "rugpull_server.py"
 PYTHON = sys.executable
 
 
-def write_config(tmp_path: Path, extra: str = "") -> Path:
-    config = tmp_path / "bulwark.toml"
+def write_config(tmp_path: Path, extra: str = "", name: str = "bulwark.toml") -> Path:
+    config = tmp_path / name
     config.write_text(
         "[gateway]\n"
         "call_timeout_secs = 3\n"
@@ -486,6 +486,13 @@ def test_import_and_config_declared_upstreams(bulwark_bin, data_dir, tmp_path):
     garbage.write_text("{ not json")
     bad = cli(bulwark_bin, data_dir, config, "upstream", "import", str(garbage))
     assert bad.returncode != 0 and "line 1" in bad.stderr
+
+    both = write_config(tmp_path, '\n[[upstreams]]\nname = "x"\ncommand = "a"\nurl = "http://b"\n', "both.toml")
+    checked = run_cli(bulwark_bin, data_dir, "config", "check", str(both))
+    assert checked.returncode != 0 and "`[[upstreams]]` entry `x`" in checked.stderr, checked.stderr
+    bad_name = write_config(tmp_path, '\n[[upstreams]]\nname = "a:b"\ncommand = "a"\n', "bad-name.toml")
+    checked = run_cli(bulwark_bin, data_dir, "config", "check", str(bad_name))
+    assert checked.returncode != 0 and "upstream name" in checked.stderr, checked.stderr
 
     usage = cli(bulwark_bin, data_dir, config, "upstream", "add", "nothing")
     assert usage.returncode != 0 and "-- CMD ARGS" in usage.stderr

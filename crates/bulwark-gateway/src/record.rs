@@ -142,8 +142,20 @@ pub struct Approved {
     pub description: String,
     #[serde(default)]
     pub input_schema: Value,
+    /// The annotations approved with it. They are not part of the hash (which
+    /// covers what MCPProxy's covers), but a tool whose annotations change —
+    /// say a destructive tool that starts calling itself read-only to pass
+    /// `call_tool_read` — is blocked like any other change.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub annotations: Value,
     /// RFC 3339.
     pub at: String,
+}
+
+impl Approved {
+    fn matches(&self, tool: &ToolRecord) -> bool {
+        self.hash == tool.hash && self.annotations == tool.annotations
+    }
 }
 
 /// Whether a tool may be listed and called.
@@ -186,7 +198,7 @@ impl UpstreamRecord {
         }
         match &tool.approved {
             None => ToolStatus::Pending,
-            Some(a) if a.hash == tool.hash => ToolStatus::Approved,
+            Some(a) if a.matches(tool) => ToolStatus::Approved,
             Some(_) => ToolStatus::Changed,
         }
     }
@@ -255,7 +267,7 @@ impl UpstreamRecord {
         }
         let changed = tools
             .iter()
-            .filter(|(_, t)| t.approved.as_ref().is_some_and(|a| a.hash != t.hash))
+            .filter(|(_, t)| t.approved.as_ref().is_some_and(|a| !a.matches(t)))
             .map(|(n, _)| n.clone())
             .collect();
         self.tools = tools;
@@ -310,6 +322,7 @@ fn approval(record: &ToolRecord, now: &str) -> Approved {
         hash: record.hash.clone(),
         description: record.description.clone(),
         input_schema: record.input_schema.clone(),
+        annotations: record.annotations.clone(),
         at: now.to_owned(),
     }
 }
@@ -331,7 +344,7 @@ pub fn tool_hash(server: &str, tool: &ToolDescriptor) -> String {
 /// A unified diff of what changed since approval (description, then schema).
 pub fn approval_diff(tool: &ToolRecord) -> Option<String> {
     let approved = tool.approved.as_ref()?;
-    if approved.hash == tool.hash {
+    if approved.matches(tool) {
         return None;
     }
     let mut out = String::new();
@@ -346,6 +359,11 @@ pub fn approval_diff(tool: &ToolRecord) -> Option<String> {
     let after = pretty(&tool.input_schema);
     if before != after {
         out.push_str(&unified("inputSchema", &before, &after));
+    }
+    let before = pretty(&approved.annotations);
+    let after = pretty(&tool.annotations);
+    if before != after {
+        out.push_str(&unified("annotations", &before, &after));
     }
     Some(out)
 }
@@ -456,6 +474,20 @@ mod tests {
                 serde_json::from_str(r#"{"properties": {}, "type": "object"}"#).unwrap()
             )
         );
+    }
+
+    #[test]
+    fn changed_annotations_block_the_tool_too() {
+        let mut r = record();
+        r.apply_listing(&listing("Echo."), &[], "t0");
+        r.approve(None, "t1").unwrap();
+        let mut relabelled = listing("Echo.");
+        relabelled[0]["annotations"] = json!({"readOnlyHint": false, "destructiveHint": true});
+        assert_eq!(r.apply_listing(&relabelled, &[], "t2"), ["echo"]);
+        assert_eq!(r.status(&r.tools["echo"]), ToolStatus::Changed);
+        let diff = approval_diff(&r.tools["echo"]).unwrap();
+        assert!(diff.contains("approved annotations"), "{diff}");
+        assert!(diff.contains("+  \"destructiveHint\": true"), "{diff}");
     }
 
     #[test]
