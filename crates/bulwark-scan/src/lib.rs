@@ -40,8 +40,8 @@ mod walk;
 
 pub use baseline::{Baseline, FINGERPRINT_VERSION, fingerprint, fingerprints};
 pub use config::{
-    CONFIG_MAX_FILE_BYTES, CONFIG_RULES, config_detector, default_config_paths, scan_configs,
-    scan_configs_with,
+    CONFIG_MAX_FILE_BYTES, CONFIG_RULES, config_detector, declared_servers, default_config_paths,
+    scan_configs, scan_configs_with,
 };
 pub use git::changed_files;
 pub use report::{Format, render};

@@ -26,6 +26,7 @@
 mod error;
 mod key;
 mod sqlite;
+mod upstream;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -38,6 +39,7 @@ use time::format_description::well_known::Rfc3339;
 
 pub use error::StoreError;
 pub use key::ApiKey;
+pub use upstream::{StoredUpstream, UpstreamWrite, valid_upstream_name};
 
 /// `last_used_at` is written at most this often per key, so verification
 /// does not turn every request into a database write.

@@ -49,6 +49,21 @@ const MIGRATIONS: &[(i64, &str)] = &[
      CREATE INDEX audit_events_time ON audit_events (time);
      CREATE INDEX audit_events_type ON audit_events (event_type, time);",
     ),
+    (
+        3,
+        "CREATE TABLE upstreams (
+         name       TEXT PRIMARY KEY,
+         record     TEXT NOT NULL, -- JSON, owned by bulwark-gateway
+         updated_at TEXT NOT NULL
+     );
+     -- One row; bumped by every change to `upstreams`, so a running server
+     -- notices a change made by another process with one cheap read.
+     CREATE TABLE upstream_generation (
+         id         INTEGER PRIMARY KEY CHECK (id = 1),
+         generation INTEGER NOT NULL
+     );
+     INSERT INTO upstream_generation (id, generation) VALUES (1, 0);",
+    ),
 ];
 
 const KEY_COLUMNS: &str = "id, name, scopes, tenant, created_at, last_used_at, revoked_at";
@@ -429,6 +444,82 @@ pub(crate) fn touch_last_used(conn: &Connection, id: &str, now: &str) -> Result<
         .and_then(|mut stmt| stmt.execute([id, now]))
         .map(drop)
         .map_err(db_err("recording when an API key was last used"))
+}
+
+pub(crate) fn upstream_generation(conn: &Connection) -> Result<i64, StoreError> {
+    conn.query_row(
+        "SELECT generation FROM upstream_generation WHERE id = 1",
+        [],
+        |r| r.get(0),
+    )
+    .map_err(db_err("reading the upstream generation"))
+}
+
+pub(crate) fn list_upstreams(conn: &Connection) -> Result<Vec<crate::StoredUpstream>, StoreError> {
+    const ACTION: &str = "listing upstream servers";
+    let mut stmt = conn
+        .prepare_cached("SELECT name, record, updated_at FROM upstreams ORDER BY name")
+        .map_err(db_err(ACTION))?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(crate::StoredUpstream {
+                name: r.get(0)?,
+                record: r.get(1)?,
+                updated_at: r.get(2)?,
+            })
+        })
+        .map_err(db_err(ACTION))?;
+    rows.collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(db_err(ACTION))
+}
+
+/// Read one record, let `change` decide, and write its decision, all under
+/// one write lock: two processes changing the same upstream never lose an update.
+pub(crate) fn modify_upstream<T, E: From<StoreError>>(
+    conn: &mut Connection,
+    name: &str,
+    change: impl FnOnce(Option<String>) -> Result<(crate::UpstreamWrite, T), E>,
+) -> Result<T, E> {
+    const ACTION: &str = "changing an upstream server";
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db_err(ACTION))?;
+    let current: Option<String> = tx
+        .query_row(
+            "SELECT record FROM upstreams WHERE name = ?1",
+            [name],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db_err(ACTION))?;
+    let (write, out) = change(current)?;
+    let changed = match write {
+        crate::UpstreamWrite::Keep => false,
+        crate::UpstreamWrite::Put(record) => {
+            tx.execute(
+                "INSERT INTO upstreams (name, record, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (name) DO UPDATE SET record = excluded.record,
+                                                  updated_at = excluded.updated_at",
+                params![name, record, crate::now_rfc3339()],
+            )
+            .map_err(db_err(ACTION))?;
+            true
+        }
+        crate::UpstreamWrite::Delete => {
+            tx.execute("DELETE FROM upstreams WHERE name = ?1", [name])
+                .map_err(db_err(ACTION))?;
+            true
+        }
+    };
+    if changed {
+        tx.execute(
+            "UPDATE upstream_generation SET generation = generation + 1 WHERE id = 1",
+            [],
+        )
+        .map_err(db_err(ACTION))?;
+        tx.commit().map_err(db_err(ACTION))?;
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@ mod session;
 mod stdio;
 mod target;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use error::UpstreamError;
@@ -50,6 +51,34 @@ pub struct ConnectOptions {
     pub client_name: String,
     /// What happens to a stdio server's stderr. Default: capture the last 64 KiB.
     pub stderr: StderrMode,
+    /// Also hand every chunk of a stdio server's stderr to this function (with
+    /// [`StderrMode::Capture`] only), e.g. to append it to a log file. Default: none.
+    pub stderr_copy: Option<StderrCopy>,
+    /// Called when the server sends `notifications/tools/list_changed`. Default: none.
+    pub on_tools_changed: Option<OnToolsChanged>,
+}
+
+/// What [`StderrCopy`] wraps.
+pub type StderrSinkFn = dyn Fn(&[u8]) + Send + Sync;
+
+/// A function that receives each chunk a stdio server writes to stderr.
+#[derive(Clone)]
+pub struct StderrCopy(pub Arc<StderrSinkFn>);
+
+impl std::fmt::Debug for StderrCopy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StderrCopy(..)")
+    }
+}
+
+/// A function called when the server says its tool list changed.
+#[derive(Clone)]
+pub struct OnToolsChanged(pub Arc<dyn Fn() + Send + Sync>);
+
+impl std::fmt::Debug for OnToolsChanged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OnToolsChanged(..)")
+    }
 }
 
 impl Default for ConnectOptions {
@@ -59,6 +88,8 @@ impl Default for ConnectOptions {
             request_timeout: Duration::from_secs(30),
             client_name: "bulwark".to_owned(),
             stderr: StderrMode::Capture(64 * 1024),
+            stderr_copy: None,
+            on_tools_changed: None,
         }
     }
 }

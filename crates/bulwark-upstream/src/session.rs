@@ -3,14 +3,14 @@
 use std::{collections::HashSet, time::Duration};
 
 use rmcp::{
-    ServiceError,
+    ClientHandler, ServiceError,
     model::{
         ClientCapabilities, ClientConfig, ClientRequest, CustomRequest, Implementation,
         ProtocolVersion, ServerPeerInfo,
     },
     service::{
-        ClientInitializeError, ClientLifecycleMode, PeerRequestOptions, RoleClient, RunningService,
-        serve_client_with_lifecycle,
+        ClientInitializeError, ClientLifecycleMode, NotificationContext, PeerRequestOptions,
+        RoleClient, RunningService, serve_client_with_lifecycle,
     },
 };
 use serde_json::{Map, Value, json};
@@ -33,7 +33,7 @@ const SESSION_CLOSE_LIMIT: Duration = Duration::from_secs(5);
 /// it closes the server's stdin first and waits for it to exit.
 pub struct Upstream {
     // Field order is drop order: the session (which closes the pipes) before the process.
-    service: RunningService<RoleClient, ClientConfig>,
+    service: RunningService<RoleClient, Handler>,
     child: Option<Mutex<ChildProcess>>,
     pid: Option<u32>,
     info: ServerInfo,
@@ -52,7 +52,32 @@ impl std::fmt::Debug for Upstream {
     }
 }
 
-fn client_info(options: &ConnectOptions) -> ClientConfig {
+/// The client side's handler: our `initialize` info, and the list-changed hook.
+struct Handler {
+    info: ClientConfig,
+    on_tools_changed: Option<crate::OnToolsChanged>,
+}
+
+impl ClientHandler for Handler {
+    fn get_info(&self) -> ClientConfig {
+        self.info.clone()
+    }
+
+    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        if let Some(hook) = &self.on_tools_changed {
+            (hook.0)();
+        }
+    }
+}
+
+fn client_info(options: &ConnectOptions) -> Handler {
+    Handler {
+        info: client_config(options),
+        on_tools_changed: options.on_tools_changed.clone(),
+    }
+}
+
+fn client_config(options: &ConnectOptions) -> ClientConfig {
     // No client capabilities: a scan or a proxy has no model to sample from, no roots to share
     // and no person to elicit input from.
     ClientConfig::new(
@@ -89,8 +114,15 @@ impl Upstream {
         options: &ConnectOptions,
     ) -> Result<Upstream, UpstreamError> {
         let label = target.to_string();
-        let (mut child, stdout, stdin) =
-            stdio::spawn(command, args, env, cwd, &options.stderr, &label)?;
+        let (mut child, stdout, stdin) = stdio::spawn(
+            command,
+            args,
+            env,
+            cwd,
+            &options.stderr,
+            options.stderr_copy.clone(),
+            &label,
+        )?;
         let started = serve_client_with_lifecycle(
             client_info(options),
             (stdout, stdin),
@@ -189,6 +221,12 @@ impl Upstream {
     /// What the server said about itself in `initialize`.
     pub fn server_info(&self) -> ServerInfo {
         self.info.clone()
+    }
+
+    /// True once the connection is gone (the stdio server exited, the HTTP session ended):
+    /// further requests fail, so a caller should connect again.
+    pub fn is_closed(&self) -> bool {
+        self.service.is_closed() || self.service.is_transport_closed()
     }
 
     /// The process id of a stdio server (the leader of its process group).

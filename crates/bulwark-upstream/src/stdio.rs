@@ -91,6 +91,7 @@ pub(crate) fn spawn(
     env: &std::collections::BTreeMap<String, String>,
     cwd: Option<&std::path::Path>,
     stderr: &StderrMode,
+    copy: Option<crate::StderrCopy>,
     label: &str,
 ) -> Result<(ChildProcess, ChildStdout, ChildStdin), UpstreamError> {
     if let Some(cwd) = cwd
@@ -141,7 +142,7 @@ pub(crate) fn spawn(
                 max: *max,
                 dropped: false,
             }));
-            let reader = tokio::spawn(read_stderr(pipe, tail.clone(), label.to_owned()));
+            let reader = tokio::spawn(read_stderr(pipe, tail.clone(), copy, label.to_owned()));
             StderrSink::Captured {
                 tail,
                 reader: Some(reader),
@@ -185,7 +186,12 @@ fn spawn_error(command: &str, e: std::io::Error) -> UpstreamError {
     }
 }
 
-async fn read_stderr(mut pipe: tokio::process::ChildStderr, tail: Arc<Mutex<Tail>>, label: String) {
+async fn read_stderr(
+    mut pipe: tokio::process::ChildStderr,
+    tail: Arc<Mutex<Tail>>,
+    copy: Option<crate::StderrCopy>,
+    label: String,
+) {
     let mut buf = vec![0u8; 8192];
     loop {
         match pipe.read(&mut buf).await {
@@ -198,6 +204,9 @@ async fn read_stderr(mut pipe: tokio::process::ChildStderr, tail: Arc<Mutex<Tail
                     "{}",
                     String::from_utf8_lossy(chunk).trim_end()
                 );
+                if let Some(copy) = &copy {
+                    (copy.0)(chunk);
+                }
                 tail.lock().unwrap_or_else(|p| p.into_inner()).push(chunk);
             }
         }

@@ -60,6 +60,9 @@ pub enum Command {
     /// Write an investigation report (Markdown and self-contained HTML) from a
     /// case JSON file: findings plus the results of the analysis tools.
     Report(crate::report::ReportArgs),
+    /// Upstream MCP servers behind the gateway: add, list, approve, quarantine, import.
+    #[command(subcommand)]
+    Upstream(crate::upstream::UpstreamCommand),
 }
 
 #[derive(Debug, Args)]

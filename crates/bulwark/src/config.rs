@@ -38,6 +38,119 @@ pub struct Config {
     pub audit: AuditSection,
     #[serde(default)]
     pub live: LiveSection,
+    #[serde(default)]
+    pub gateway: GatewaySection,
+    /// Upstream MCP servers for the gateway, merged into the store at start.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upstreams: Vec<UpstreamDecl>,
+}
+
+/// The gateway to upstream MCP servers (see docs/gateway.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatewaySection {
+    /// Upstream responses longer than this many characters are cut; `read_cache` pages the rest.
+    pub tool_response_limit: usize,
+    /// Seconds one upstream call may take.
+    pub call_timeout_secs: u64,
+    /// Seconds to start (or reach) an upstream and finish `initialize`.
+    pub connect_timeout_secs: u64,
+    /// Size at which a stdio upstream's stderr log is rotated.
+    pub log_max_bytes: u64,
+    /// Largest JSON arguments of one upstream call.
+    pub max_args_bytes: usize,
+    /// Whether agents may add servers with `upstream_servers` (always quarantined).
+    pub allow_server_add: bool,
+    /// Whether agents may remove servers with `upstream_servers`.
+    pub allow_server_remove: bool,
+}
+
+impl Default for GatewaySection {
+    fn default() -> Self {
+        GatewaySection {
+            tool_response_limit: 20_000,
+            call_timeout_secs: 120,
+            connect_timeout_secs: 30,
+            log_max_bytes: 5 * 1024 * 1024,
+            max_args_bytes: 1024 * 1024,
+            allow_server_add: true,
+            allow_server_remove: true,
+        }
+    }
+}
+
+/// One `[[upstreams]]` entry: a stdio `command` or an HTTP `url`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamDecl {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub env: std::collections::BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// `stdio`, `http` (Streamable HTTP) or `sse`; default from `command`/`url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// `false` approves the server: each tool is pinned when first seen.
+    #[serde(default = "yes")]
+    pub quarantined: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl UpstreamDecl {
+    pub fn to_spec(&self) -> Result<bulwark_gateway::UpstreamSpec> {
+        use bulwark_gateway::Transport;
+        let at = format!(
+            "invalid configuration: `[[upstreams]]` entry `{}`",
+            self.name
+        );
+        let protocol = self
+            .protocol
+            .as_deref()
+            .unwrap_or(if self.command.is_some() {
+                "stdio"
+            } else {
+                "http"
+            });
+        let transport = match (protocol, &self.command, &self.url) {
+            ("stdio", Some(command), None) => Transport::Stdio {
+                command: command.clone(),
+                args: self.args.clone(),
+                env: self.env.clone(),
+                cwd: self.cwd.clone(),
+            },
+            ("http" | "streamable-http", None, Some(url)) => Transport::Http {
+                url: url.clone(),
+                headers: self.headers.clone(),
+            },
+            ("sse", None, Some(url)) => Transport::Sse {
+                url: url.clone(),
+                headers: self.headers.clone(),
+            },
+            _ => bail!(
+                "{at}: give either `command` (stdio) or `url` (with protocol `http` or `sse`), not both or neither"
+            ),
+        };
+        bulwark_store::valid_upstream_name(&self.name).map_err(|e| anyhow::anyhow!("{at}: {e}"))?;
+        Ok(bulwark_gateway::UpstreamSpec {
+            name: self.name.clone(),
+            transport,
+            enabled: self.enabled,
+        })
+    }
 }
 
 /// Live investigation and containment of the `local` endpoint.
@@ -527,6 +640,7 @@ pub fn load(
         let base = path.parent().unwrap_or(Path::new("."));
         for dir in [&mut config.live.rules_dir, &mut config.live.vault_dir]
             .into_iter()
+            .chain(config.upstreams.iter_mut().map(|u| &mut u.cwd))
             .flatten()
         {
             if dir.is_relative() {
@@ -561,6 +675,7 @@ pub fn bulwark_env() -> Env {
                 "rate_limit.",
                 "audit.",
                 "live.",
+                "gateway.",
             ]
             .iter()
             .any(|section| key.starts_with(section))
@@ -667,6 +782,14 @@ fn validate(config: &Config) -> Result<()> {
     if config.live.max_rows == 0 || config.live.max_secs == 0 || config.live.max_depth == 0 {
         bail!(
             "invalid configuration: `live.max_rows`, `live.max_secs` and `live.max_depth` must be at least 1"
+        );
+    }
+    for decl in &config.upstreams {
+        decl.to_spec()?;
+    }
+    if config.gateway.tool_response_limit == 0 || config.gateway.call_timeout_secs == 0 {
+        bail!(
+            "invalid configuration: `gateway.tool_response_limit` and `gateway.call_timeout_secs` must be at least 1"
         );
     }
     if config.server.profile.is_empty() {

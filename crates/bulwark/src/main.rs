@@ -9,6 +9,7 @@ mod listing;
 mod report;
 mod scan;
 mod timeline;
+mod upstream;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -147,6 +148,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Timeline(args) => timeline::run(args),
         Command::Hunt(args) => hunt::run(args),
         Command::Report(args) => report::run(args),
+        Command::Upstream(command) => upstream::run(&gateway(&config), command),
         Command::Auth(AuthCommand::Key(command)) => keys(&config, command),
         Command::Auth(AuthCommand::User(command)) => auth::users(&config, command),
         Command::Auth(AuthCommand::SigningKey(command)) => auth::signing_keys(&config, command),
@@ -250,8 +252,35 @@ fn keys(config: &Config, command: KeyCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The gateway to upstream MCP servers, from `[gateway]` and `[[upstreams]]`.
+fn gateway(config: &Config) -> bulwark_gateway::Gateway {
+    let data_dir = config::data_dir(config);
+    let mut options = bulwark_gateway::GatewayOptions::new(&data_dir);
+    options.store_path = auth::store_path(&data_dir);
+    let g = &config.gateway;
+    options.tool_response_limit = g.tool_response_limit;
+    options.call_timeout = Duration::from_secs(g.call_timeout_secs);
+    options.connect_timeout = Duration::from_secs(g.connect_timeout_secs);
+    options.log_max_bytes = g.log_max_bytes;
+    options.max_args_bytes = g.max_args_bytes;
+    options.allow_server_add = g.allow_server_add;
+    options.allow_server_remove = g.allow_server_remove;
+    // Validated when the config was loaded.
+    options.declared = config
+        .upstreams
+        .iter()
+        .filter_map(|u| u.to_spec().ok().map(|spec| (spec, u.quarantined)))
+        .collect();
+    bulwark_gateway::Gateway::new(options)
+}
+
 /// Every declaration from every domain crate, with the configured profiles file.
 pub fn build_registry(config: &Config) -> Result<Registry> {
+    Ok(build_registry_with_gateway(config)?.0)
+}
+
+/// [`build_registry`], also handing back the gateway behind the `gateway` profile.
+fn build_registry_with_gateway(config: &Config) -> Result<(Registry, bulwark_gateway::Gateway)> {
     let file = match &config.profiles_file {
         Some(path) => Some(ProfileFile::load(path)?),
         None => None,
@@ -268,7 +297,9 @@ pub fn build_registry(config: &Config) -> Result<Registry> {
     bulwark_timeline::register(&mut builder);
     bulwark_sigma::register(&mut builder);
     bulwark_report::register(&mut builder);
-    Ok(builder.build(file.as_ref())?)
+    let gateway = gateway(config);
+    bulwark_gateway::register(&mut builder, &gateway);
+    Ok((builder.build(file.as_ref())?, gateway))
 }
 
 fn audit_path(config: &Config) -> std::path::PathBuf {
@@ -463,7 +494,7 @@ fn serve(config: Config, args: ServeArgs) -> Result<ExitCode> {
             data_dir.display()
         )
     })?;
-    let registry = build_registry(&config)?;
+    let (registry, gateway) = build_registry_with_gateway(&config)?;
     registry.profile(&config.server.profile)?;
     for tool in config.rate_limit.tools.keys() {
         if registry.tool(tool).is_none() {
@@ -478,6 +509,12 @@ fn serve(config: Config, args: ServeArgs) -> Result<ExitCode> {
     let limits = rate_limits(&config, &rt)?;
     let bulwark = Bulwark::new(registry, pipeline_options(&config, audit, limits));
     bulwark.limits().spawn_pruner();
+    // Merges `[[upstreams]]` into the store and follows it; a store that
+    // cannot be opened leaves the gateway's tools failing with the reason.
+    if let Err(err) = gateway.state() {
+        tracing::warn!("gateway: {err}");
+    }
+    gateway.start();
     match config.server.mode {
         Mode::Stdio => {
             tracing::info!(profile = %config.server.profile, data_dir = %data_dir.display(), "serving MCP on stdio");

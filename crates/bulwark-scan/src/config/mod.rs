@@ -127,6 +127,40 @@ pub fn scan_configs_with(
     Ok(report)
 }
 
+/// The servers an MCP client configuration declares, each as its name and its
+/// object (comments and trailing commas dropped), in any of the shapes this
+/// module understands. For `bulwark upstream import`. The error is the parse
+/// error's position and message.
+pub fn declared_servers(text: &str) -> Result<Vec<(String, serde_json::Value)>, String> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let root = jsonc::parse(text).map_err(|error| {
+        let (line, column) = LineIndex::new(text).position(error.offset);
+        format!("line {line}, column {column}: {}", error.message)
+    })?;
+    Ok(servers(&root)
+        .into_iter()
+        .map(|s| (s.name, to_json(s.node)))
+        .collect())
+}
+
+fn to_json(node: &Node) -> serde_json::Value {
+    use crate::jsonc::Value as J;
+    use serde_json::Value;
+    match &node.value {
+        J::Null => Value::Null,
+        J::Bool(b) => Value::Bool(*b),
+        J::Number(n) => serde_json::from_str(n).unwrap_or(Value::Null),
+        J::String(s) => Value::String(s.clone()),
+        J::Array(items) => Value::Array(items.iter().map(to_json).collect()),
+        J::Object(members) => Value::Object(
+            members
+                .iter()
+                .map(|m| (m.key.clone(), to_json(&m.value)))
+                .collect(),
+        ),
+    }
+}
+
 /// One declared server.
 pub(crate) struct Server<'a> {
     pub(crate) name: String,

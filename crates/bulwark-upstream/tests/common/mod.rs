@@ -72,6 +72,7 @@ pub fn options() -> ConnectOptions {
         request_timeout: Duration::from_secs(30),
         client_name: "bulwark-upstream-tests".to_owned(),
         stderr: StderrMode::Capture(64 * 1024),
+        ..ConnectOptions::default()
     }
 }
 

@@ -1,0 +1,454 @@
+//! Connections to upstream servers: made on first use, made again on the use
+//! after a crash, never pinged behind a call's back (a health-check ping on a
+//! shared stdio pipe is what killed MCPProxy's upstreams mid-call).
+//!
+//! Each upstream has a circuit breaker. A failed connect or a broken call
+//! counts as a failure; after [`TRIP_AFTER`] failures in a row the breaker
+//! opens for an exponentially growing time with jitter, and calls fail fast
+//! until it has passed. Then one attempt goes through: success closes the
+//! breaker, failure opens it again for longer. An upstream that answers 401
+//! or 403 is not redialled at all until its settings change.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use bulwark_upstream::{
+    ConnectOptions, OnToolsChanged, StderrCopy, StderrMode, Target, Upstream, UpstreamError,
+};
+use serde_json::{Map, Value};
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::GatewayError;
+use crate::logs::RotatingLog;
+use crate::record::Transport;
+
+/// Failures in a row that open the breaker.
+pub const TRIP_AFTER: u32 = 3;
+/// First open period; doubles with every trip…
+const BACKOFF_BASE: Duration = Duration::from_secs(1);
+/// …up to this.
+const BACKOFF_CAP: Duration = Duration::from_secs(120);
+/// How long the breaker stays open after a 401/403 (until the settings change).
+const UNAUTHORIZED_HOLD: Duration = Duration::from_secs(24 * 3600);
+
+#[derive(Debug, Clone)]
+pub struct ConnOptions {
+    pub connect_timeout: Duration,
+    pub call_timeout: Duration,
+    /// Where stdio servers' stderr goes, one file per upstream.
+    pub log_dir: Option<PathBuf>,
+    pub log_max_bytes: u64,
+}
+
+#[derive(Default, Debug)]
+struct Health {
+    failures: u32,
+    trips: u32,
+    open_until: Option<Instant>,
+    last_error: Option<String>,
+    unauthorized: bool,
+}
+
+struct Slot {
+    transport: Transport,
+    live: tokio::sync::Mutex<Option<Arc<Upstream>>>,
+    health: Mutex<Health>,
+    /// Set by `notifications/tools/list_changed`: re-list before the next call.
+    stale: Arc<AtomicBool>,
+}
+
+/// A connection handed out for one use, and whether it is new (its tools
+/// must be listed and checked before use).
+pub struct Lease {
+    pub upstream: Arc<Upstream>,
+    pub fresh: bool,
+}
+
+pub struct Connections {
+    options: ConnOptions,
+    slots: Mutex<HashMap<String, Arc<Slot>>>,
+    changed: Option<UnboundedSender<String>>,
+}
+
+/// The breaker's state, for `upstream_servers list`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ConnState {
+    pub connected: bool,
+    pub failures: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub breaker_open_for_secs: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+impl Connections {
+    pub fn new(options: ConnOptions, changed: Option<UnboundedSender<String>>) -> Self {
+        Connections {
+            options,
+            slots: Mutex::new(HashMap::new()),
+            changed,
+        }
+    }
+
+    fn slot(&self, name: &str, transport: &Transport) -> Arc<Slot> {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        match slots.get(name) {
+            Some(slot) if slot.transport == *transport => slot.clone(),
+            // New, or its settings changed: start over (the old connection
+            // closes when its last in-flight call lets go of it).
+            _ => {
+                let slot = Arc::new(Slot {
+                    transport: transport.clone(),
+                    live: tokio::sync::Mutex::new(None),
+                    health: Mutex::new(Health::default()),
+                    stale: Arc::new(AtomicBool::new(false)),
+                });
+                slots.insert(name.to_owned(), slot.clone());
+                slot
+            }
+        }
+    }
+
+    /// Forget a server: its connection closes once no call holds it.
+    pub fn drop_server(&self, name: &str) {
+        self.slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(name);
+    }
+
+    /// Names with a slot, for pruning removed servers.
+    pub fn names(&self) -> Vec<String> {
+        self.slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    pub fn state(&self, name: &str) -> ConnState {
+        let slot = self
+            .slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .cloned();
+        let Some(slot) = slot else {
+            return ConnState {
+                connected: false,
+                failures: 0,
+                breaker_open_for_secs: None,
+                last_error: None,
+            };
+        };
+        let connected = slot
+            .live
+            .try_lock()
+            .map(|l| l.as_ref().is_some_and(|u| !u.is_closed()))
+            .unwrap_or(true);
+        let health = slot.health.lock().unwrap_or_else(PoisonError::into_inner);
+        ConnState {
+            connected,
+            failures: health.failures,
+            breaker_open_for_secs: health
+                .open_until
+                .and_then(|t| t.checked_duration_since(Instant::now()))
+                .map(|d| d.as_secs().max(1)),
+            last_error: health.last_error.clone(),
+        }
+    }
+
+    /// Whether the tool list must be fetched again before the next call
+    /// (and clear the flag).
+    pub fn take_stale(&self, name: &str) -> bool {
+        let slot = self
+            .slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .cloned();
+        slot.is_some_and(|s| s.stale.swap(false, Ordering::SeqCst))
+    }
+
+    /// A live connection, made now if there is none or the last one died.
+    pub async fn lease(&self, name: &str, transport: &Transport) -> Result<Lease, GatewayError> {
+        let slot = self.slot(name, transport);
+        check_breaker(name, &slot)?;
+        let mut live = slot.live.lock().await;
+        if let Some(upstream) = live.as_ref()
+            && !upstream.is_closed()
+        {
+            return Ok(Lease {
+                upstream: upstream.clone(),
+                fresh: false,
+            });
+        }
+        *live = None;
+        // Another caller may have tripped the breaker while we waited.
+        check_breaker(name, &slot)?;
+        match self.connect(name, transport, slot.stale.clone()).await {
+            Ok(upstream) => {
+                let upstream = Arc::new(upstream);
+                *live = Some(upstream.clone());
+                record_success(&slot);
+                tracing::info!(upstream = name, "connected");
+                Ok(Lease {
+                    upstream,
+                    fresh: true,
+                })
+            }
+            Err(err) => {
+                let unauthorized = matches!(err, UpstreamError::Unauthorized { .. });
+                let message = err.to_string();
+                record_failure(&slot, &message, unauthorized);
+                tracing::warn!(upstream = name, "connect failed: {message}");
+                Err(GatewayError::Connect {
+                    name: name.to_owned(),
+                    reason: message,
+                })
+            }
+        }
+    }
+
+    /// Note how a call on a leased connection went.
+    pub async fn outcome(&self, name: &str, lease: &Lease, error: Option<&UpstreamError>) {
+        let slot = self
+            .slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .cloned();
+        let Some(slot) = slot else { return };
+        match error {
+            None => record_success(&slot),
+            // The server answered: it is alive, whatever it said.
+            Some(UpstreamError::Rpc { .. }) | Some(UpstreamError::Protocol { .. }) => {
+                record_success(&slot)
+            }
+            Some(err) => {
+                let broken = lease.upstream.is_closed()
+                    || matches!(
+                        err,
+                        UpstreamError::ConnectionClosed { .. } | UpstreamError::Transport { .. }
+                    );
+                if broken {
+                    let mut live = slot.live.lock().await;
+                    if live
+                        .as_ref()
+                        .is_some_and(|u| Arc::ptr_eq(u, &lease.upstream))
+                    {
+                        *live = None;
+                    }
+                }
+                record_failure(
+                    &slot,
+                    &err.to_string(),
+                    matches!(err, UpstreamError::Unauthorized { .. }),
+                );
+            }
+        }
+    }
+
+    async fn connect(
+        &self,
+        name: &str,
+        transport: &Transport,
+        stale: Arc<AtomicBool>,
+    ) -> Result<Upstream, UpstreamError> {
+        let target = match transport {
+            Transport::Stdio {
+                command,
+                args,
+                env,
+                cwd,
+            } => {
+                let (command, path) = crate::path::resolve(command, env);
+                let mut env = env.clone();
+                env.entry("PATH".to_owned()).or_insert(path);
+                Target::Stdio {
+                    command,
+                    args: args.clone(),
+                    env,
+                    cwd: cwd.clone(),
+                }
+            }
+            Transport::Http { url, headers } => Target::Http {
+                url: url.clone(),
+                headers: headers.clone(),
+            },
+            Transport::Sse { url, .. } => {
+                return Err(UpstreamError::Protocol {
+                    method: "connect".into(),
+                    detail: format!(
+                        "{url} uses the legacy SSE transport, which the gateway does not speak yet; \
+                         if the server also offers Streamable HTTP (usually at /mcp), switch to it with \
+                         `upstream_servers update` and protocol `http`"
+                    ),
+                });
+            }
+        };
+        let mut options = ConnectOptions {
+            timeout: self.options.connect_timeout,
+            request_timeout: self.options.call_timeout,
+            client_name: "bulwark-gateway".to_owned(),
+            stderr: StderrMode::Capture(16 * 1024),
+            ..ConnectOptions::default()
+        };
+        if let Some(dir) = &self.options.log_dir
+            && transport.kind() == "stdio"
+        {
+            match RotatingLog::open(&log_path(dir, name), self.options.log_max_bytes) {
+                Ok(log) => {
+                    let log = Arc::new(log);
+                    options.stderr_copy = Some(StderrCopy(Arc::new(move |chunk| log.write(chunk))));
+                }
+                Err(err) => tracing::warn!(upstream = name, "no stderr log: {err}"),
+            }
+        }
+        let sender = self.changed.clone();
+        let server = name.to_owned();
+        options.on_tools_changed = Some(OnToolsChanged(Arc::new(move || {
+            stale.store(true, Ordering::SeqCst);
+            if let Some(sender) = &sender {
+                let _ = sender.send(server.clone());
+            }
+        })));
+        Upstream::connect(&target, &options).await
+    }
+}
+
+/// The stderr log of a stdio upstream.
+pub fn log_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.log"))
+}
+
+fn check_breaker(name: &str, slot: &Slot) -> Result<(), GatewayError> {
+    let health = slot.health.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(until) = health.open_until
+        && let Some(left) = until.checked_duration_since(Instant::now())
+    {
+        let last = health.last_error.clone().unwrap_or_default();
+        return Err(if health.unauthorized {
+            GatewayError::NeedsAuthorization {
+                name: name.to_owned(),
+                reason: last,
+            }
+        } else {
+            GatewayError::CircuitOpen {
+                name: name.to_owned(),
+                failures: health.failures,
+                retry_in_secs: left.as_secs().max(1),
+                reason: last,
+            }
+        });
+    }
+    Ok(())
+}
+
+fn record_success(slot: &Slot) {
+    let mut h = slot.health.lock().unwrap_or_else(PoisonError::into_inner);
+    *h = Health::default();
+}
+
+fn record_failure(slot: &Slot, message: &str, unauthorized: bool) {
+    let mut h = slot.health.lock().unwrap_or_else(PoisonError::into_inner);
+    h.failures += 1;
+    h.last_error = Some(message.to_owned());
+    if unauthorized {
+        h.unauthorized = true;
+        h.open_until = Some(Instant::now() + UNAUTHORIZED_HOLD);
+    } else if h.failures >= TRIP_AFTER {
+        h.trips += 1;
+        h.open_until = Some(Instant::now() + backoff(h.trips));
+    }
+}
+
+/// Open period after the `trips`-th trip: base × 2^(trips-1), capped, with
+/// "equal jitter" (a uniform draw from the upper half) so that upstreams that
+/// failed together do not all come back at the same instant.
+pub fn backoff(trips: u32) -> Duration {
+    let exp = BACKOFF_BASE.saturating_mul(1u32 << trips.saturating_sub(1).min(16));
+    let full = exp.min(BACKOFF_CAP);
+    let half = full / 2;
+    half + half.mul_f64(fastrand::f64())
+}
+
+/// Split a leased call's arguments check: JSON object, bounded size.
+pub fn check_args(args: &Map<String, Value>, max_bytes: usize) -> Result<(), GatewayError> {
+    let size = serde_json::to_vec(args)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
+    if size > max_bytes {
+        return Err(GatewayError::Invalid(format!(
+            "the arguments are {size} bytes of JSON, over the gateway's limit of {max_bytes}; send less, or pass a path or reference instead of the data"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_is_capped_and_jittered() {
+        for trips in 1..=20 {
+            let d = backoff(trips);
+            let full = BACKOFF_BASE
+                .saturating_mul(1u32 << (trips - 1).min(16))
+                .min(BACKOFF_CAP);
+            assert!(d >= full / 2 && d <= full, "{trips}: {d:?}");
+        }
+        let draws: std::collections::HashSet<_> = (0..20).map(|_| backoff(5)).collect();
+        assert!(draws.len() > 1, "jitter varies the delay");
+    }
+
+    #[tokio::test]
+    async fn the_breaker_opens_after_repeated_failures_and_fails_fast() {
+        let conns = Connections::new(
+            ConnOptions {
+                connect_timeout: Duration::from_secs(5),
+                call_timeout: Duration::from_secs(5),
+                log_dir: None,
+                log_max_bytes: 1024,
+            },
+            None,
+        );
+        let transport = Transport::Stdio {
+            command: "/nonexistent/bulwark-test-server".into(),
+            args: vec![],
+            env: Default::default(),
+            cwd: None,
+        };
+        for _ in 0..TRIP_AFTER {
+            let err = conns.lease("bad", &transport).await.err().unwrap();
+            assert!(matches!(err, GatewayError::Connect { .. }), "{err}");
+        }
+        let err = conns.lease("bad", &transport).await.err().unwrap();
+        assert!(matches!(err, GatewayError::CircuitOpen { .. }), "{err}");
+        assert!(err.to_string().contains("retry in"), "{err}");
+        let state = conns.state("bad");
+        assert!(state.breaker_open_for_secs.is_some());
+        // New settings start over.
+        let other = Transport::Stdio {
+            command: "/nonexistent/other".into(),
+            args: vec![],
+            env: Default::default(),
+            cwd: None,
+        };
+        let err = conns.lease("bad", &other).await.err().unwrap();
+        assert!(matches!(err, GatewayError::Connect { .. }), "{err}");
+    }
+
+    #[test]
+    fn oversized_arguments_are_refused() {
+        let mut args = Map::new();
+        args.insert("x".into(), Value::String("a".repeat(2000)));
+        assert!(check_args(&args, 100).is_err());
+        assert!(check_args(&args, 10_000).is_ok());
+    }
+}

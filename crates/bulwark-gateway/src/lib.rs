@@ -1,0 +1,911 @@
+//! The gateway: other MCP servers ("upstreams") behind bulwark, their tools
+//! reachable as `server:tool` through the `gateway` profile's tools, and only
+//! after a person approved them.
+//!
+//! * The store holds every upstream ([`record::UpstreamRecord`]); the config
+//!   file's `[[upstreams]]` are merged in at start, `bulwark upstream …` and
+//!   the `upstream_servers` tool change it, and a running server notices a
+//!   change through the store's generation counter.
+//! * A new upstream is quarantined: bulwark connects to it to list and judge
+//!   its tools (the scanner's tool-description detectors), but none is listed
+//!   or callable. Approval — `bulwark upstream approve NAME [TOOL]` or the
+//!   config file, never an MCP tool — pins each tool's SHA-256; a tool that
+//!   changes afterwards is blocked until approved again, with a diff.
+//! * Calls go through the registered `call_tool*` tools, so the server's call
+//!   pipeline (authentication, scopes, rate limits, audit) applies to them.
+//! * Approved tools are handed to a [`ToolIndexSink`] whenever they change,
+//!   for `retrieve_tools`.
+
+mod conn;
+pub mod import;
+mod logs;
+mod path;
+pub mod record;
+mod state;
+mod tools;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
+
+use bulwark_core::{CallContext, RegistryBuilder, ToolError};
+use serde_json::{Map, Value};
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+
+pub use conn::{ConnState, TRIP_AFTER, backoff};
+pub use record::{ToolStatus, Transport, UpstreamRecord};
+pub use state::{StateStore, UpstreamSpec};
+
+/// Why a gateway operation failed; each message says what to do.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GatewayError {
+    #[error(
+        "no upstream server is named `{name}`; run `bulwark upstream list` (or the `upstream_servers` tool with operation `list`) to see them"
+    )]
+    UnknownServer { name: String },
+    #[error("an upstream named `{name}` already exists; pick another name or remove it first")]
+    Exists { name: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Refused(String),
+    #[error("{0}")]
+    Store(String),
+    #[error(
+        "the stored record of upstream `{name}` cannot be read ({reason}); remove it with `bulwark upstream remove {name}` and add it again"
+    )]
+    Corrupt { name: String, reason: String },
+    #[error("cannot connect to upstream `{name}`: {reason}")]
+    Connect { name: String, reason: String },
+    #[error(
+        "upstream `{name}` failed {failures} times in a row, so calls to it are paused; retry in {retry_in_secs} s (last error: {reason})"
+    )]
+    CircuitOpen {
+        name: String,
+        failures: u32,
+        retry_in_secs: u64,
+        reason: String,
+    },
+    #[error(
+        "upstream `{name}` refused bulwark's credentials ({reason}); it is not redialled until its headers change: update them with `bulwark upstream add` or the `upstream_servers` tool (operation `update`)"
+    )]
+    NeedsAuthorization { name: String, reason: String },
+    #[error("{0}")]
+    Call(String),
+}
+
+impl From<GatewayError> for ToolError {
+    fn from(e: GatewayError) -> Self {
+        match e {
+            GatewayError::Invalid(m) => ToolError::InvalidArguments(m),
+            other => ToolError::Failed(other.to_string()),
+        }
+    }
+}
+
+/// One approved tool, as the tool index wants it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexedTool {
+    /// The upstream's own tool name (not `server:tool`).
+    pub name: String,
+    pub description: String,
+    pub input_schema: Value,
+}
+
+/// Where approved tools go whenever they change (the BM25 index behind
+/// `retrieve_tools`). Quarantined, pending, changed and disabled tools are
+/// never handed over: a server whose last approved tool goes away is removed.
+pub trait ToolIndexSink: Send + Sync {
+    fn upsert_server(&self, server: &str, tools: &[IndexedTool]);
+    fn remove_server(&self, server: &str);
+}
+
+/// Settings, from `[gateway]` in bulwark.toml.
+#[derive(Debug, Clone)]
+pub struct GatewayOptions {
+    /// The SQLite store (`DATA_DIR/bulwark.db`).
+    pub store_path: PathBuf,
+    /// Per-upstream stderr logs go here.
+    pub log_dir: PathBuf,
+    pub log_max_bytes: u64,
+    /// Responses longer than this many characters are cut; the rest is paged
+    /// with `read_cache`.
+    pub tool_response_limit: usize,
+    pub call_timeout: Duration,
+    pub connect_timeout: Duration,
+    /// JSON size limit of one call's arguments.
+    pub max_args_bytes: usize,
+    /// Whether the `upstream_servers` tool may add and remove servers.
+    pub allow_server_add: bool,
+    pub allow_server_remove: bool,
+    /// `[[upstreams]]` from the config file, each with its `quarantined` flag.
+    pub declared: Vec<(UpstreamSpec, bool)>,
+}
+
+impl GatewayOptions {
+    pub fn new(data_dir: &std::path::Path) -> Self {
+        GatewayOptions {
+            store_path: data_dir.join("bulwark.db"),
+            log_dir: data_dir.join("logs").join("upstreams"),
+            log_max_bytes: 5 * 1024 * 1024,
+            tool_response_limit: 20_000,
+            call_timeout: Duration::from_secs(120),
+            connect_timeout: Duration::from_secs(30),
+            max_args_bytes: 1024 * 1024,
+            allow_server_add: true,
+            allow_server_remove: true,
+            declared: Vec::new(),
+        }
+    }
+}
+
+/// The gateway. Cheap to clone. Opening the store waits for first use, so
+/// building the tool registry (`bulwark tools list`) touches nothing.
+#[derive(Clone)]
+pub struct Gateway {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    options: GatewayOptions,
+    state: OnceLock<Result<StateStore, String>>,
+    conns: conn::Connections,
+    changed: Mutex<Option<UnboundedReceiver<String>>>,
+    cache: Mutex<Cache>,
+    index: Mutex<Option<Arc<dyn ToolIndexSink>>>,
+    /// What the index was last given, per server: (tool, hash) pairs.
+    fed: Mutex<BTreeMap<String, Vec<(String, String)>>>,
+    seen_generation: Mutex<Option<i64>>,
+    /// The records as of a generation: a call reads one number from the
+    /// store, not every record, unless something changed.
+    records: Mutex<Option<(i64, Arc<Records>)>>,
+    merged: OnceLock<Result<(), String>>,
+    inspecting: Mutex<HashSet<String>>,
+    started: AtomicBool,
+}
+
+/// Every upstream record, by name.
+pub type Records = BTreeMap<String, UpstreamRecord>;
+
+/// Cut responses, kept for `read_cache`.
+#[derive(Default)]
+struct Cache {
+    entries: HashMap<String, CacheEntry>,
+}
+
+struct CacheEntry {
+    text: Arc<String>,
+    principal: Option<String>,
+    created: Instant,
+}
+
+const CACHE_MAX_ENTRIES: usize = 64;
+const CACHE_TTL: Duration = Duration::from_secs(30 * 60);
+
+/// What a `call_tool*` variant allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intent {
+    Any,
+    Read,
+    Write,
+    Destructive,
+}
+
+/// What an upstream tool says it does, from its MCP annotations. Per the MCP
+/// defaults, a tool that does not say it is read-only may change things, and
+/// one that does not say it is non-destructive may destroy them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    Read,
+    Write,
+    Destructive,
+}
+
+pub fn effect(annotations: &Value) -> Effect {
+    let flag = |k: &str| annotations.get(k).and_then(Value::as_bool);
+    if flag("readOnlyHint") == Some(true) {
+        Effect::Read
+    } else if flag("destructiveHint") == Some(false) {
+        Effect::Write
+    } else {
+        Effect::Destructive
+    }
+}
+
+/// Split `server:tool`, checking both halves.
+pub fn split_name(qualified: &str) -> Result<(&str, &str), GatewayError> {
+    let Some((server, tool)) = qualified.split_once(':') else {
+        return Err(GatewayError::Invalid(format!(
+            "tool name {qualified:?} has no server part; name upstream tools `server:tool`, e.g. `everything:echo` (`upstream_servers` with operation `list` shows them)"
+        )));
+    };
+    if bulwark_store::valid_upstream_name(server).is_err() {
+        return Err(GatewayError::Invalid(format!(
+            "{server:?} in {qualified:?} is not a valid server name (1-64 letters, digits, `_`, `-`, `.`)"
+        )));
+    }
+    if tool.is_empty() || tool.len() > 256 || tool.chars().any(char::is_control) {
+        return Err(GatewayError::Invalid(format!(
+            "the tool part of {qualified:?} must be 1-256 characters without control characters"
+        )));
+    }
+    Ok((server, tool))
+}
+
+impl Gateway {
+    pub fn new(options: GatewayOptions) -> Self {
+        let (tx, rx) = unbounded_channel();
+        let conns = conn::Connections::new(
+            conn::ConnOptions {
+                connect_timeout: options.connect_timeout,
+                call_timeout: options.call_timeout,
+                log_dir: Some(options.log_dir.clone()),
+                log_max_bytes: options.log_max_bytes,
+            },
+            Some(tx),
+        );
+        Gateway {
+            inner: Arc::new(Inner {
+                options,
+                state: OnceLock::new(),
+                conns,
+                changed: Mutex::new(Some(rx)),
+                cache: Mutex::new(Cache::default()),
+                index: Mutex::new(None),
+                fed: Mutex::new(BTreeMap::new()),
+                seen_generation: Mutex::new(None),
+                records: Mutex::new(None),
+                merged: OnceLock::new(),
+                inspecting: Mutex::new(HashSet::new()),
+                started: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    pub fn options(&self) -> &GatewayOptions {
+        &self.inner.options
+    }
+
+    /// The store, opened on first use, with the config's upstreams merged in.
+    pub fn state(&self) -> Result<&StateStore, GatewayError> {
+        let state = self
+            .inner
+            .state
+            .get_or_init(|| {
+                bulwark_store::Store::open(&self.inner.options.store_path)
+                    .map(StateStore::new)
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| GatewayError::Store(e.clone()))?;
+        let merged = self.inner.merged.get_or_init(|| {
+            state
+                .merge_declared(&self.inner.options.declared)
+                .map(|changed| {
+                    if !changed.is_empty() {
+                        tracing::info!(
+                            ?changed,
+                            "upstreams from the config file merged into the store"
+                        );
+                    }
+                })
+                .map_err(|e| e.to_string())
+        });
+        merged
+            .as_ref()
+            .map_err(|e| GatewayError::Store(e.clone()))?;
+        Ok(state)
+    }
+
+    /// Hand approved tools to `sink` now and on every change from here on.
+    pub fn set_index(&self, sink: Arc<dyn ToolIndexSink>) {
+        *self
+            .inner
+            .index
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(sink);
+        self.inner
+            .fed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+        *self
+            .inner
+            .seen_generation
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+        if let Err(err) = self.sync() {
+            tracing::warn!("gateway: {err}");
+        }
+    }
+
+    /// Start the background work (inside a tokio runtime): follow the store
+    /// for changes made by other processes, inspect new upstreams, and
+    /// re-list servers that announce `tools/list_changed`. Idempotent.
+    pub fn start(&self) {
+        if self.inner.started.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let receiver = self
+            .inner
+            .changed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let me = self.clone();
+        tokio::spawn(async move {
+            let mut receiver = receiver;
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                let changed = async {
+                    match receiver.as_mut() {
+                        Some(r) => r.recv().await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    _ = tick.tick() => me.background_tick(),
+                    Some(name) = changed => {
+                        let me = me.clone();
+                        tokio::spawn(async move {
+                            if let Err(err) = me.inspect(&name).await {
+                                tracing::warn!(upstream = %name, "re-listing after tools/list_changed failed: {err}");
+                            }
+                        });
+                    }
+                }
+            }
+        });
+    }
+
+    fn background_tick(&self) {
+        let records = match self.sync() {
+            Ok(records) => records,
+            Err(err) => {
+                tracing::warn!("gateway: {err}");
+                return;
+            }
+        };
+        for record in records.values() {
+            // A server that cannot be reached waits for its breaker: the
+            // backoff, not this 1 s tick, sets how often it is tried.
+            if record.enabled
+                && record.inspected_at.is_none()
+                && self
+                    .inner
+                    .conns
+                    .state(&record.name)
+                    .breaker_open_for_secs
+                    .is_none()
+            {
+                let mut busy = self
+                    .inner
+                    .inspecting
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                if !busy.insert(record.name.clone()) {
+                    continue;
+                }
+                let me = self.clone();
+                let name = record.name.clone();
+                tokio::spawn(async move {
+                    if let Err(err) = me.inspect(&name).await {
+                        tracing::warn!(upstream = %name, "inspection failed: {err}");
+                        let _ = me.state().and_then(|s| {
+                            s.update(&name, |r| {
+                                r.last_error = Some(err.to_string());
+                                Ok(())
+                            })
+                        });
+                    }
+                    me.inner
+                        .inspecting
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .remove(&name);
+                });
+            }
+        }
+    }
+
+    /// Every record, after taking in any change from other processes: the
+    /// index is brought up to date and removed servers are disconnected.
+    pub fn sync(&self) -> Result<Arc<Records>, GatewayError> {
+        let state = self.state()?;
+        let generation = state.generation()?;
+        let cached = self
+            .inner
+            .records
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .filter(|(g, _)| *g == generation)
+            .map(|(_, r)| r.clone());
+        let records = match cached {
+            Some(records) => records,
+            None => {
+                let records: Arc<Records> = Arc::new(
+                    state
+                        .all()?
+                        .into_iter()
+                        .map(|r| (r.name.clone(), r))
+                        .collect(),
+                );
+                *self
+                    .inner
+                    .records
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Some((generation, records.clone()));
+                records
+            }
+        };
+        let mut seen = self
+            .inner
+            .seen_generation
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if *seen != Some(generation) {
+            *seen = Some(generation);
+            drop(seen);
+            for name in self.inner.conns.names() {
+                if !records.contains_key(&name) {
+                    self.inner.conns.drop_server(&name);
+                }
+            }
+            self.feed_index(&records);
+        }
+        Ok(records)
+    }
+
+    fn feed_index(&self, records: &BTreeMap<String, UpstreamRecord>) {
+        let Some(sink) = self
+            .inner
+            .index
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+        else {
+            return;
+        };
+        let mut fed = self
+            .inner
+            .fed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut now: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+        for record in records.values() {
+            let tools: Vec<(String, String)> = record
+                .callable()
+                .map(|(n, t)| (n.clone(), t.hash.clone()))
+                .collect();
+            if !tools.is_empty() {
+                now.insert(record.name.clone(), tools);
+            }
+        }
+        for name in fed.keys() {
+            if !now.contains_key(name) {
+                sink.remove_server(name);
+            }
+        }
+        for (name, tools) in &now {
+            if fed.get(name) != Some(tools) {
+                let record = &records[name];
+                let indexed: Vec<IndexedTool> = record
+                    .callable()
+                    .map(|(n, t)| IndexedTool {
+                        name: n.clone(),
+                        description: t.description.clone(),
+                        input_schema: t.input_schema.clone(),
+                    })
+                    .collect();
+                sink.upsert_server(name, &indexed);
+            }
+        }
+        *fed = now;
+    }
+
+    fn record(&self, name: &str) -> Result<UpstreamRecord, GatewayError> {
+        self.sync()?
+            .get(name)
+            .cloned()
+            .ok_or_else(|| GatewayError::UnknownServer {
+                name: name.to_owned(),
+            })
+    }
+
+    /// Connect (if needed) and list the server's tools again: re-hash, re-run
+    /// the detectors, and store the result. Works on quarantined servers:
+    /// that is what "connected for inspection only" means.
+    pub async fn inspect(&self, name: &str) -> Result<UpstreamRecord, GatewayError> {
+        let record = self.record(name)?;
+        if !record.enabled {
+            return Err(GatewayError::Refused(format!(
+                "upstream `{name}` is disabled; enable it with `upstream_servers` (operation `patch`, enabled: true)"
+            )));
+        }
+        let lease = self.inner.conns.lease(name, &record.transport).await?;
+        self.relist(name, &lease).await
+    }
+
+    async fn relist(
+        &self,
+        name: &str,
+        lease: &conn::Lease,
+    ) -> Result<UpstreamRecord, GatewayError> {
+        let listed = match lease.upstream.list_tools().await {
+            Ok(listed) => {
+                self.inner.conns.outcome(name, lease, None).await;
+                listed
+            }
+            Err(err) => {
+                self.inner.conns.outcome(name, lease, Some(&err)).await;
+                return Err(GatewayError::Connect {
+                    name: name.to_owned(),
+                    reason: err.to_string(),
+                });
+            }
+        };
+        let records = self.sync()?;
+        let peers: Vec<_> = records
+            .values()
+            .filter(|r| r.name != name)
+            .flat_map(UpstreamRecord::descriptors)
+            .collect();
+        let now = state::now();
+        let record = self.state()?.update(name, |r| {
+            let changed = r.apply_listing(&listed, &peers, &now);
+            if !changed.is_empty() {
+                tracing::warn!(
+                    upstream = name,
+                    tools = ?changed,
+                    "tool definitions changed since approval: blocked until approved again"
+                );
+            }
+            Ok(r.clone())
+        })?;
+        self.sync()?;
+        Ok(record)
+    }
+
+    /// Call `server:tool` on behalf of `ctx`.
+    pub async fn call(
+        &self,
+        ctx: &CallContext,
+        qualified: &str,
+        args: Map<String, Value>,
+        intent: Intent,
+    ) -> Result<bulwark_core::ToolOutput, ToolError> {
+        let (server, tool) = split_name(qualified)?;
+        conn::check_args(&args, self.inner.options.max_args_bytes)?;
+        let record = self.record(server)?;
+        if !record.enabled {
+            return Err(GatewayError::Refused(format!(
+                "upstream `{server}` is disabled; a person can enable it with `upstream_servers` (operation `patch`, enabled: true)"
+            ))
+            .into());
+        }
+        if record.quarantined {
+            return Err(GatewayError::Refused(format!(
+                "upstream `{server}` is quarantined: its tools cannot be called until a person reviews them (`quarantine_security` with operation `inspect_quarantined`) and approves with `bulwark upstream approve {server}`"
+            ))
+            .into());
+        }
+        let lease = self.inner.conns.lease(server, &record.transport).await?;
+        let record = if lease.fresh || self.inner.conns.take_stale(server) {
+            self.relist(server, &lease).await?
+        } else {
+            record
+        };
+        let Some(entry) = record.tools.get(tool) else {
+            let callable: Vec<String> = record
+                .callable()
+                .map(|(n, _)| format!("{server}:{n}"))
+                .collect();
+            return Err(GatewayError::Invalid(format!(
+                "upstream `{server}` has no tool `{tool}`; its callable tools: {}",
+                if callable.is_empty() {
+                    "none".to_owned()
+                } else {
+                    callable.join(", ")
+                }
+            ))
+            .into());
+        };
+        match record.status(entry) {
+            ToolStatus::Approved => {}
+            ToolStatus::Changed => {
+                let diff = record::approval_diff(entry).unwrap_or_default();
+                return Err(GatewayError::Refused(format!(
+                    "`{qualified}` is blocked: its definition changed since it was approved (a possible rug pull). A person must review the change and run `bulwark upstream approve {server} {tool}`.\n{diff}"
+                ))
+                .into());
+            }
+            ToolStatus::Pending => {
+                return Err(GatewayError::Refused(format!(
+                    "`{qualified}` appeared after `{server}` was approved and is not approved yet; a person can approve it with `bulwark upstream approve {server} {tool}`"
+                ))
+                .into());
+            }
+            ToolStatus::Quarantined | ToolStatus::Disabled => {
+                return Err(GatewayError::Refused(format!(
+                    "`{qualified}` is not callable: upstream `{server}` is quarantined or disabled"
+                ))
+                .into());
+            }
+        }
+        let effect = effect(&entry.annotations);
+        let allowed = match intent {
+            Intent::Any | Intent::Destructive => true,
+            Intent::Read => effect == Effect::Read,
+            Intent::Write => effect != Effect::Destructive,
+        };
+        if !allowed {
+            let variant = match effect {
+                Effect::Read => "call_tool_read",
+                Effect::Write => "call_tool_write",
+                Effect::Destructive => "call_tool_destructive",
+            };
+            let why = match effect {
+                Effect::Read => "is read-only",
+                Effect::Write => "may change things (readOnlyHint is not true)",
+                Effect::Destructive => {
+                    "may destroy data (it is not marked readOnlyHint: true or destructiveHint: false)"
+                }
+            };
+            return Err(GatewayError::Refused(format!(
+                "`{qualified}` {why}, so this variant refuses it; use `{variant}` instead"
+            ))
+            .into());
+        }
+        if effect == Effect::Destructive && !ctx.has_scope("tools:destructive") {
+            return Err(ToolError::Forbidden("tools:destructive".into()));
+        }
+        let upstream = lease.upstream.clone();
+        let call = upstream.call_tool(tool, args);
+        let outcome = tokio::select! {
+            outcome = call => outcome,
+            _ = ctx.cancel.cancelled() => return Err(ToolError::Cancelled),
+        };
+        match outcome {
+            Ok(result) => {
+                self.inner.conns.outcome(server, &lease, None).await;
+                Ok(self.shape(ctx, result))
+            }
+            Err(err) => {
+                self.inner.conns.outcome(server, &lease, Some(&err)).await;
+                let hint = if lease.upstream.is_closed() {
+                    " The upstream is restarted on the next call."
+                } else {
+                    ""
+                };
+                Err(GatewayError::Call(format!("upstream `{server}`: {err}.{hint}")).into())
+            }
+        }
+    }
+
+    /// Turn an upstream `CallToolResult` into a tool output, cutting text past
+    /// `tool_response_limit` characters and keeping the rest for `read_cache`.
+    fn shape(&self, ctx: &CallContext, result: Value) -> bulwark_core::ToolOutput {
+        use bulwark_core::{Content, ResourceBody, ToolOutput};
+        let limit = self.inner.options.tool_response_limit;
+        let is_error = result.get("isError").and_then(Value::as_bool) == Some(true);
+        let mut structured = result.get("structuredContent").cloned();
+        let mut content = Vec::new();
+        let str_of = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+        for item in result
+            .get("content")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let kind = item.get("type").and_then(Value::as_str).unwrap_or("");
+            content.push(match kind {
+                "text" => Content::Text(str_of(item, "text").unwrap_or_default()),
+                "image" | "audio" => {
+                    let data = str_of(item, "data").unwrap_or_default();
+                    let mime_type = str_of(item, "mimeType").unwrap_or_default();
+                    if kind == "image" {
+                        Content::Image { data, mime_type }
+                    } else {
+                        Content::Audio { data, mime_type }
+                    }
+                }
+                "resource" => {
+                    let r = item.get("resource").cloned().unwrap_or(Value::Null);
+                    Content::Resource {
+                        uri: str_of(&r, "uri").unwrap_or_default(),
+                        mime_type: str_of(&r, "mimeType"),
+                        body: match str_of(&r, "blob") {
+                            Some(blob) => ResourceBody::Blob(blob),
+                            None => ResourceBody::Text(str_of(&r, "text").unwrap_or_default()),
+                        },
+                    }
+                }
+                "resource_link" => Content::ResourceLink {
+                    uri: str_of(item, "uri").unwrap_or_default(),
+                    name: str_of(item, "name").unwrap_or_default(),
+                    mime_type: str_of(item, "mimeType"),
+                    description: str_of(item, "description"),
+                    size: item.get("size").and_then(Value::as_u64),
+                },
+                _ => Content::Text(item.to_string()),
+            });
+        }
+        let text_chars: usize = content
+            .iter()
+            .map(|c| match c {
+                Content::Text(t) => t.chars().count(),
+                _ => 0,
+            })
+            .sum();
+        let structured_chars = structured
+            .as_ref()
+            .map(|s| s.to_string().chars().count())
+            .unwrap_or(0);
+        if text_chars > limit || structured_chars > limit {
+            // The whole text (or the structured JSON when there is no text) is
+            // kept; the agent gets the first `limit` characters and a key.
+            let full: String = if text_chars > 0 {
+                content
+                    .iter()
+                    .filter_map(|c| match c {
+                        Content::Text(t) => Some(t.as_str()),
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            } else {
+                serde_json::to_string_pretty(structured.as_ref().unwrap_or(&Value::Null))
+                    .unwrap_or_default()
+            };
+            let total = full.chars().count();
+            let head: String = full.chars().take(limit).collect();
+            let key = self.cache_put(ctx, full);
+            content.retain(|c| !matches!(c, Content::Text(_)));
+            content.insert(0, Content::Text(head));
+            content.push(Content::Text(format!(
+                "[response cut at {limit} of {total} characters; read the rest with read_cache(key=\"{key}\", offset={limit})]"
+            )));
+            if structured_chars > limit {
+                structured = None;
+            }
+        }
+        ToolOutput::Done {
+            content,
+            structured,
+            is_error,
+        }
+    }
+
+    fn cache_put(&self, ctx: &CallContext, text: String) -> String {
+        let key = uuid::Uuid::new_v4().simple().to_string();
+        let mut cache = self
+            .inner
+            .cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        cache.entries.retain(|_, e| e.created.elapsed() < CACHE_TTL);
+        while cache.entries.len() >= CACHE_MAX_ENTRIES {
+            let oldest = cache
+                .entries
+                .iter()
+                .min_by_key(|(_, e)| e.created)
+                .map(|(k, _)| k.clone());
+            match oldest {
+                Some(k) => cache.entries.remove(&k),
+                None => break,
+            };
+        }
+        cache.entries.insert(
+            key.clone(),
+            CacheEntry {
+                text: Arc::new(text),
+                principal: ctx.principal.clone(),
+                created: Instant::now(),
+            },
+        );
+        key
+    }
+
+    fn cache_get(&self, ctx: &CallContext, key: &str) -> Result<Arc<String>, GatewayError> {
+        let cache = self
+            .inner
+            .cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match cache.entries.get(key) {
+            Some(e) if e.created.elapsed() < CACHE_TTL && e.principal == ctx.principal => {
+                Ok(e.text.clone())
+            }
+            _ => Err(GatewayError::Invalid(format!(
+                "no cached response has the key {key:?} (keys last {} minutes and belong to the caller that got them); call the tool again",
+                CACHE_TTL.as_secs() / 60
+            ))),
+        }
+    }
+
+    pub fn conn_state(&self, name: &str) -> ConnState {
+        self.inner.conns.state(name)
+    }
+
+    /// Add a server from an agent (saved quarantined) and inspect it in the background.
+    pub fn add_from_agent(&self, spec: UpstreamSpec) -> Result<UpstreamRecord, GatewayError> {
+        let record = self.state()?.add(spec, record::Origin::Agent)?;
+        self.sync()?;
+        Ok(record)
+    }
+
+    pub fn remove(&self, name: &str) -> Result<UpstreamRecord, GatewayError> {
+        let record = self.state()?.remove(name)?;
+        self.inner.conns.drop_server(name);
+        self.sync()?;
+        Ok(record)
+    }
+
+    pub fn log_file(&self, name: &str) -> PathBuf {
+        conn::log_path(&self.inner.options.log_dir, name)
+    }
+}
+
+/// Add the `gateway` profile and its tools.
+pub fn register(builder: &mut RegistryBuilder, gateway: &Gateway) {
+    builder.profile(
+        "gateway",
+        "Call tools of other MCP servers through bulwark: quarantine, tool pinning, one audit trail",
+        false,
+    );
+    builder.tools(tools::tools(gateway));
+}
+
+/// The tail of a stdio upstream's stderr log.
+pub fn tail_log(gateway: &Gateway, name: &str, lines: usize) -> Result<String, GatewayError> {
+    let path = gateway.log_file(name);
+    match logs::tail(&path, lines) {
+        Ok(text) => Ok(text),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(err) => Err(GatewayError::Store(format!(
+            "cannot read {}: {err}",
+            path.display()
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn names_split_and_hostile_ones_are_refused() {
+        assert_eq!(split_name("fs:read_file").unwrap(), ("fs", "read_file"));
+        assert_eq!(split_name("a:b:c").unwrap(), ("a", "b:c"));
+        for bad in [
+            "nocolon",
+            ":tool",
+            "../x:y",
+            "a b:c",
+            "fs:",
+            "fs:a\nb",
+            &format!("x:{}", "y".repeat(300)),
+        ] {
+            assert!(split_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn effects_follow_the_mcp_defaults() {
+        assert_eq!(effect(&json!({"readOnlyHint": true})), Effect::Read);
+        assert_eq!(effect(&json!({"destructiveHint": false})), Effect::Write);
+        assert_eq!(effect(&json!({})), Effect::Destructive);
+        assert_eq!(effect(&Value::Null), Effect::Destructive);
+        assert_eq!(
+            effect(&json!({"readOnlyHint": false, "destructiveHint": true})),
+            Effect::Destructive
+        );
+    }
+}

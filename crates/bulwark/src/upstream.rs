@@ -1,0 +1,302 @@
+//! `bulwark upstream …`: the gateway's upstream servers, acting on the store
+//! in the data dir. A running `bulwark serve` sees each change within a second.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, anyhow, bail};
+use bulwark_gateway::record::{Origin, ToolStatus, approval_diff};
+use bulwark_gateway::{Gateway, Transport, UpstreamRecord, UpstreamSpec};
+use clap::Subcommand;
+
+#[derive(Debug, Subcommand)]
+pub enum UpstreamCommand {
+    /// Add a server, quarantined: `add NAME -- CMD ARGS…` (stdio) or `add NAME --url URL`.
+    Add {
+        name: String,
+        /// Streamable HTTP endpoint (or legacy SSE with --sse).
+        #[arg(long, conflicts_with = "command")]
+        url: Option<String>,
+        /// The URL speaks the legacy HTTP+SSE transport.
+        #[arg(long, requires = "url")]
+        sse: bool,
+        /// HTTP header for the server, `NAME: VALUE` (repeatable).
+        #[arg(long = "header", value_name = "NAME: VALUE", requires = "url")]
+        headers: Vec<String>,
+        /// Environment variable for a stdio server, `NAME=VALUE` (repeatable).
+        #[arg(long = "env", value_name = "NAME=VALUE")]
+        env: Vec<String>,
+        /// Working directory for a stdio server.
+        #[arg(long)]
+        cwd: Option<PathBuf>,
+        /// Add it disabled.
+        #[arg(long)]
+        disabled: bool,
+        /// The stdio command and its arguments, after `--`.
+        #[arg(last = true, value_name = "CMD ARGS")]
+        command: Vec<String>,
+    },
+    /// List the servers, their state and their tools.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a server.
+    Remove { name: String },
+    /// Approve a server (every tool it lists now) or one of its tools: pins
+    /// each tool's hash; a later change blocks the tool until approved again.
+    Approve {
+        name: String,
+        tool: Option<String>,
+        /// Pin the listing stored at the last inspection instead of
+        /// connecting to the server for a fresh one.
+        #[arg(long)]
+        no_connect: bool,
+    },
+    /// Put a server back into quarantine.
+    Quarantine { name: String },
+    /// Show every tool's description with the scanner's findings (connects to list them).
+    Inspect {
+        name: String,
+        #[arg(long)]
+        no_connect: bool,
+    },
+    /// Add the servers of an MCP client config (Claude Desktop, Claude Code,
+    /// Cursor, VS Code mcp.json, MCPProxy mcp_config.json), all quarantined.
+    Import { file: PathBuf },
+}
+
+fn pairs(items: &[String], sep: char, what: &str) -> Result<BTreeMap<String, String>> {
+    items
+        .iter()
+        .map(|item| {
+            let (k, v) = item
+                .split_once(sep)
+                .ok_or_else(|| anyhow!("{what} `{item}` is not `NAME{sep}VALUE`"))?;
+            let k = k.trim();
+            if k.is_empty() {
+                bail!("{what} `{item}` has an empty name");
+            }
+            Ok((k.to_string(), v.trim_start().to_string()))
+        })
+        .collect()
+}
+
+fn status_word(r: &UpstreamRecord) -> String {
+    if !r.enabled {
+        "disabled".into()
+    } else if r.quarantined {
+        "quarantined".into()
+    } else {
+        let blocked = r
+            .tools
+            .values()
+            .filter(|t| matches!(r.status(t), ToolStatus::Changed | ToolStatus::Pending))
+            .count();
+        if blocked > 0 {
+            format!("approved, {blocked} tool(s) blocked")
+        } else {
+            "approved".into()
+        }
+    }
+}
+
+fn print_inspection(r: &UpstreamRecord) {
+    println!(
+        "{} ({} {}): {}",
+        r.name,
+        r.transport.kind(),
+        r.transport.summary(),
+        status_word(r)
+    );
+    if let Some(err) = &r.last_error {
+        println!("  last error: {err}");
+    }
+    for (name, t) in &r.tools {
+        println!("\n  {}:{name}  [{:?}]", r.name, r.status(t));
+        for line in t.description.lines() {
+            println!("    > {line}");
+        }
+        for f in &t.findings {
+            println!(
+                "    ! {} {:?}: {} (evidence: {})",
+                f.rule_id, f.severity, f.message, f.evidence
+            );
+        }
+        if let Some(diff) = approval_diff(t) {
+            println!("    changed since approval:");
+            for line in diff.lines() {
+                println!("      {line}");
+            }
+        }
+    }
+}
+
+pub fn run(gateway: &Gateway, command: UpstreamCommand) -> Result<ExitCode> {
+    let state = gateway.state()?;
+    match command {
+        UpstreamCommand::Add {
+            name,
+            url,
+            sse,
+            headers,
+            env,
+            cwd,
+            disabled,
+            command,
+        } => {
+            let transport = match (url, command.split_first()) {
+                (Some(url), None) => {
+                    let headers = pairs(&headers, ':', "--header")?;
+                    if sse {
+                        Transport::Sse { url, headers }
+                    } else {
+                        Transport::Http { url, headers }
+                    }
+                }
+                (None, Some((cmd, args))) => Transport::Stdio {
+                    command: cmd.clone(),
+                    args: args.to_vec(),
+                    env: pairs(&env, '=', "--env")?,
+                    cwd,
+                },
+                _ => bail!(
+                    "give the server as `bulwark upstream add {name} -- CMD ARGS…` (stdio) or `bulwark upstream add {name} --url URL` (HTTP)"
+                ),
+            };
+            let record = state.add(
+                UpstreamSpec {
+                    name,
+                    transport,
+                    enabled: !disabled,
+                },
+                Origin::Cli,
+            )?;
+            println!(
+                "added `{}` ({}), quarantined: review it with `bulwark upstream inspect {}`, then `bulwark upstream approve {}`",
+                record.name,
+                record.transport.summary(),
+                record.name,
+                record.name
+            );
+        }
+        UpstreamCommand::List { json } => {
+            let records = state.all()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&records)?);
+            } else if records.is_empty() {
+                println!(
+                    "no upstream servers; add one with `bulwark upstream add NAME -- CMD ARGS…`"
+                );
+            } else {
+                for r in records {
+                    let callable = r.callable().count();
+                    println!(
+                        "{:20} {:6} {:28} {:3} tools, {:3} callable  {}",
+                        r.name,
+                        r.transport.kind(),
+                        status_word(&r),
+                        r.tools.len(),
+                        callable,
+                        r.transport.summary()
+                    );
+                }
+            }
+        }
+        UpstreamCommand::Remove { name } => {
+            let r = state.remove(&name)?;
+            println!("removed `{}`", r.name);
+        }
+        UpstreamCommand::Quarantine { name } => {
+            let r = state.quarantine(&name)?;
+            println!(
+                "`{}` is quarantined: its tools are neither listed nor callable",
+                r.name
+            );
+        }
+        UpstreamCommand::Inspect { name, no_connect } => {
+            let record = refreshed(gateway, &name, no_connect)?;
+            print_inspection(&record);
+        }
+        UpstreamCommand::Approve {
+            name,
+            tool,
+            no_connect,
+        } => {
+            let record = refreshed(gateway, &name, no_connect)?;
+            if record.tools.is_empty() {
+                bail!(
+                    "no tools of `{name}` are known yet, so there is nothing to pin; make the server reachable and run this again{}",
+                    record
+                        .last_error
+                        .as_deref()
+                        .map(|e| format!(" (last error: {e})"))
+                        .unwrap_or_default()
+                );
+            }
+            let (record, pinned) = state.approve(&name, tool.as_deref())?;
+            let findings: usize = pinned
+                .iter()
+                .filter_map(|t| record.tools.get(t))
+                .map(|t| t.findings.len())
+                .sum();
+            println!(
+                "approved `{name}`: pinned {} tool(s): {}",
+                pinned.len(),
+                pinned.join(", ")
+            );
+            if findings > 0 {
+                eprintln!(
+                    "warning: the approved tools carry {findings} scanner finding(s); see `bulwark upstream inspect {name}`"
+                );
+            }
+        }
+        UpstreamCommand::Import { file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let (specs, skipped) = bulwark_gateway::import::parse(&text)?;
+            for skip in &skipped {
+                eprintln!("skipped `{}`: {}", skip.name, skip.reason);
+            }
+            let mut added = 0;
+            for spec in specs {
+                let name = spec.name.clone();
+                match state.add(spec, Origin::Import) {
+                    Ok(_) => {
+                        added += 1;
+                        println!("added `{name}` (quarantined)");
+                    }
+                    Err(err) => eprintln!("skipped `{name}`: {err}"),
+                }
+            }
+            println!(
+                "imported {added} server(s) from {}; review each with `bulwark upstream inspect NAME` and approve with `bulwark upstream approve NAME`",
+                file.display()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The record after a fresh listing, unless `no_connect` or the server is
+/// unreachable (then the stored listing, with a warning).
+fn refreshed(gateway: &Gateway, name: &str, no_connect: bool) -> Result<UpstreamRecord> {
+    let stored = gateway.state()?.get(name)?.ok_or_else(|| {
+        anyhow!(bulwark_gateway::GatewayError::UnknownServer { name: name.into() })
+    })?;
+    if no_connect {
+        return Ok(stored);
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    match rt.block_on(gateway.inspect(name)) {
+        Ok(record) => Ok(record),
+        Err(err) => {
+            eprintln!("warning: {err}; using the listing stored at the last inspection");
+            Ok(stored)
+        }
+    }
+}
