@@ -21,6 +21,7 @@ pub mod import;
 mod logs;
 mod path;
 pub mod record;
+mod search;
 mod state;
 mod tools;
 
@@ -36,6 +37,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
 pub use conn::{ConnState, TRIP_AFTER, backoff};
 pub use record::{ToolStatus, Transport, UpstreamRecord};
+pub use search::SearchSink;
 pub use state::{StateStore, UpstreamSpec};
 
 /// Why a gateway operation failed; each message says what to do.
@@ -860,6 +862,13 @@ pub fn register(builder: &mut RegistryBuilder, gateway: &Gateway) {
         false,
     );
     builder.tools(tools::tools(gateway));
+    match search::retrieve_tools(gateway) {
+        Ok(def) => {
+            builder.tool(def);
+        }
+        // Search is a convenience: call_tool and the rest still work.
+        Err(err) => tracing::error!("retrieve_tools not available: {err}"),
+    }
 }
 
 /// The tail of a stdio upstream's stderr log.
