@@ -7,6 +7,7 @@ mod hunt;
 mod iocs;
 mod listing;
 mod scan;
+mod tenant;
 mod timeline;
 
 use std::process::ExitCode;
@@ -145,6 +146,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Iocs(args) => iocs::run(args),
         Command::Timeline(args) => timeline::run(args),
         Command::Hunt(args) => hunt::run(args),
+        Command::Tenant(command) => tenant::run(&config, command),
         Command::Auth(AuthCommand::Key(command)) => keys(&config, command),
         Command::Auth(AuthCommand::User(command)) => auth::users(&config, command),
         Command::Auth(AuthCommand::SigningKey(command)) => auth::signing_keys(&config, command),
