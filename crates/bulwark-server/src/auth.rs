@@ -5,6 +5,7 @@
 //! `CallContext`; nothing about it is kept process-wide. Authenticators
 //! (API keys now; OAuth and JWT later) sit behind the [`Authenticator`] trait.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
@@ -42,12 +43,16 @@ impl Principal {
     }
 }
 
-/// The tenant a request acts for and the backend credentials it brought.
+/// A tenant's backend credentials by name.
+pub type Credentials = Arc<BTreeMap<String, String>>;
+
+/// The tenant a request acts for and its backend credentials: those stored
+/// for the tenant, overridden by any the request brought in headers.
 /// Lives in the request's extensions and then the `CallContext`, nowhere else.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct TenantContext {
     pub tenant: String,
-    pub credentials: std::collections::BTreeMap<String, String>,
+    pub credentials: Credentials,
 }
 
 impl std::fmt::Debug for TenantContext {
@@ -72,8 +77,12 @@ fn valid_tenant(tenant: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
-/// `X-Tenant-Id: T` and `X-Tenant-Credential-NAME: value` headers.
-fn tenant_from_headers(headers: &axum::http::HeaderMap) -> Result<Option<TenantContext>, String> {
+/// `X-Tenant-Id: T` and `X-Tenant-Credential-NAME: value` headers; the
+/// latter are refused unless `credential_headers`.
+fn tenant_from_headers(
+    headers: &axum::http::HeaderMap,
+    credential_headers: bool,
+) -> Result<Option<TenantContext>, String> {
     let tenant = match headers.get(TENANT_HEADER) {
         Some(value) => {
             let tenant = value
@@ -89,11 +98,17 @@ fn tenant_from_headers(headers: &axum::http::HeaderMap) -> Result<Option<TenantC
         }
         None => None,
     };
-    let mut credentials = std::collections::BTreeMap::new();
+    let mut credentials = BTreeMap::new();
     for (name, value) in headers {
         let Some(key) = name.as_str().strip_prefix(CREDENTIAL_PREFIX) else {
             continue;
         };
+        if !credential_headers {
+            return Err(format!(
+                "header `{name}`: credential headers are turned off here \
+                 (auth.tenant_credentials = \"store\"); the tenant's stored credentials apply"
+            ));
+        }
         if key.is_empty() || value.len() > MAX_CREDENTIAL_BYTES {
             return Err(format!(
                 "header `{name}` needs a name after X-Tenant-Credential- and at most {MAX_CREDENTIAL_BYTES} bytes"
@@ -112,7 +127,7 @@ fn tenant_from_headers(headers: &axum::http::HeaderMap) -> Result<Option<TenantC
     match tenant {
         Some(tenant) => Ok(Some(TenantContext {
             tenant,
-            credentials,
+            credentials: Arc::new(credentials),
         })),
         None if credentials.is_empty() => Ok(None),
         None => Err(
@@ -127,6 +142,52 @@ fn bad_request(message: String) -> Response {
         axum::Json(json!({ "jsonrpc": "2.0", "id": null, "error": { "code": -32600, "message": message } })),
     )
         .into_response()
+}
+
+/// 503 for a tenant whose stored credentials cannot be read: failing the
+/// request beats running the tool without them.
+fn unavailable(message: &str) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        axum::Json(json!({ "jsonrpc": "2.0", "id": null, "error": { "code": -32603, "message": message } })),
+    )
+        .into_response()
+}
+
+/// Where a tenant's backend credentials are kept (bulwark's store,
+/// encrypted). Asked on every request that acts for a tenant, so a hit
+/// must be cheap.
+pub trait TenantCredentials: Send + Sync + 'static {
+    /// The tenant's stored credentials; `Ok(None)` when it has none. `Err`:
+    /// they cannot be read right now (the request is answered 503).
+    fn credentials(&self, tenant: &str) -> Result<Option<Credentials>, String>;
+}
+
+/// Adds the tenant's stored credentials beneath those its headers brought
+/// (a header wins over a stored credential of the same name). `Some`: the
+/// response to answer instead, because they cannot be read.
+fn resolve_credentials(config: &AuthConfig, tenant: &mut TenantContext) -> Option<Response> {
+    let source = config.tenant_credentials.as_ref()?;
+    let stored = match source.credentials(&tenant.tenant) {
+        Ok(Some(stored)) => stored,
+        Ok(None) => return None,
+        Err(err) => {
+            tracing::warn!(tenant = %tenant.tenant, "stored tenant credentials unavailable: {err}");
+            return Some(unavailable(
+                "this tenant's stored backend credentials cannot be read right now; retry shortly, and tell the operator if it persists",
+            ));
+        }
+    };
+    if tenant.credentials.is_empty() {
+        tenant.credentials = stored;
+    } else {
+        let mut merged = BTreeMap::clone(&stored);
+        for (name, value) in tenant.credentials.iter() {
+            merged.insert(name.clone(), value.clone());
+        }
+        tenant.credentials = Arc::new(merged);
+    }
+    None
 }
 
 /// The protected resource a credential is presented to.
@@ -154,7 +215,7 @@ pub trait Authenticator: Send + Sync + 'static {
 }
 
 /// The authenticators in force. Empty means authentication is off.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct AuthConfig {
     pub authenticators: Vec<Arc<dyn Authenticator>>,
     /// Issuers announced in the protected-resource metadata (RFC 9728).
@@ -162,6 +223,23 @@ pub struct AuthConfig {
     /// Read the tenant and its credentials from `X-Tenant-Id` and
     /// `X-Tenant-Credential-*` headers (and `Bearer <key>:<tenant>`).
     pub tenant_headers: bool,
+    /// Where stored tenant credentials come from; `None`: none are stored.
+    pub tenant_credentials: Option<Arc<dyn TenantCredentials>>,
+    /// With `tenant_headers`, also accept `X-Tenant-Credential-*` headers
+    /// (`false`: only stored credentials count, and such headers get 400).
+    pub credential_headers: bool,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            authenticators: Vec::new(),
+            authorization_servers: Vec::new(),
+            tenant_headers: false,
+            tenant_credentials: None,
+            credential_headers: true,
+        }
+    }
 }
 
 impl std::fmt::Debug for AuthConfig {
@@ -170,6 +248,8 @@ impl std::fmt::Debug for AuthConfig {
             .field("authenticators", &self.authenticators.len())
             .field("authorization_servers", &self.authorization_servers)
             .field("tenant_headers", &self.tenant_headers)
+            .field("tenant_credentials", &self.tenant_credentials.is_some())
+            .field("credential_headers", &self.credential_headers)
             .finish()
     }
 }
@@ -314,13 +394,16 @@ pub(crate) async fn authenticate(
 ) -> Response {
     let mut tenant = None;
     if gate.config.tenant_headers {
-        match tenant_from_headers(request.headers()) {
+        match tenant_from_headers(request.headers(), gate.config.credential_headers) {
             Ok(found) => tenant = found,
             Err(message) => return bad_request(message),
         }
     }
     if !gate.config.enabled() {
-        if let Some(tenant) = tenant {
+        if let Some(mut tenant) = tenant {
+            if let Some(response) = resolve_credentials(&gate.config, &mut tenant) {
+                return response;
+            }
             request.extensions_mut().insert(tenant);
         }
         return next.run(request).await;
@@ -498,7 +581,10 @@ pub(crate) async fn authenticate(
         }),
         (None, None) => None,
     };
-    if let Some(tenant) = tenant {
+    if let Some(mut tenant) = tenant {
+        if let Some(response) = resolve_credentials(&gate.config, &mut tenant) {
+            return response;
+        }
         request.extensions_mut().insert(tenant);
     }
     request.extensions_mut().insert(principal);
@@ -541,5 +627,94 @@ mod tests {
             ..p
         };
         assert!(star.reaches_profile("anything"));
+    }
+
+    struct Fixed(Result<Option<Credentials>, String>);
+
+    impl TenantCredentials for Fixed {
+        fn credentials(&self, _tenant: &str) -> Result<Option<Credentials>, String> {
+            self.0.clone()
+        }
+    }
+
+    fn creds(pairs: &[(&str, &str)]) -> Credentials {
+        Arc::new(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    fn config(source: Fixed) -> AuthConfig {
+        AuthConfig {
+            tenant_credentials: Some(Arc::new(source)),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn stored_credentials_sit_beneath_header_ones() {
+        let stored = creds(&[("api_key", "stored"), ("oid", "org-1")]);
+        let config = config(Fixed(Ok(Some(stored.clone()))));
+
+        let mut tenant = TenantContext {
+            tenant: "t1".into(),
+            credentials: Default::default(),
+        };
+        assert!(resolve_credentials(&config, &mut tenant).is_none());
+        assert!(
+            Arc::ptr_eq(&tenant.credentials, &stored),
+            "shared, not copied"
+        );
+
+        let mut tenant = TenantContext {
+            tenant: "t1".into(),
+            credentials: creds(&[("api_key", "header"), ("extra", "x")]),
+        };
+        assert!(resolve_credentials(&config, &mut tenant).is_none());
+        assert_eq!(
+            tenant.credentials,
+            creds(&[("api_key", "header"), ("extra", "x"), ("oid", "org-1")])
+        );
+        assert_eq!(stored["api_key"], "stored", "the stored map is not changed");
+    }
+
+    #[test]
+    fn no_stored_credentials_leave_the_context_alone() {
+        let header = creds(&[("api_key", "header")]);
+        for config in [config(Fixed(Ok(None))), AuthConfig::default()] {
+            let mut tenant = TenantContext {
+                tenant: "t1".into(),
+                credentials: header.clone(),
+            };
+            assert!(resolve_credentials(&config, &mut tenant).is_none());
+            assert!(Arc::ptr_eq(&tenant.credentials, &header));
+        }
+    }
+
+    #[test]
+    fn unreadable_stored_credentials_are_503() {
+        let config = config(Fixed(Err("disk on fire".into())));
+        let mut tenant = TenantContext {
+            tenant: "t1".into(),
+            credentials: Default::default(),
+        };
+        let response = resolve_credentials(&config, &mut tenant).expect("refused");
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[test]
+    fn credential_headers_can_be_turned_off() {
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert(TENANT_HEADER, HeaderValue::from_static("t1"));
+        headers.insert("x-tenant-credential-api_key", HeaderValue::from_static("k"));
+        let found = tenant_from_headers(&headers, true).unwrap().unwrap();
+        assert_eq!(found.credentials["api_key"], "k");
+        let err = tenant_from_headers(&headers, false).unwrap_err();
+        assert!(err.contains("turned off"), "{err}");
+        headers.remove("x-tenant-credential-api_key");
+        let found = tenant_from_headers(&headers, false).unwrap().unwrap();
+        assert_eq!(found.tenant, "t1");
     }
 }

@@ -155,7 +155,7 @@ impl McpServer {
             .map(|v| v.chars().take(256).collect());
         if let Some(tenant) = parts.and_then(|p| p.extensions.get::<crate::auth::TenantContext>()) {
             ctx.tenant = Some(tenant.tenant.clone());
-            ctx.credentials = Some(Arc::new(tenant.credentials.clone()));
+            ctx.credentials = Some(tenant.credentials.clone());
         }
         if let Some(caps) = rc.client_capabilities() {
             ctx.client_caps = ClientCaps {

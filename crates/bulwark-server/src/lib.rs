@@ -18,7 +18,9 @@ use std::sync::Arc;
 use bulwark_core::{CallContext, JsonObject, Registry, RegistryError, ToolError, ToolOutput};
 use rmcp::ServiceExt;
 
-pub use auth::{AuthConfig, AuthTarget, Authenticator, Principal, TenantContext};
+pub use auth::{
+    AuthConfig, AuthTarget, Authenticator, Credentials, Principal, TenantContext, TenantCredentials,
+};
 pub use convert::output_json;
 pub use handler::{McpServer, ProfileEndpoint, ServerCore};
 pub use http::{ExtraRoutes, HttpOptions, HttpServer};

@@ -72,4 +72,26 @@ pub enum StoreError {
         id: String,
         revoked_at: String,
     },
+
+    #[error("secrets key {path}: {reason}")]
+    SecretsKey { path: PathBuf, reason: String },
+
+    #[error(
+        "cannot decrypt credential `{name}` of tenant `{tenant}`: the secrets key (secrets.key in \
+         the data dir) is not the one it was stored with, or the row was altered; restore the \
+         right secrets.key, or store the credential again with `bulwark tenant credential set`"
+    )]
+    Decrypt { tenant: String, name: String },
+
+    #[error(
+        "tenant `{tenant}` has no stored credential `{name}`; \
+         run `bulwark tenant credential list {tenant}` to see its credentials"
+    )]
+    CredentialNotFound { tenant: String, name: String },
+
+    #[error(
+        "tenant `{tenant}` already holds {max} credentials, the most one tenant may have; \
+         remove one first with `bulwark tenant credential remove {tenant} NAME`"
+    )]
+    TooManyCredentials { tenant: String, max: usize },
 }

@@ -1,4 +1,5 @@
-//! bulwark's persistence, behind a small API. This first version holds API keys.
+//! bulwark's persistence, behind a small API: API keys, copies of audit
+//! records, and tenants' backend credentials (encrypted, see [`CredentialVault`]).
 //!
 //! The default backend is one SQLite file in the data dir, opened in WAL mode
 //! with a busy timeout so several bulwark processes (a running `serve` and a
@@ -23,6 +24,7 @@
 //! # }
 //! ```
 
+mod credentials;
 mod error;
 mod key;
 mod sqlite;
@@ -37,6 +39,10 @@ use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+pub use credentials::{
+    CredentialInfo, CredentialVault, KEY_LEN, PER_TENANT_MAX, SetOutcome, VALUE_MAX,
+    normalize_name as normalize_credential_name, validate_tenant as validate_credential_tenant,
+};
 pub use error::StoreError;
 pub use key::ApiKey;
 pub use upstream::{StoredUpstream, UpstreamWrite, valid_upstream_name};
@@ -74,6 +80,8 @@ struct Inner {
     last_used: Mutex<HashMap<String, Instant>>,
     /// Keys verified since the database last changed.
     verified: Mutex<KeyCache>,
+    /// Decrypted tenant credentials since the database last changed.
+    credentials: Mutex<credentials::CredentialCache>,
 }
 
 /// Verified keys by the SHA-256 of their secret, valid for as long as the
@@ -139,6 +147,7 @@ impl Store {
                 conn: Mutex::new(conn),
                 last_used: Mutex::new(HashMap::new()),
                 verified: Mutex::new(KeyCache::default()),
+                credentials: Mutex::new(credentials::CredentialCache::default()),
             }),
         }
     }
@@ -155,6 +164,13 @@ impl Store {
     fn verified(&self) -> MutexGuard<'_, KeyCache> {
         self.inner
             .verified
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn credential_cache(&self) -> MutexGuard<'_, credentials::CredentialCache> {
+        self.inner
+            .credentials
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }

@@ -64,6 +64,17 @@ const MIGRATIONS: &[(i64, &str)] = &[
      );
      INSERT INTO upstream_generation (id, generation) VALUES (1, 0);",
     ),
+    (
+        4,
+        "CREATE TABLE tenant_credentials (
+         tenant     TEXT NOT NULL,
+         name       TEXT NOT NULL,
+         nonce      BLOB NOT NULL, -- 24 random bytes (XChaCha20)
+         ciphertext BLOB NOT NULL, -- XChaCha20-Poly1305; tenant and name are its associated data
+         updated_at TEXT NOT NULL,
+         PRIMARY KEY (tenant, name)
+     ) WITHOUT ROWID;",
+    ),
 ];
 
 const KEY_COLUMNS: &str = "id, name, scopes, tenant, created_at, last_used_at, revoked_at";
@@ -436,6 +447,119 @@ pub(crate) fn search_audit(
         )
         .map_err(db_err(ACTION))?;
     rows.collect::<Result<Vec<String>, _>>()
+        .map_err(db_err(ACTION))
+}
+
+/// One sealed credential to store.
+pub(crate) struct CredentialRow<'a> {
+    pub tenant: &'a str,
+    pub name: &'a str,
+    pub nonce: &'a [u8],
+    pub ciphertext: &'a [u8],
+    pub updated_at: &'a str,
+}
+
+/// Inserts or replaces a credential, refusing a new one past `max` per tenant.
+pub(crate) fn upsert_credential(
+    conn: &mut Connection,
+    row: &CredentialRow<'_>,
+    max: usize,
+) -> Result<crate::SetOutcome, StoreError> {
+    const ACTION: &str = "storing a tenant credential";
+    // IMMEDIATE: the count and the insert happen under one write lock.
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db_err(ACTION))?;
+    let (others, exists): (i64, bool) = tx
+        .query_row(
+            "SELECT COUNT(*) FILTER (WHERE name <> ?2), COUNT(*) FILTER (WHERE name = ?2) > 0
+             FROM tenant_credentials WHERE tenant = ?1",
+            params![row.tenant, row.name],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map_err(db_err(ACTION))?;
+    if !exists && others >= max as i64 {
+        return Err(StoreError::TooManyCredentials {
+            tenant: row.tenant.to_owned(),
+            max,
+        });
+    }
+    tx.execute(
+        "INSERT INTO tenant_credentials (tenant, name, nonce, ciphertext, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (tenant, name) DO UPDATE SET
+             nonce = excluded.nonce, ciphertext = excluded.ciphertext,
+             updated_at = excluded.updated_at",
+        params![
+            row.tenant,
+            row.name,
+            row.nonce,
+            row.ciphertext,
+            row.updated_at
+        ],
+    )
+    .map_err(db_err(ACTION))?;
+    tx.commit().map_err(db_err(ACTION))?;
+    Ok(if exists {
+        crate::SetOutcome::Replaced
+    } else {
+        crate::SetOutcome::Added
+    })
+}
+
+pub(crate) fn list_credentials(
+    conn: &Connection,
+    tenant: &str,
+) -> Result<Vec<crate::CredentialInfo>, StoreError> {
+    const ACTION: &str = "listing tenant credentials";
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT name, updated_at FROM tenant_credentials WHERE tenant = ?1 ORDER BY name",
+        )
+        .map_err(db_err(ACTION))?;
+    let rows = stmt
+        .query_map([tenant], |r| {
+            Ok(crate::CredentialInfo {
+                tenant: tenant.to_owned(),
+                name: r.get(0)?,
+                updated_at: r.get(1)?,
+            })
+        })
+        .map_err(db_err(ACTION))?;
+    rows.collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(db_err(ACTION))
+}
+
+/// Whether a row was deleted.
+pub(crate) fn delete_credential(
+    conn: &Connection,
+    tenant: &str,
+    name: &str,
+) -> Result<bool, StoreError> {
+    conn.prepare_cached("DELETE FROM tenant_credentials WHERE tenant = ?1 AND name = ?2")
+        .and_then(|mut stmt| stmt.execute([tenant, name]))
+        .map(|n| n > 0)
+        .map_err(db_err("removing a tenant credential"))
+}
+
+/// A sealed credential as read back: (name, nonce, ciphertext).
+pub(crate) type SealedRow = (String, Vec<u8>, Vec<u8>);
+
+/// A tenant's sealed credentials, by name.
+pub(crate) fn credential_rows(
+    conn: &Connection,
+    tenant: &str,
+) -> Result<Vec<SealedRow>, StoreError> {
+    const ACTION: &str = "reading tenant credentials";
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT name, nonce, ciphertext FROM tenant_credentials WHERE tenant = ?1 ORDER BY name",
+        )
+        .map_err(db_err(ACTION))?;
+    let rows = stmt
+        .query_map([tenant], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .map_err(db_err(ACTION))?;
+    rows.collect::<rusqlite::Result<Vec<_>>>()
         .map_err(db_err(ACTION))
 }
 

@@ -19,6 +19,11 @@ pub fn store_path(data_dir: &Path) -> PathBuf {
     data_dir.join("bulwark.db")
 }
 
+/// The key that seals stored tenant credentials, apart from the database.
+pub fn secrets_key_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("secrets.key")
+}
+
 pub fn open_store(data_dir: &Path) -> Result<Store> {
     let path = store_path(data_dir);
     Store::open(&path).with_context(|| format!("cannot open the store at {}", path.display()))
@@ -40,18 +45,39 @@ pub fn http_security(
     profiles: &[String],
     audit: Option<&bulwark_audit::AuditLog>,
 ) -> Result<HttpSecurity> {
+    use crate::config::TenantCredentialSource as Source;
+    let source = config.auth.tenant_credentials;
     let mut auth = AuthConfig {
         authorization_servers: config.auth.authorization_servers.clone(),
         tenant_headers: config.auth.tenant_headers,
+        credential_headers: source != Source::Store,
         ..Default::default()
     };
+    // One connection for the API keys and the tenant credentials.
+    let mut opened: Option<Store> = None;
+    let mut store = || -> Result<Store> {
+        if opened.is_none() {
+            opened = Some(open_store(data_dir)?);
+        }
+        Ok(opened
+            .clone()
+            .unwrap_or_else(|| unreachable!("opened just above")))
+    };
+    // Without authentication or tenant headers no request names a tenant.
+    let tenants_possible = config.auth.tenant_headers || config.auth.required();
+    if source != Source::Headers && tenants_possible {
+        let key = secrets_key_path(data_dir);
+        let vault = store()?
+            .credential_vault(&key)
+            .context("cannot use the stored tenant credentials; or set `auth.tenant_credentials = \"headers\"` to take them from request headers only")?;
+        auth.tenant_credentials = Some(Arc::new(StoredCredentials(vault)));
+    }
     let mut extra = None;
     for method in &config.auth.methods {
         match method {
             AuthMethod::None => {}
             AuthMethod::ApiKey => {
-                let store = open_store(data_dir)?;
-                auth.authenticators.push(Arc::new(ApiKeys(store)));
+                auth.authenticators.push(Arc::new(ApiKeys(store()?)));
             }
             AuthMethod::Jwt => {
                 let jwt = config.auth.jwt.as_ref().context(
@@ -291,5 +317,15 @@ impl Authenticator for ApiKeys {
                 client_id: None,
             }))
         })
+    }
+}
+
+/// Tenant credentials from the store, decrypted with the data dir's
+/// `secrets.key`. Inline like the API keys: a hit is one short lock.
+struct StoredCredentials(bulwark_store::CredentialVault);
+
+impl bulwark_server::TenantCredentials for StoredCredentials {
+    fn credentials(&self, tenant: &str) -> Result<Option<bulwark_server::Credentials>, String> {
+        self.0.credentials_for(tenant).map_err(|e| e.to_string())
     }
 }

@@ -42,6 +42,9 @@ pub enum Command {
     /// Manage credentials in the data directory's store.
     #[command(subcommand)]
     Auth(AuthCommand),
+    /// Tenants' backend credentials, stored encrypted in the data directory.
+    #[command(subcommand)]
+    Tenant(crate::tenant::TenantCommand),
     /// Find vulnerabilities, leaked secrets and poisoned tool descriptions in an
     /// MCP server's source tree and in MCP client configs. Offline: nothing is
     /// uploaded. Exit 0 clean, 1 findings at or above --fail-on, 2 scan error,

@@ -338,11 +338,25 @@ pub struct AuthSection {
     /// Take the tenant and its backend credentials from each request's
     /// `X-Tenant-Id` / `X-Tenant-Credential-*` headers (or `Bearer <key>:<tenant>`).
     pub tenant_headers: bool,
+    /// Where a tenant's backend credentials come from: `store` (set with
+    /// `bulwark tenant credential set`, encrypted in the data dir),
+    /// `headers` (`X-Tenant-Credential-*`, with `tenant_headers`), or `both`
+    /// (stored ones, overridden by headers of the same name).
+    pub tenant_credentials: TenantCredentialSource,
     /// The built-in OAuth 2.1 authorization server (method `oauth`).
     pub oauth: OAuthSection,
     /// JWTs from an external identity provider (method `jwt`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwt: Option<JwtSection>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TenantCredentialSource {
+    Store,
+    Headers,
+    #[default]
+    Both,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -360,6 +374,7 @@ impl Default for AuthSection {
             methods: vec![AuthMethod::None],
             authorization_servers: Vec::new(),
             tenant_headers: false,
+            tenant_credentials: TenantCredentialSource::Both,
             oauth: OAuthSection::default(),
             jwt: None,
         }

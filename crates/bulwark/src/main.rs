@@ -8,6 +8,7 @@ mod iocs;
 mod listing;
 mod report;
 mod scan;
+mod tenant;
 mod timeline;
 mod upstream;
 
@@ -149,6 +150,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Hunt(args) => hunt::run(args),
         Command::Report(args) => report::run(args),
         Command::Upstream(command) => upstream::run(&gateway(&config), command),
+        Command::Tenant(command) => tenant::run(&config, command),
         Command::Auth(AuthCommand::Key(command)) => keys(&config, command),
         Command::Auth(AuthCommand::User(command)) => auth::users(&config, command),
         Command::Auth(AuthCommand::SigningKey(command)) => auth::signing_keys(&config, command),
