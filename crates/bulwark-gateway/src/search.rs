@@ -69,7 +69,11 @@ fn failed(err: bulwark_toolindex::ToolIndexError) -> ToolError {
     ToolError::Failed(format!("tool search failed: {err}"))
 }
 
-async fn retrieve(gateway: Gateway, index: Arc<ToolIndex>, a: RetrieveArgs) -> Result<ToolOutput, ToolError> {
+async fn retrieve(
+    gateway: Gateway,
+    index: Arc<ToolIndex>,
+    a: RetrieveArgs,
+) -> Result<ToolOutput, ToolError> {
     let limit = a.limit.unwrap_or(DEFAULT_LIMIT);
     if limit == 0 || limit > MAX_LIMIT {
         return Err(ToolError::InvalidArguments(format!(
@@ -87,10 +91,11 @@ async fn retrieve(gateway: Gateway, index: Arc<ToolIndex>, a: RetrieveArgs) -> R
     let hits = index.search(&a.query, limit).map_err(failed)?;
     let mut tools = Vec::with_capacity(hits.len());
     for hit in hits {
-        let Some(tool) = records
-            .get(&hit.server)
-            .and_then(|r| r.callable().find(|(name, _)| **name == hit.tool).map(|(_, t)| t))
-        else {
+        let Some(tool) = records.get(&hit.server).and_then(|r| {
+            r.callable()
+                .find(|(name, _)| **name == hit.tool)
+                .map(|(_, t)| t)
+        }) else {
             // Changed or unapproved since the index was fed: never offered.
             continue;
         };
