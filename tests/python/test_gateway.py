@@ -530,3 +530,77 @@ async def test_streamable_http_upstream(bulwark_bin, data_dir, tmp_path):
     finally:
         upstream.terminate()
         upstream.wait(timeout=10)
+
+
+async def test_retrieve_tools_finds_only_approved_tools(bulwark_bin, data_dir, tmp_path):
+    config = write_config(tmp_path)
+    allowed = tmp_path / "files"
+    allowed.mkdir()
+    for name, cmd in [
+        ("everything", ["node", str(EVERYTHING), "stdio"]),
+        ("fs", ["node", str(FILESYSTEM), str(allowed)]),
+    ]:
+        out = cli(bulwark_bin, data_dir, config, "upstream", "add", name, "--", *cmd)
+        assert out.returncode == 0, out.stderr
+    client, errlog = gateway_client(bulwark_bin, data_dir, config, tmp_path)
+    with errlog:
+        with anyio.fail_after(120):
+            async with client:
+
+                async def search(query, **extra):
+                    result = await client.call_tool("retrieve_tools", {"query": query, **extra})
+                    assert not result.is_error, text(result)
+                    return result.structured_content
+
+                # Quarantined servers are never searchable.
+                assert (await search("read a text file"))["tools"] == []
+
+                out = cli(bulwark_bin, data_dir, config, "upstream", "approve", "fs")
+                assert out.returncode == 0, out.stderr
+
+                async def found():
+                    names = [t["name"] for t in (await search("read the contents of a text file"))["tools"]]
+                    return names if names else None
+
+                names = await wait_until(found, what="approved tools in the index")
+                assert "fs:read_text_file" in names[:3], names
+                assert not any(n.startswith("everything:") for n in names), names
+
+                hit = (await search("list the files in a directory", limit=3))["tools"][0]
+                assert hit["name"] == "fs:list_directory", hit
+                assert hit["input_schema"]["type"] == "object"
+                assert "path" in hit["input_schema"]["properties"]
+
+                # Approving the second server adds its tools without touching the first's.
+                out = cli(bulwark_bin, data_dir, config, "upstream", "approve", "everything")
+                assert out.returncode == 0, out.stderr
+
+                async def echo_found():
+                    names = [t["name"] for t in (await search("echo back a message"))["tools"]]
+                    return names if "everything:echo" in names else None
+
+                names = await wait_until(echo_found, what="the second server in the index")
+                assert names[0] == "everything:echo", names
+
+                stats = await search("echo", include_stats=True, explain_tool="everything:echo", debug=True)
+                assert stats["stats"]["servers"] == 2
+                assert stats["explanation"]["name"] == "everything:echo"
+                assert stats["tools"][0]["debug"]["contributions"]
+
+                # Back into quarantine: gone from the results.
+                back = await client.call_tool(
+                    "quarantine_security", {"operation": "quarantine_server", "name": "everything"}
+                )
+                assert not back.is_error
+                names = [t["name"] for t in (await search("echo back a message"))["tools"]]
+                assert not any(n.startswith("everything:") for n in names), names
+
+                # Bad input is refused with the field named; query syntax is just text.
+                for bad in ({"query": ""}, {"query": "x", "limit": 0}, {"query": "x", "limit": 500}):
+                    refused = await client.call_tool("retrieve_tools", bad)
+                    assert refused.is_error, bad
+                    assert "field `" in text(refused), text(refused)
+                odd = await search('name:"read AND (file^3 -x')
+                assert isinstance(odd["tools"], list)
+                huge = await search("file " * 5000)
+                assert isinstance(huge["tools"], list)
