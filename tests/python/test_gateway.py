@@ -22,7 +22,9 @@ from helpers import clean_env, free_port, run_cli, wait_for
 
 pytestmark = pytest.mark.anyio
 
-NODE_MODULES = Path(os.environ.get("BULWARK_NODE_MODULES", "/work/main/tools/npm/node_modules"))
+NODE_MODULES = Path(
+    os.environ.get("BULWARK_NODE_MODULES", Path(__file__).resolve().parents[2] / "tools/npm/node_modules")
+)
 EVERYTHING = NODE_MODULES / "@modelcontextprotocol/server-everything/dist/index.js"
 FILESYSTEM = NODE_MODULES / "@modelcontextprotocol/server-filesystem/dist/index.js"
 RUGPULL = Path(__file__).parent / "upstreams" / "rugpull_server.py"

@@ -17,7 +17,6 @@ fn everything_js() -> Option<PathBuf> {
             .ok()
             .map(PathBuf::from),
         Some(root.join("tools/npm/node_modules")),
-        Some(PathBuf::from("/work/main/tools/npm/node_modules")),
     ];
     candidates
         .into_iter()
