@@ -120,6 +120,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-live-"))
     config = work / "bulwark.toml"
     config.write_text(
+        f'[server]\ncall_timeout_secs = 3600\n'
         f'[live]\nallowed_roots = ["/"]\nrules_dir = "{rules}"\nmax_secs = 3600\nmax_rows = 1000000\n'
     )
     lines = [f"# bench/live ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores)", ""]
