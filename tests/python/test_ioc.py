@@ -118,3 +118,49 @@ async def test_extract_iocs_over_mcp(bulwark_bin, data_dir, tmp_path):
         for bad in ({}, {"paths": ["/no/such/file"]}, {"text": "x", "types": ["nonsense"]}, {"text": "x", "format": "xml"}):
             res = await client.call_tool("extract_iocs", bad)
             assert res.is_error, bad
+
+
+CONFIG_PATTERNS = """[ioc]
+patterns = [{ name = "ticket", regex = 'INC-(\\d{6})' }]
+benign_domains = ["corp-intranet.example"]
+"""
+
+
+@pytest.mark.anyio
+async def test_config_patterns_apply_to_every_call(bulwark_bin, data_dir, tmp_path):
+    config = tmp_path / "bulwark.toml"
+    config.write_text(CONFIG_PATTERNS)
+    text = "ticket INC-004211 about wiki.corp-intranet.example and evil-updates.com"
+    params = StdioServerParameters(
+        command=bulwark_bin,
+        args=["--data-dir", str(data_dir), "--config", str(config), "serve", "--stdio", "--profile", "analysis"],
+        env=clean_env(),
+    )
+    async with Client(params) as client:
+        result = await client.call_tool("extract_iocs", {"text": text, "exclude_benign": True})
+        assert not result.is_error, result
+        values = {(i["type"], i["value"]) for i in result.structured_content["indicators"]}
+        assert ("custom", "004211") in values, values
+        assert ("domain", "evil-updates.com") in values, values
+        assert not any("corp-intranet" in v for _, v in values), values
+    # The command line reads the same section.
+    out = subprocess.run(
+        [bulwark_bin, "--config", str(config), "iocs", "--format", "json", "-"],
+        input=text, capture_output=True, text=True, timeout=60, env=clean_env(),
+    )
+    assert out.returncode == 0, out.stderr
+    assert "004211" in out.stdout
+    # Without the config the pattern is not there.
+    plain = iocs(bulwark_bin, "--format", "json", "-", stdin=text)
+    assert "004211" not in plain.stdout
+
+
+def test_config_with_a_bad_pattern_is_refused(bulwark_bin, tmp_path):
+    config = tmp_path / "bulwark.toml"
+    config.write_text('[ioc]\npatterns = [{ name = "broken", regex = "INC-(" }]\n')
+    check = subprocess.run(
+        [bulwark_bin, "--config", str(config), "config", "check"],
+        capture_output=True, text=True, timeout=60, env=clean_env(),
+    )
+    assert check.returncode != 0
+    assert "[ioc] patterns" in check.stderr and "broken" in check.stderr, check.stderr

@@ -40,9 +40,57 @@ pub struct Config {
     pub live: LiveSection,
     #[serde(default)]
     pub gateway: GatewaySection,
+    #[serde(default)]
+    pub ioc: IocSection,
     /// Upstream MCP servers for the gateway, merged into the store at start.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub upstreams: Vec<UpstreamDecl>,
+}
+
+/// `[ioc]`: applied to every `extract_iocs` call and every `bulwark iocs` run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IocSection {
+    /// Indicators of your own, e.g. `{ name = "ticket", regex = 'INC-\d{6}' }`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub patterns: Vec<IocPatternDecl>,
+    /// More domains to treat as benign (subdomains included) when a call asks
+    /// to drop benign domains.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub benign_domains: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IocPatternDecl {
+    /// Reported as the indicator's name.
+    pub name: String,
+    /// A Rust regular expression; with one capture group, the group is the value.
+    pub regex: String,
+}
+
+impl IocSection {
+    /// The extractor's defaults. The patterns are compiled here, so a bad one
+    /// stops `serve` and `config check` instead of failing every call.
+    pub fn to_defaults(&self) -> anyhow::Result<bulwark_ioc::IocDefaults> {
+        let patterns: Vec<bulwark_ioc::CustomPattern> = self
+            .patterns
+            .iter()
+            .map(|p| bulwark_ioc::CustomPattern {
+                name: p.name.clone(),
+                regex: p.regex.clone(),
+            })
+            .collect();
+        bulwark_ioc::Extractor::new(bulwark_ioc::ExtractOptions {
+            custom: patterns.clone(),
+            ..Default::default()
+        })
+        .map_err(|e| anyhow::anyhow!("`[ioc] patterns` in the config: {e}"))?;
+        Ok(bulwark_ioc::IocDefaults {
+            patterns,
+            benign_domains: self.benign_domains.clone(),
+        })
+    }
 }
 
 /// The gateway to upstream MCP servers (see docs/gateway.md).

@@ -47,7 +47,7 @@ pub struct IocsArgs {
 }
 
 /// Exit 0 when indicators were found, 1 when none were (like grep), 2 on errors.
-pub fn run(args: IocsArgs) -> Result<ExitCode> {
+pub fn run(args: IocsArgs, config: &crate::config::Config) -> Result<ExitCode> {
     let format = args.format.to_ascii_lowercase();
     if !matches!(format.as_str(), "text" | "json" | "csv" | "stix") {
         bail!("--format `{}` is not text, json, csv or stix", args.format);
@@ -74,6 +74,12 @@ pub fn run(args: IocsArgs) -> Result<ExitCode> {
         }
         None => bulwark_ioc::IocDefaults::default(),
     };
+    // The config's `[ioc]` section comes first; the file and flags add to it.
+    let from_config = config.ioc.to_defaults()?;
+    defaults.patterns.splice(0..0, from_config.patterns);
+    defaults
+        .benign_domains
+        .splice(0..0, from_config.benign_domains);
     for p in &args.patterns {
         let (name, regex) = p
             .split_once('=')

@@ -145,7 +145,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Scan(args) => Ok(scan::run(*args)),
-        Command::Iocs(args) => iocs::run(args),
+        Command::Iocs(args) => iocs::run(args, &config),
         Command::Timeline(args) => timeline::run(args),
         Command::Hunt(args) => hunt::run(args),
         Command::Report(args) => report::run(args),
@@ -295,7 +295,7 @@ fn build_registry_with_gateway(config: &Config) -> Result<(Registry, bulwark_gat
     );
     bulwark_conformance::register(&mut builder);
     bulwark_scanner::register(&mut builder);
-    bulwark_ioc::register(&mut builder);
+    bulwark_ioc::register_with(&mut builder, config.ioc.to_defaults()?);
     bulwark_timeline::register(&mut builder);
     bulwark_sigma::register(&mut builder);
     bulwark_report::register(&mut builder);
