@@ -93,6 +93,15 @@ impl Connections {
         }
     }
 
+    /// The slot of `name`, if it was ever used; never creates one.
+    fn existing(&self, name: &str) -> Option<Arc<Slot>> {
+        self.slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .cloned()
+    }
+
     fn slot(&self, name: &str, transport: &Transport) -> Arc<Slot> {
         let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
         match slots.get(name) {
@@ -131,12 +140,7 @@ impl Connections {
     }
 
     pub fn state(&self, name: &str) -> ConnState {
-        let slot = self
-            .slots
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(name)
-            .cloned();
+        let slot = self.existing(name);
         let Some(slot) = slot else {
             return ConnState {
                 connected: false,
@@ -165,12 +169,7 @@ impl Connections {
     /// Whether the tool list must be fetched again before the next call
     /// (and clear the flag).
     pub fn take_stale(&self, name: &str) -> bool {
-        let slot = self
-            .slots
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(name)
-            .cloned();
+        let slot = self.existing(name);
         slot.is_some_and(|s| s.stale.swap(false, Ordering::SeqCst))
     }
 
@@ -216,12 +215,7 @@ impl Connections {
 
     /// Note how a call on a leased connection went.
     pub async fn outcome(&self, name: &str, lease: &Lease, error: Option<&UpstreamError>) {
-        let slot = self
-            .slots
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(name)
-            .cloned();
+        let slot = self.existing(name);
         let Some(slot) = slot else { return };
         match error {
             None => record_success(&slot),
