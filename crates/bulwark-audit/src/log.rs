@@ -2,6 +2,7 @@ use std::fmt;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -112,7 +113,7 @@ struct Inner {
     include_params: bool,
     /// The chain state and the file, shared by the writer thread and, with
     /// interval fsync, by callers that append directly.
-    state: Arc<Mutex<Writer>>,
+    shared: Arc<Shared>,
     /// With interval fsync a record is sealed by its caller under the lock: a
     /// write(2) (or none, when it may wait in the buffer) costs less than two
     /// thread hand-offs. The thread then writes the buffer, fsyncs on schedule
@@ -180,25 +181,33 @@ impl AuditLog {
 
         let (tx, rx) = mpsc::channel();
         let direct = matches!(options.fsync, Fsync::Interval(_));
-        let writer = Writer {
-            file,
+        let sync_handle = Arc::new(file.try_clone().map_err(open_err)?);
+        let shared = Arc::new(Shared {
             path: path.clone(),
-            len: tail.len,
-            next_seq: tail.next_seq,
-            written_seq: tail.next_seq,
-            written_prev: tail.prev.clone(),
-            prev: tail.prev,
-            pending: String::new(),
-            wake_sent: false,
             fsync: options.fsync,
-            stderr_lines: options.stderr_lines,
-            sink: options.sink.clone(),
-            dirty: tail.dirty,
-            last_sync: Instant::now(),
-            poisoned: false,
-        };
-        let state = Arc::new(Mutex::new(writer));
-        let thread_state = state.clone();
+            chain: Mutex::new(Chain {
+                next_seq: tail.next_seq,
+                prev: tail.prev.clone(),
+                pending: String::new(),
+                wake_sent: false,
+                epoch: 0,
+            }),
+            file: Mutex::new(FileState {
+                file,
+                sync_handle,
+                len: tail.len,
+                written_seq: tail.next_seq,
+                written_prev: tail.prev,
+                changes: 0,
+                dirty: tail.dirty,
+                last_sync: Instant::now(),
+                stderr_lines: options.stderr_lines,
+                sink: options.sink.clone(),
+                spare: String::new(),
+            }),
+            poisoned: AtomicBool::new(false),
+        });
+        let thread_shared = shared.clone();
         let buffer = if direct {
             options.buffer
         } else {
@@ -206,7 +215,7 @@ impl AuditLog {
         };
         let handle = std::thread::Builder::new()
             .name("bulwark-audit".into())
-            .spawn(move || Writer::run(&thread_state, rx, buffer))
+            .spawn(move || thread_shared.run(rx, buffer))
             .map_err(open_err)?;
 
         Ok(AuditLog {
@@ -214,7 +223,7 @@ impl AuditLog {
                 path,
                 min_severity: options.min_severity,
                 include_params: options.include_params,
-                state,
+                shared,
                 direct,
                 buffer,
                 tx: Some(tx),
@@ -256,12 +265,7 @@ impl AuditLog {
         let encoded = Encoded::new(&event);
         if self.inner.direct {
             let may_wait = !self.inner.buffer.is_zero() && event.severity < Severity::High;
-            let wake = self
-                .inner
-                .state
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .append(&encoded, may_wait)?;
+            let wake = self.inner.shared.append(&encoded, may_wait)?;
             if wake {
                 self.send(Command::Wake)?;
             }
@@ -417,53 +421,81 @@ fn rfind_newline(file: &mut File, end: u64) -> io::Result<Option<u64>> {
     Ok(None)
 }
 
-/// Owns the file and the chain state; runs on its own thread so the order
-/// records are sealed in is the order they are written in.
-struct Writer {
-    file: File,
+/// The chain and the file, shared by the writer thread and (with interval
+/// fsync) by the callers that append directly.
+///
+/// Two locks, so that a caller sealing a record never waits for disk I/O:
+/// `chain` is held only to seal a record or to take the pending lines, and
+/// `file` only to write them. No lock is held across an fsync. Lock order:
+/// `file`, then `chain`.
+struct Shared {
     path: PathBuf,
-    /// Length of the file up to the last complete record, to roll back a failed write.
-    len: u64,
+    fsync: Fsync,
+    chain: Mutex<Chain>,
+    file: Mutex<FileState>,
+    /// Set after an I/O failure that leaves the file's state uncertain; a
+    /// retried fsync can report success for data that was lost.
+    poisoned: AtomicBool,
+}
+
+struct Chain {
     /// The chain's head, counting records still in `pending`.
     next_seq: u64,
     prev: String,
-    /// The chain's head as written to the file, to roll back a failed write.
-    written_seq: u64,
-    written_prev: String,
     /// Sealed lines not yet written, in chain order.
     pending: String,
     /// A `Wake` is on its way to the thread for what is in `pending`.
     wake_sent: bool,
-    fsync: Fsync,
-    stderr_lines: bool,
-    sink: Option<Arc<dyn AuditSink>>,
+    /// Bumped whenever a failed write throws sealed records away, so that a
+    /// caller whose record went with them finds out.
+    epoch: u64,
+}
+
+struct FileState {
+    file: File,
+    /// The same file for fsync, which runs without the lock.
+    sync_handle: Arc<File>,
+    /// Length of the file up to the last complete record, to roll back a failed write.
+    len: u64,
+    /// The chain's head as written to the file, to roll back a failed write.
+    written_seq: u64,
+    written_prev: String,
+    /// Counts writes and roll-backs, so an fsync knows whether it covered all of them.
+    changes: u64,
     /// Written but not yet fsynced.
     dirty: bool,
     last_sync: Instant,
-    /// Set after an I/O failure that leaves the file's state uncertain; a
-    /// retried fsync can report success for data that was lost.
-    poisoned: bool,
+    stderr_lines: bool,
+    sink: Option<Arc<dyn AuditSink>>,
+    /// The buffer `pending` is swapped with, to keep its capacity.
+    spare: String,
 }
 
-impl Writer {
-    fn run(state: &Mutex<Writer>, rx: mpsc::Receiver<Command>, buffer: Duration) {
-        let lock = || state.lock().unwrap_or_else(PoisonError::into_inner);
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    fn poisoned_error(&self) -> AuditError {
+        AuditError::Poisoned {
+            path: self.path.clone(),
+        }
+    }
+
+    fn is_poisoned(&self) -> bool {
+        self.poisoned.load(Ordering::Acquire)
+    }
+
+    fn run(&self, rx: mpsc::Receiver<Command>, buffer: Duration) {
         loop {
             // With interval fsync, records may arrive directly (not through the
             // channel), so wake at every interval to see whether a sync is due.
-            let wait = match lock().fsync {
-                Fsync::Interval(every) => Some(every),
-                Fsync::Always => None,
-            };
-            let first = match wait {
-                None => rx.recv().ok(),
-                Some(wait) => match rx.recv_timeout(wait) {
+            let first = match self.fsync {
+                Fsync::Always => rx.recv().ok(),
+                Fsync::Interval(every) => match rx.recv_timeout(every) {
                     Ok(command) => Some(command),
                     Err(mpsc::RecvTimeoutError::Timeout) => {
-                        let mut writer = lock();
-                        if writer.sync_due_in() == Some(Duration::ZERO) {
-                            writer.background_sync();
-                        }
+                        self.sync_if_due();
                         continue;
                     }
                     Err(mpsc::RecvTimeoutError::Disconnected) => None,
@@ -490,80 +522,107 @@ impl Writer {
             }
             // Group commit: everything queued meanwhile shares this write and fsync.
             batch.extend(rx.try_iter());
-            lock().commit(batch, true);
+            self.commit(batch);
         }
         // Every handle is gone: write what waits and make it durable before closing.
-        let mut writer = lock();
-        if let Err(e) = writer.write_pending() {
-            tracing::error!(path = %writer.path.display(), error = %e, "could not write the last audit records while closing the log");
+        if let Err(e) = self.write_pending() {
+            tracing::error!(path = %self.path.display(), error = %e, "could not write the last audit records while closing the log");
         }
-        writer.background_sync();
+        self.sync_logged();
     }
 
-    /// With interval fsync and unsynced data, how long until the fsync is due.
-    fn sync_due_in(&self) -> Option<Duration> {
-        match self.fsync {
-            Fsync::Interval(every) if self.dirty && !self.poisoned => {
-                Some(every.saturating_sub(self.last_sync.elapsed()))
-            }
-            _ => None,
+    /// With interval fsync: fsyncs when data waits and the interval has passed.
+    fn sync_if_due(&self) {
+        let Fsync::Interval(every) = self.fsync else {
+            return;
+        };
+        let due = {
+            let file = lock(&self.file);
+            file.dirty && file.last_sync.elapsed() >= every
+        };
+        if due {
+            self.sync_logged();
         }
     }
 
-    fn background_sync(&mut self) {
-        if self.dirty
-            && !self.poisoned
-            && let Err(e) = self.sync()
-        {
+    fn sync_logged(&self) {
+        if let Err(e) = self.sync() {
             tracing::error!(path = %self.path.display(), error = %e, "could not fsync the audit log; it takes no more events until restarted");
         }
     }
 
-    fn sync(&mut self) -> io::Result<()> {
-        match self.file.sync_data() {
+    /// Fsyncs what has been written, without holding a lock while the disk works.
+    fn sync(&self) -> io::Result<()> {
+        if self.is_poisoned() {
+            return Ok(());
+        }
+        let (handle, changes) = {
+            let file = lock(&self.file);
+            if !file.dirty {
+                return Ok(());
+            }
+            (file.sync_handle.clone(), file.changes)
+        };
+        match handle.sync_data() {
             Ok(()) => {
-                self.dirty = false;
-                self.last_sync = Instant::now();
+                let mut file = lock(&self.file);
+                // Anything written while the disk worked stays dirty.
+                if file.changes == changes {
+                    file.dirty = false;
+                }
+                file.last_sync = Instant::now();
                 Ok(())
             }
             Err(e) => {
-                self.poisoned = true;
+                self.poisoned.store(true, Ordering::Release);
                 Err(e)
             }
         }
     }
 
-    /// Seals one record onto `pending` from the calling task (interval fsync).
-    /// Unless it `may_wait`, the buffer is written before returning. Returns
-    /// whether the caller must send the thread a `Wake` for what now waits.
-    fn append(&mut self, record: &Encoded, may_wait: bool) -> Result<bool, AuditError> {
-        if self.poisoned {
-            return Err(AuditError::Poisoned {
+    /// Seals one record from the calling task (interval fsync). Unless it
+    /// `may_wait`, it is written before returning. Returns whether the
+    /// caller must send the thread a `Wake` for what now waits.
+    fn append(&self, record: &Encoded, may_wait: bool) -> Result<bool, AuditError> {
+        if self.is_poisoned() {
+            return Err(self.poisoned_error());
+        }
+        let epoch = {
+            let mut chain = lock(&self.chain);
+            chain.seal_next(record);
+            if may_wait && chain.pending.len() < BUFFER_LIMIT {
+                let wake = !chain.wake_sent;
+                chain.wake_sent = true;
+                return Ok(wake);
+            }
+            chain.epoch
+        };
+        let written = self.write_pending();
+        // Another caller may have written this record in its batch; if that
+        // write failed, the record went with it.
+        let lost = lock(&self.chain).epoch != epoch;
+        match written {
+            Err(source) => Err(AuditError::Write {
                 path: self.path.clone(),
-            });
+                source: Arc::new(source),
+            }),
+            Ok(()) if lost => Err(AuditError::Write {
+                path: self.path.clone(),
+                source: Arc::new(io::Error::other(
+                    "an earlier write of the batch holding this record failed",
+                )),
+            }),
+            Ok(()) => Ok(false),
         }
-        self.seal_next(record);
-        if may_wait && self.pending.len() < BUFFER_LIMIT {
-            let wake = !self.wake_sent;
-            self.wake_sent = true;
-            return Ok(wake);
-        }
-        self.write_pending().map_err(|source| AuditError::Write {
-            path: self.path.clone(),
-            source: Arc::new(source),
-        })?;
-        Ok(false)
     }
 
-    /// Writes a batch from the channel and acknowledges it. `may_sync`: whether
-    /// this call may fsync on the interval schedule.
-    fn commit(&mut self, batch: Vec<Command>, may_sync: bool) {
-        if self.poisoned {
+    /// Writes a batch from the channel and acknowledges it, fsyncing when
+    /// `always` or a flush asks for it, or the interval has passed.
+    fn commit(&self, batch: Vec<Command>) {
+        if self.is_poisoned() {
             for command in batch {
                 if let Command::Record(_, ack) | Command::Flush(ack) = command {
-                    let _ = ack.send(Err(AuditError::Poisoned {
-                        path: self.path.clone(),
-                    }));
+                    let _ = ack.send(Err(self.poisoned_error()));
                 }
             }
             return;
@@ -571,17 +630,20 @@ impl Writer {
 
         let mut acks = Vec::with_capacity(batch.len());
         let mut want_sync = self.fsync == Fsync::Always;
-        for command in batch {
-            match command {
-                Command::Record(record, ack) => {
-                    self.seal_next(&record);
-                    acks.push(ack);
+        {
+            let mut chain = lock(&self.chain);
+            for command in batch {
+                match command {
+                    Command::Record(record, ack) => {
+                        chain.seal_next(&record);
+                        acks.push(ack);
+                    }
+                    Command::Flush(ack) => {
+                        want_sync = true;
+                        acks.push(ack);
+                    }
+                    Command::Wake => chain.wake_sent = false,
                 }
-                Command::Flush(ack) => {
-                    want_sync = true;
-                    acks.push(ack);
-                }
-                Command::Wake => self.wake_sent = false,
             }
         }
 
@@ -596,13 +658,7 @@ impl Writer {
             return;
         }
 
-        if let Fsync::Interval(every) = self.fsync {
-            want_sync |= may_sync && self.last_sync.elapsed() >= every;
-        }
-        if want_sync
-            && self.dirty
-            && let Err(e) = self.sync()
-        {
+        if want_sync && let Err(e) = self.sync() {
             let source = Arc::new(e);
             for ack in acks {
                 let _ = ack.send(Err(AuditError::Sync {
@@ -612,44 +668,72 @@ impl Writer {
             }
             return;
         }
+        self.sync_if_due();
         for ack in acks {
             let _ = ack.send(Ok(()));
         }
     }
 
-    /// Writes `pending` to the file and hands its lines to the other sinks.
+    /// Writes the pending lines to the file and hands them to the other sinks.
     /// On failure the chain goes back to what the file holds; records that
     /// were waiting in the buffer are lost, and the error says how many.
-    fn write_pending(&mut self) -> io::Result<()> {
-        if self.pending.is_empty() {
-            return Ok(());
+    fn write_pending(&self) -> io::Result<()> {
+        // The file lock first: batches reach the file in the order they were taken.
+        let mut file = lock(&self.file);
+        let file = &mut *file;
+        let (next_seq, prev) = {
+            let mut chain = lock(&self.chain);
+            if chain.pending.is_empty() {
+                return Ok(());
+            }
+            file.spare.clear();
+            std::mem::swap(&mut chain.pending, &mut file.spare);
+            (chain.next_seq, chain.prev.clone())
+        };
+        if self.is_poisoned() {
+            return Err(io::Error::other(
+                "the audit log is poisoned by an earlier failure",
+            ));
         }
-        if let Err(e) = self.file.write_all(self.pending.as_bytes()) {
-            let lost = self.next_seq - self.written_seq;
-            self.roll_back();
-            self.pending.clear();
+        if let Err(e) = file.file.write_all(file.spare.as_bytes()) {
+            file.changes += 1;
+            file.dirty = true;
+            if let Err(e) = file.file.set_len(file.len) {
+                // Bytes of a torn line may remain: nothing may follow them.
+                self.poisoned.store(true, Ordering::Release);
+                tracing::error!(path = %self.path.display(), error = %e, "could not remove a partly written audit record; the log takes no more events until restarted");
+            }
+            let mut chain = lock(&self.chain);
+            // Records sealed after this batch chain onto it, so they go too.
+            let lost = chain.next_seq - file.written_seq;
+            chain.next_seq = file.written_seq;
+            chain.prev.clone_from(&file.written_prev);
+            chain.pending.clear();
+            chain.epoch += 1;
             return Err(io::Error::new(
                 e.kind(),
                 format!("{e} ({lost} records were not written)"),
             ));
         }
-        self.len += self.pending.len() as u64;
-        self.dirty = true;
-        self.written_seq = self.next_seq;
-        self.written_prev.clone_from(&self.prev);
-        if self.stderr_lines {
+        file.len += file.spare.len() as u64;
+        file.changes += 1;
+        file.dirty = true;
+        file.written_seq = next_seq;
+        file.written_prev = prev;
+        if file.stderr_lines {
             let mut stderr = io::stderr().lock();
-            for line in self.pending.lines() {
+            for line in file.spare.lines() {
                 let _ = writeln!(stderr, "AUDIT: {line}");
             }
         }
-        if let Some(sink) = &self.sink {
-            sink.accept(&self.pending.lines().collect::<Vec<_>>());
+        if let Some(sink) = &file.sink {
+            sink.accept(&file.spare.lines().collect::<Vec<_>>());
         }
-        self.pending.clear();
         Ok(())
     }
+}
 
+impl Chain {
     /// Adds `seq` and `prev`, seals the record onto `pending` and advances the chain.
     fn seal_next(&mut self, record: &Encoded) {
         let start = self.pending.len();
@@ -662,18 +746,5 @@ impl Writer {
         self.pending.push_str("\"}\n");
         self.next_seq += 1;
         self.prev = hash;
-    }
-
-    /// Undoes a failed write: the chain state goes back to what the file
-    /// holds, and any bytes that did reach it are cut so the next record does
-    /// not follow a torn line.
-    fn roll_back(&mut self) {
-        self.next_seq = self.written_seq;
-        self.prev.clone_from(&self.written_prev);
-        self.dirty = true;
-        if let Err(e) = self.file.set_len(self.len) {
-            self.poisoned = true;
-            tracing::error!(path = %self.path.display(), error = %e, "could not remove a partly written audit record; the log takes no more events until restarted");
-        }
     }
 }
