@@ -168,16 +168,31 @@ def paired(pair_dir, variant, c):
         b = pair_dir / f"{variant}-c{c}-r{rep}.json"
         if not (a.exists() and b.exists()):
             break
-        pairs.append((read_oha(a), read_oha(b)))
+        pairs.append((with_cpu(read_oha(a), a), with_cpu(read_oha(b), b)))
         rep += 1
     return pairs
+
+
+def with_cpu(run, oha_json):
+    """Adds the server's CPU microseconds per answered call, from the `.cpu`
+    file bench/run writes next to a paired run (ticks used, ticks per second)."""
+    cpu = oha_json.with_suffix(".cpu")
+    run["cpu_us"] = None
+    if cpu.exists() and run["ok"]:
+        ticks, per_second = (int(x) for x in cpu.read_text().split())
+        run["cpu_us"] = ticks * 1e6 / per_second / run["ok"]
+    return run
 
 
 def paired_overhead(pairs):
     """Median throughput overhead and p99 change over the pairs, with the spread."""
     tput = sorted((1 - b["rps"] / a["rps"]) * 100 for a, b in pairs if a["rps"])
     p99 = [(b["p99_ms"] / a["p99_ms"] - 1) * 100 for a, b in pairs if a["p99_ms"]]
+    cpu = [(b["cpu_us"] / a["cpu_us"] - 1) * 100 for a, b in pairs if a["cpu_us"] and b["cpu_us"]]
     return {
+        "cpu": median(cpu) if cpu else None,
+        "base_cpu_us": median([a["cpu_us"] for a, b in pairs if a["cpu_us"] and b["cpu_us"]]) if cpu else None,
+        "variant_cpu_us": median([b["cpu_us"] for a, b in pairs if a["cpu_us"] and b["cpu_us"]]) if cpu else None,
         "overhead": median(tput),
         "low": tput[0],
         "high": tput[-1],
@@ -391,10 +406,13 @@ def build(results, command):
             w(f"Measured in pairs: `bulwark` and the variant run side by side, and {pairs_n} short loads "
               "per concurrency level alternate between them (which goes first swaps every pair). "
               "Overhead is the median of the per-pair ratios, so drifts in the shared machine's "
-              "load, larger than the effect itself, cancel out; the range shows the spread.")
+              "load, larger than the effect itself, cancel out; the range shows the spread. "
+              "*Server CPU per call* is the server process's own user + system time over "
+              "the answered calls of each run (from /proc): the cost the security layer adds, "
+              "which the client's share of the two cores and the rest of the machine do not blur.")
             w("")
-            w("| variant | clients | bulwark req/s | variant req/s | throughput overhead (median) | range over pairs | bulwark p99 ms | variant p99 ms | p99 change (median) | met |")
-            w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+            w("| variant | clients | bulwark req/s | variant req/s | throughput overhead (median) | range over pairs | bulwark p99 ms | variant p99 ms | p99 change (median) | server CPU per call µs (bulwark / variant) | CPU overhead (median) | met |")
+            w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
             for variant in ("bulwark-secure", "bulwark-oauth"):
                 for c in levels:
                     pairs = paired(pair_root / variant, variant, c)
@@ -404,7 +422,9 @@ def build(results, command):
                     w(f"| `{variant}` | {c} | {fmt_rps(o['base_rps'])} | {fmt_rps(o['variant_rps'])} "
                       f"| {o['overhead']:.1f}% | {o['low']:.1f}% to {o['high']:.1f}% "
                       f"| {fmt_ms(o['base_p99'])} | {fmt_ms(o['variant_p99'])} | {o['p99']:+.1f}% "
-                      f"| {met(o['overhead'] <= 10)} |")
+                      + (f"| {o['base_cpu_us']:.1f} / {o['variant_cpu_us']:.1f} | {o['cpu']:+.1f}% "
+                         if o["cpu"] is not None else "| - | - ")
+                      + f"| {met(o['overhead'] <= 10)} |")
             w("")
             w("The same comparison from the main runs above (medians of separate runs, not paired):")
             w("")
@@ -572,7 +592,8 @@ def main(argv):
         pair_dir, variant, c = args.pairs
         o = paired_overhead(paired(Path(pair_dir), variant, int(c)))
         print(f"{variant} c{c}: overhead {o['overhead']:.1f}% (median of {o['n']} pairs; "
-              f"{o['low']:.1f}% to {o['high']:.1f}%), p99 {o['p99']:+.1f}%")
+              f"{o['low']:.1f}% to {o['high']:.1f}%), p99 {o['p99']:+.1f}%"
+              + (f", server CPU per call {o['cpu']:+.1f}%" if o["cpu"] is not None else ""))
         return 0
     if args.splice:
         if not args.output:
