@@ -492,12 +492,51 @@ mod flat {
     impl<'de> DeserializeSeed<'de> for Pairs {
         type Value = Option<Vec<(String, Value)>>;
         fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-            // Anything but an object is not kept.
-            let value = Value::deserialize(d)?;
-            Ok(match value {
-                Value::Object(o) => Some(o.into_iter().collect()),
-                _ => None,
-            })
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Pairs {
+        type Value = Option<Vec<(String, Value)>>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("attributes")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut pairs: Vec<(String, Value)> = Vec::new();
+            while let Some((key, value)) = map.next_entry::<String, Value>()? {
+                // Later duplicates replace earlier ones, as in a JSON object.
+                match pairs.iter_mut().find(|(k, _)| *k == key) {
+                    Some(slot) => slot.1 = value,
+                    None => pairs.push((key, value)),
+                }
+            }
+            Ok(Some(pairs))
+        }
+        // Anything but an object is not kept.
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(None)
         }
     }
 

@@ -336,28 +336,34 @@ fn evaluate_event(
     pending: &mut Vec<Pending>,
 ) {
     let RawEvent { mut fields, kind } = event;
+    // The mapping, with its slot for the rule routes.
     let mapping = match kind {
-        EventKind::Windows => Some(&maps.windows),
-        EventKind::Linux => Some(&maps.linux),
+        EventKind::Windows => Some((0, &maps.windows)),
+        EventKind::Linux => Some((1, &maps.linux)),
         EventKind::Other => {
             if own_logsource(&fields).is_some() {
                 None
             } else if maps.linux.recognises(&fields) {
-                Some(&maps.linux)
+                Some((1, &maps.linux))
             } else {
                 None
             }
         }
     };
-    if let Some(m) = mapping {
+    if let Some((_, m)) = mapping {
         m.classify(&mut fields, scratch);
     }
     let event = FieldsEvent::new(&fields);
     engines.clear();
     match mapping {
-        Some(m) => {
+        Some((slot, m)) => {
+            let routes = rules.buckets.routes(slot, m);
             for &i in scratch.iter() {
-                rules.buckets.select(m.logsource(i), engines);
+                for &e in &routes[i] {
+                    if !engines.contains(&e) {
+                        engines.push(e);
+                    }
+                }
             }
         }
         None => match own_logsource(&fields) {
@@ -375,7 +381,7 @@ fn evaluate_event(
         return;
     }
     let (host_field, time_field) = match mapping {
-        Some(m) => (m.host_field.as_str(), m.time_field.as_str()),
+        Some((_, m)) => (m.host_field.as_str(), m.time_field.as_str()),
         None => ("host", "timestamp"),
     };
     let text = |k: &str| {

@@ -310,6 +310,11 @@ impl Mapping {
         &self.logsources[index]
     }
 
+    /// Every logsource [`Mapping::classify`] can give, by index.
+    pub fn logsources(&self) -> &[LogSource] {
+        &self.logsources
+    }
+
     /// The Sigma service names this mapping knows.
     pub fn service_names(&self) -> &[String] {
         &self.service_names
