@@ -3,6 +3,10 @@ use std::path::PathBuf;
 
 use bulwark_sigma::{HuntOptions, OutputFormat, RuleSet, hunt, write};
 
+// The bulwark binary's allocator, so the figures are the tool's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let mut format = OutputFormat::Jsonl;

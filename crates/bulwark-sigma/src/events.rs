@@ -8,9 +8,11 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
+pub use crate::fields::Fields;
+
 /// One event: its fields flattened to one level, and the product it comes from.
 pub struct RawEvent {
-    pub fields: Map<String, Value>,
+    pub fields: Fields,
     pub kind: EventKind,
 }
 
@@ -196,16 +198,18 @@ fn read_evtx(
 
 /// Flatten an evtx_dump style `{"Event": {"System": ..., "EventData": ...}}`
 /// into one level of fields. Returns `None` when the value is not one.
-pub fn flatten_windows(value: Value) -> Option<Map<String, Value>> {
+pub fn flatten_windows(value: Value) -> Option<Fields> {
     let Value::Object(mut root) = value else {
         return None;
     };
     let Some(Value::Object(mut event)) = root.remove("Event") else {
         return None;
     };
-    let mut out = Map::new();
+    let mut out = Fields::with_capacity(32);
     if let Some(Value::Object(system)) = event.remove("System") {
-        flatten_system(system, &mut out);
+        for (key, value) in system {
+            system_field(key, Element::from(value), &mut out);
+        }
     }
     if let Some(data) = event.remove("EventData") {
         flatten_data(data, &mut out);
@@ -218,45 +222,93 @@ pub fn flatten_windows(value: Value) -> Option<Map<String, Value>> {
     Some(out)
 }
 
-fn flatten_system(system: Map<String, Value>, out: &mut Map<String, Value>) {
-    for (key, value) in system {
-        match (key.as_str(), value) {
-            ("Provider", Value::Object(p)) => {
-                for (k, v) in attributes(p) {
-                    out.insert(format!("Provider_{k}"), v);
+/// One child of `System` as the evtx crate writes it: an element with
+/// attributes and/or text is an object (`{"#attributes": {..}, "#text": ..}`),
+/// a plain element its value.
+enum Element {
+    Object {
+        /// Entries other than `#attributes`.
+        own: Vec<(String, Value)>,
+        /// The `#attributes` object, when there is one.
+        attributes: Option<Vec<(String, Value)>>,
+    },
+    Plain(Value),
+}
+
+impl From<Value> for Element {
+    fn from(value: Value) -> Element {
+        match value {
+            Value::Object(mut o) => {
+                let attributes = match o.remove("#attributes") {
+                    Some(Value::Object(a)) => Some(a.into_iter().collect()),
+                    _ => None,
+                };
+                Element::Object {
+                    own: o.into_iter().collect(),
+                    attributes,
                 }
             }
-            ("TimeCreated", Value::Object(t)) => {
-                if let Some(v) = attributes(t).remove("SystemTime") {
-                    out.insert("TimeCreated".into(), v);
-                }
-            }
-            ("Execution", Value::Object(x))
-            | ("Security", Value::Object(x))
-            | ("Correlation", Value::Object(x)) => {
-                for (k, v) in attributes(x) {
-                    out.insert(k, v);
-                }
-            }
-            (_, Value::Object(mut o)) => {
-                // `EventID` with Qualifiers: {"#attributes": .., "#text": 7045}.
-                if let Some(text) = o.remove("#text") {
-                    out.insert(key, text);
-                }
-            }
-            (_, Value::Null) => {}
-            (_, v) => {
-                out.insert(key, v);
+            other => Element::Plain(other),
+        }
+    }
+}
+
+impl Element {
+    /// The attributes, or the entries themselves when there are none.
+    fn into_attributes(self) -> Vec<(String, Value)> {
+        match self {
+            Element::Object {
+                attributes: Some(a),
+                ..
+            } => a,
+            Element::Object { own, .. } => own,
+            Element::Plain(_) => Vec::new(),
+        }
+    }
+}
+
+/// One `System` child as flat fields: `Provider_Name`, `TimeCreated` (its
+/// `SystemTime`), the attributes of `Execution`/`Security`/`Correlation`,
+/// the text of `EventID` with qualifiers, and plain values as they are.
+fn system_field(key: String, element: Element, out: &mut Fields) {
+    match (key.as_str(), element) {
+        ("Provider", e @ Element::Object { .. }) => {
+            for (k, v) in e.into_attributes() {
+                out.insert(format!("Provider_{k}"), v);
             }
         }
+        ("TimeCreated", e @ Element::Object { .. }) => {
+            if let Some((_, v)) = e
+                .into_attributes()
+                .into_iter()
+                .rfind(|(k, _)| k == "SystemTime")
+            {
+                out.insert("TimeCreated".into(), v);
+            }
+        }
+        ("Execution", e @ Element::Object { .. })
+        | ("Security", e @ Element::Object { .. })
+        | ("Correlation", e @ Element::Object { .. }) => {
+            for (k, v) in e.into_attributes() {
+                out.insert(k, v);
+            }
+        }
+        // `EventID` with Qualifiers: {"#attributes": .., "#text": 7045}.
+        (_, Element::Object { own, .. }) => {
+            if let Some((_, text)) = own.into_iter().rfind(|(k, _)| k == "#text") {
+                out.insert(key, text);
+            }
+        }
+        (_, Element::Plain(Value::Null)) => {}
+        (_, Element::Plain(v)) => out.insert(key, v),
     }
 }
 
 /// Parse the evtx crate's JSON text of one record straight into flat fields
 /// (as [`flatten_windows`] gives), without building the nested objects.
-pub fn flatten_windows_str(text: &str) -> Result<Map<String, Value>, serde_json::Error> {
+pub fn flatten_windows_str(text: &str) -> Result<Fields, serde_json::Error> {
     use serde::Deserializer as _;
-    let mut out = Map::new();
+    let mut out = Fields::with_capacity(32);
     let mut de = serde_json::Deserializer::from_str(text);
     (&mut de).deserialize_map(flat::Root(&mut out))?;
     de.end()?;
@@ -268,11 +320,18 @@ mod flat {
 
     use serde::Deserialize;
     use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
-    use serde_json::{Map, Value};
+    use serde_json::Value;
 
-    pub struct Root<'a>(pub &'a mut Map<String, Value>);
-    struct Event<'a>(&'a mut Map<String, Value>);
-    struct Data<'a>(&'a mut Map<String, Value>);
+    use super::{Element, Fields};
+
+    pub struct Root<'a>(pub &'a mut Fields);
+    struct Event<'a>(&'a mut Fields);
+    struct System<'a>(&'a mut Fields);
+    struct Data<'a>(&'a mut Fields);
+    /// A `System` child, read without building a JSON object.
+    struct ElementSeed;
+    /// An object's entries in order, or `None` for any other value.
+    struct Pairs;
 
     impl<'de> Visitor<'de> for Root<'_> {
         type Value = ();
@@ -306,11 +365,7 @@ mod flat {
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
             while let Some(key) = map.next_key::<String>()? {
                 match key.as_str() {
-                    "System" => {
-                        if let Value::Object(system) = map.next_value::<Value>()? {
-                            super::flatten_system(system, self.0);
-                        }
-                    }
+                    "System" => map.next_value_seed(System(&mut *self.0))?,
                     "EventData" => map.next_value_seed(Data(&mut *self.0))?,
                     "UserData" => {
                         if let Value::Object(user) = map.next_value::<Value>()? {
@@ -325,6 +380,163 @@ mod flat {
                 }
             }
             Ok(())
+        }
+    }
+
+    impl<'de> DeserializeSeed<'de> for System<'_> {
+        type Value = ();
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for System<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a System object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            // Later duplicates replace earlier ones, as in a JSON object.
+            while let Some(key) = map.next_key::<String>()? {
+                let element = map.next_value_seed(ElementSeed)?;
+                super::system_field(key, element, self.0);
+            }
+            Ok(())
+        }
+        // Anything but an object carries no fields.
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_none<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(())
+        }
+    }
+
+    impl<'de> DeserializeSeed<'de> for ElementSeed {
+        type Value = Element;
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Element, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for ElementSeed {
+        type Value = Element;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a System element")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Element, A::Error> {
+            let mut own: Vec<(String, Value)> = Vec::new();
+            let mut attributes = None;
+            while let Some(key) = map.next_key::<String>()? {
+                if key == "#attributes" {
+                    attributes = map.next_value_seed(Pairs)?;
+                } else {
+                    let value = map.next_value::<Value>()?;
+                    match own.iter_mut().find(|(k, _)| *k == key) {
+                        Some(slot) => slot.1 = value,
+                        None => own.push((key, value)),
+                    }
+                }
+            }
+            Ok(Element::Object { own, attributes })
+        }
+        fn visit_unit<E>(self) -> Result<Element, E> {
+            Ok(Element::Plain(Value::Null))
+        }
+        fn visit_none<E>(self) -> Result<Element, E> {
+            Ok(Element::Plain(Value::Null))
+        }
+        fn visit_bool<E>(self, v: bool) -> Result<Element, E> {
+            Ok(Element::Plain(Value::Bool(v)))
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Element, E> {
+            Ok(Element::Plain(Value::from(v)))
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Element, E> {
+            Ok(Element::Plain(Value::from(v)))
+        }
+        fn visit_f64<E>(self, v: f64) -> Result<Element, E> {
+            Ok(Element::Plain(Value::from(v)))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Element, E> {
+            Ok(Element::Plain(Value::String(v.to_string())))
+        }
+        fn visit_string<E>(self, v: String) -> Result<Element, E> {
+            Ok(Element::Plain(Value::String(v)))
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Element, A::Error> {
+            let value = Value::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+            Ok(Element::Plain(value))
+        }
+    }
+
+    impl<'de> DeserializeSeed<'de> for Pairs {
+        type Value = Option<Vec<(String, Value)>>;
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Pairs {
+        type Value = Option<Vec<(String, Value)>>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("attributes")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut pairs: Vec<(String, Value)> = Vec::new();
+            while let Some((key, value)) = map.next_entry::<String, Value>()? {
+                // Later duplicates replace earlier ones, as in a JSON object.
+                match pairs.iter_mut().find(|(k, _)| *k == key) {
+                    Some(slot) => slot.1 = value,
+                    None => pairs.push((key, value)),
+                }
+            }
+            Ok(Some(pairs))
+        }
+        // Anything but an object is not kept.
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(None)
         }
     }
 
@@ -377,7 +589,7 @@ mod flat {
     }
 }
 
-fn flatten_data(data: Value, out: &mut Map<String, Value>) {
+fn flatten_data(data: Value, out: &mut Fields) {
     match data {
         Value::Object(fields) => {
             for (key, value) in fields {
@@ -395,7 +607,7 @@ fn flatten_data(data: Value, out: &mut Map<String, Value>) {
 
 /// One EventData field: `#text` is the unnamed `Data`, `{"#text": v}` is v,
 /// a name with spaces is also given without them.
-fn data_field(key: String, value: Value, out: &mut Map<String, Value>) {
+fn data_field(key: String, value: Value, out: &mut Fields) {
     let key = if key == "#text" {
         "Data".to_string()
     } else {
@@ -412,16 +624,9 @@ fn data_field(key: String, value: Value, out: &mut Map<String, Value>) {
     // Sigma rules write them without ("ThreatName").
     if key.contains(' ') {
         let joined: String = key.chars().filter(|c| *c != ' ').collect();
-        out.entry(joined).or_insert_with(|| value.clone());
+        out.insert_absent(joined, value.clone());
     }
     out.insert(key, value);
-}
-
-fn attributes(mut object: Map<String, Value>) -> Map<String, Value> {
-    match object.remove("#attributes") {
-        Some(Value::Object(attrs)) => attrs,
-        _ => object,
-    }
 }
 
 /// JSON: one value, a JSON array of events, JSONL, or concatenated pretty
@@ -468,7 +673,10 @@ pub fn json_event(value: Value, sink: &mut dyn FnMut(RawEvent)) {
         } else {
             EventKind::Other
         };
-        sink(RawEvent { fields, kind });
+        sink(RawEvent {
+            fields: fields.into(),
+            kind,
+        });
     }
 }
 
@@ -534,7 +742,7 @@ fn read_auditd(reader: impl BufRead, notes: &mut Vec<Note>, sink: &mut dyn FnMut
         if let Some((_, mut fields)) = event {
             finish_audit_event(&mut fields);
             sink(RawEvent {
-                fields,
+                fields: fields.into(),
                 kind: EventKind::Linux,
             });
         }
@@ -743,7 +951,7 @@ fn read_syslog(reader: impl BufRead, notes: &mut Vec<Note>, sink: &mut dyn FnMut
     let year = current_year();
     lines(reader, notes, |line| {
         sink(RawEvent {
-            fields: parse_syslog_line(line, year),
+            fields: parse_syslog_line(line, year).into(),
             kind: EventKind::Linux,
         })
     });
@@ -904,8 +1112,8 @@ mod tests {
         ];
         for text in samples {
             let value: Value = serde_json::from_str(text).unwrap();
-            let a = flatten_windows(value).unwrap();
-            let b = flatten_windows_str(text).unwrap();
+            let a = flatten_windows(value).unwrap().into_map();
+            let b = flatten_windows_str(text).unwrap().into_map();
             assert_eq!(a, b, "{text}");
         }
         let b = flatten_windows_str(samples[0]).unwrap();

@@ -13,9 +13,10 @@ use rsigma_eval::{CorrelationConfig, CorrelationEngine, EvaluationResult, JsonEv
 use rsigma_parser::LogSource;
 use schemars::JsonSchema;
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::events::{self, EventKind, RawEvent};
+use crate::fields::{Fields, FieldsEvent};
 use crate::mapping::Mapping;
 use crate::rules::{Rejected, RuleSet};
 
@@ -310,7 +311,7 @@ fn hunt_file(rules: &RuleSet, path: &Path, file_index: usize) -> FileOutcome {
 }
 
 /// The logsource an event names itself (`product`/`service`/`category`).
-fn own_logsource(fields: &Map<String, Value>) -> Option<LogSource> {
+fn own_logsource(fields: &Fields) -> Option<LogSource> {
     let get = |k: &str| fields.get(k).and_then(|v| v.as_str()).map(str::to_string);
     let ls = LogSource {
         product: get("product"),
@@ -335,32 +336,37 @@ fn evaluate_event(
     pending: &mut Vec<Pending>,
 ) {
     let RawEvent { mut fields, kind } = event;
+    // The mapping, with its slot for the rule routes.
     let mapping = match kind {
-        EventKind::Windows => Some(&maps.windows),
-        EventKind::Linux => Some(&maps.linux),
+        EventKind::Windows => Some((0, &maps.windows)),
+        EventKind::Linux => Some((1, &maps.linux)),
         EventKind::Other => {
             if own_logsource(&fields).is_some() {
                 None
             } else if maps.linux.recognises(&fields) {
-                Some(&maps.linux)
+                Some((1, &maps.linux))
             } else {
                 None
             }
         }
     };
-    if let Some(m) = mapping {
+    if let Some((_, m)) = mapping {
         m.classify(&mut fields, scratch);
     }
-    let value = Value::Object(fields);
-    let event = JsonEvent::borrow(&value);
+    let event = FieldsEvent::new(&fields);
     engines.clear();
     match mapping {
-        Some(m) => {
+        Some((slot, m)) => {
+            let routes = rules.buckets.routes(slot, m);
             for &i in scratch.iter() {
-                rules.buckets.select(m.logsource(i), engines);
+                for &e in &routes[i] {
+                    if !engines.contains(&e) {
+                        engines.push(e);
+                    }
+                }
             }
         }
-        None => match value.as_object().and_then(own_logsource) {
+        None => match own_logsource(&fields) {
             Some(ls) => rules.buckets.select(&ls, engines),
             // Nothing known about the event: every rule is tried.
             None => rules.buckets.all(engines),
@@ -370,16 +376,16 @@ fn evaluate_event(
     for &i in engines.iter() {
         results.extend(rules.buckets.engine(i).evaluate(&event));
     }
+    drop(event);
     if results.is_empty() {
         return;
     }
-    let object = value.as_object().expect("built as an object");
     let (host_field, time_field) = match mapping {
-        Some(m) => (m.host_field.as_str(), m.time_field.as_str()),
+        Some((_, m)) => (m.host_field.as_str(), m.time_field.as_str()),
         None => ("host", "timestamp"),
     };
     let text = |k: &str| {
-        object.get(k).and_then(|v| match v {
+        fields.get(k).and_then(|v| match v {
             Value::String(s) => Some(s.clone()),
             Value::Null => None,
             other => Some(other.to_string()),
@@ -393,7 +399,7 @@ fn evaluate_event(
     let host = text(host_field)
         .or_else(|| text("Computer"))
         .or_else(|| text("hostname"));
-    let record_id = object.get("EventRecordID").and_then(|v| v.as_u64());
+    let record_id = fields.get("EventRecordID").and_then(|v| v.as_u64());
     let mut for_correlation = false;
     for r in &results {
         let quiet = rules.correlation.as_ref().is_some_and(|set| {
@@ -430,7 +436,7 @@ fn evaluate_event(
         pending.push(Pending {
             ts,
             order: (file_index, seq),
-            fields: value,
+            fields: Value::Object(fields.into_map()),
             results,
             file: file_index,
         });

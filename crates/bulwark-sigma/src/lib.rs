@@ -14,6 +14,7 @@
 //! declares the `hunt_sigma` tool.
 
 pub mod events;
+pub mod fields;
 mod hunt;
 pub mod mapping;
 mod output;
@@ -22,6 +23,7 @@ mod tools;
 
 use bulwark_core::RegistryBuilder;
 
+pub use fields::{Fields, FieldsEvent};
 pub use hunt::{
     CorrelationHit, Detection, FileNote, HuntOptions, HuntReport, RuleCount, Summary,
     expand_inputs, hunt,

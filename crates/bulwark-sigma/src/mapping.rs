@@ -5,7 +5,9 @@ use std::collections::HashMap;
 
 use rsigma_parser::LogSource;
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
+
+use crate::fields::Fields;
 
 /// Windows event logs: Security, System, Sysmon, PowerShell and other channels.
 pub const WINDOWS_MAPPING: &str = include_str!("../mappings/windows.yml");
@@ -71,7 +73,8 @@ pub struct Mapping {
     /// Sources by the value of their first `match` field (Channel for
     /// Windows), so an event is checked only against sources that can match.
     key_fields: Vec<String>,
-    by_key: HashMap<(usize, String), Vec<(bool, usize)>>,
+    /// Per key field (same index as `key_fields`): lowercased value to sources.
+    by_key: Vec<HashMap<String, Vec<(bool, usize)>>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -167,7 +170,7 @@ impl Mapping {
             }
         }
         let mut key_fields: Vec<String> = Vec::new();
-        let mut by_key: HashMap<(usize, String), Vec<(bool, usize)>> = HashMap::new();
+        let mut by_key: Vec<HashMap<String, Vec<(bool, usize)>>> = Vec::new();
         for (list, is_service) in [(&services, true), (&categories, false)] {
             for (i, source) in list.iter().enumerate() {
                 let Some((field, accepted)) = source.when.first() else {
@@ -177,12 +180,13 @@ impl Mapping {
                     Some(k) => k,
                     None => {
                         key_fields.push(field.clone());
+                        by_key.push(HashMap::new());
                         key_fields.len() - 1
                     }
                 };
                 for a in accepted {
-                    by_key
-                        .entry((k, a.lower.clone()))
+                    by_key[k]
+                        .entry(a.lower.clone())
                         .or_default()
                         .push((is_service, i));
                 }
@@ -211,7 +215,7 @@ impl Mapping {
     }
 
     /// Whether any service or category of this mapping applies to `event`.
-    pub fn recognises(&self, event: &Map<String, Value>) -> bool {
+    pub fn recognises(&self, event: &Fields) -> bool {
         self.services
             .iter()
             .chain(&self.categories)
@@ -220,7 +224,7 @@ impl Mapping {
 
     /// Apply the field copies of every source that matches, and return the
     /// logsources the event belongs to (indices for [`Mapping::logsource`]).
-    pub fn classify(&self, event: &mut Map<String, Value>, out: &mut Vec<usize>) {
+    pub fn classify(&self, event: &mut Fields, out: &mut Vec<usize>) {
         out.clear();
         let mut service_list: [usize; 8] = [usize::MAX; 8];
         let mut nservices = 0;
@@ -228,26 +232,30 @@ impl Mapping {
         let mut ncategories = 0;
         let mut copies: Vec<(String, Value)> = Vec::new();
         let mut candidates: Vec<(bool, usize)> = Vec::new();
+        // One buffer for the lowercased probe values of this event.
+        let mut lower = String::new();
         for (k, field) in self.key_fields.iter().enumerate() {
-            let mut probe = |text: &str| {
-                let lower = text.to_ascii_lowercase();
-                if let Some(found) = self.by_key.get(&(k, lower)) {
+            let mut probe = |value: &Value| {
+                use std::fmt::Write as _;
+                lower.clear();
+                match value {
+                    Value::String(s) => {
+                        lower.push_str(s);
+                        lower.make_ascii_lowercase();
+                    }
+                    Value::Number(n) => {
+                        let _ = write!(lower, "{n}");
+                    }
+                    _ => return,
+                }
+                if let Some(found) = self.by_key[k].get(lower.as_str()) {
                     candidates.extend_from_slice(found);
                 }
             };
             match event.get(field) {
-                Some(Value::String(s)) => probe(s),
-                Some(Value::Number(n)) => probe(&n.to_string()),
-                Some(Value::Array(items)) => {
-                    for item in items {
-                        match item {
-                            Value::String(s) => probe(s),
-                            Value::Number(n) => probe(&n.to_string()),
-                            _ => {}
-                        }
-                    }
-                }
-                _ => {}
+                Some(Value::Array(items)) => items.iter().for_each(&mut probe),
+                Some(value) => probe(value),
+                None => {}
             }
         }
         // Services first, then categories, each in file order.
@@ -302,6 +310,11 @@ impl Mapping {
         &self.logsources[index]
     }
 
+    /// Every logsource [`Mapping::classify`] can give, by index.
+    pub fn logsources(&self) -> &[LogSource] {
+        &self.logsources
+    }
+
     /// The Sigma service names this mapping knows.
     pub fn service_names(&self) -> &[String] {
         &self.service_names
@@ -314,7 +327,7 @@ impl Mapping {
 }
 
 impl Source {
-    fn matches(&self, event: &Map<String, Value>) -> bool {
+    fn matches(&self, event: &Fields) -> bool {
         self.when
             .iter()
             .all(|(field, accepted)| match event.get(field) {
@@ -401,8 +414,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn obj(v: Value) -> Map<String, Value> {
-        v.as_object().unwrap().clone()
+    fn obj(v: Value) -> Fields {
+        v.as_object().unwrap().clone().into()
     }
 
     #[test]

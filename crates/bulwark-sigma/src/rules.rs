@@ -3,11 +3,14 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use rayon::prelude::*;
 use rsigma_eval::{CorrelationConfig, CorrelationEngine, Engine};
 use rsigma_parser::{SigmaCollection, SigmaRule};
 use serde::Serialize;
+
+use crate::mapping::Mapping;
 
 /// A rule (or a whole file) that could not be loaded, and why.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -363,6 +366,9 @@ type BucketKey = (Option<String>, Option<String>, Option<String>);
 pub(crate) struct Buckets {
     engines: Vec<Engine>,
     index: HashMap<BucketKey, usize>,
+    /// For each mapping (by slot), the engines of each of its logsources,
+    /// worked out once on first use instead of for every event.
+    routes: [OnceLock<Vec<Vec<usize>>>; 2],
 }
 
 impl Buckets {
@@ -399,7 +405,14 @@ impl Buckets {
             failed.extend(errors);
             engines.push(engine);
         }
-        (Buckets { engines, index }, failed)
+        (
+            Buckets {
+                engines,
+                index,
+                routes: Default::default(),
+            },
+            failed,
+        )
     }
 
     fn apply_filter(&mut self, filter: &rsigma_parser::FilterRule) -> Result<(), String> {
@@ -438,6 +451,22 @@ impl Buckets {
                 }
             }
         }
+    }
+
+    /// The engines of every logsource of `mapping` (see [`Buckets::select`]),
+    /// by logsource index. `slot` names the mapping (0 Windows, 1 Linux).
+    pub(crate) fn routes(&self, slot: usize, mapping: &Mapping) -> &[Vec<usize>] {
+        self.routes[slot].get_or_init(|| {
+            mapping
+                .logsources()
+                .iter()
+                .map(|ls| {
+                    let mut engines = Vec::new();
+                    self.select(ls, &mut engines);
+                    engines
+                })
+                .collect()
+        })
     }
 
     pub(crate) fn all(&self, out: &mut Vec<usize>) {
