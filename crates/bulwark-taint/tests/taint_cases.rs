@@ -333,6 +333,10 @@ fn name_bound_later_in_a_loop_still_reaches_the_sink() {
     assert_eq!(hits.len(), 1, "{f:?}");
     assert_eq!(hits[0].confidence, Confidence::High, "{f:?}");
     assert_eq!(line_of(hits[0]), 8);
+    assert_eq!(
+        hits[0].evidence,
+        "tool `t` param `cmd` → `prev` (line 9) → os.system() (line 8)"
+    );
 }
 
 /// Without such a name, one pass gives the same findings, evidence included.
