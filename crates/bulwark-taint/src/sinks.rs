@@ -121,18 +121,18 @@ pub(crate) fn classify<'t>(
     sc: &Scope<'_, 't>,
     call: Node<'t>,
     c: Node<'t>,
+    name: &str,
+    method: &str,
     args: &[Arg<'t>],
 ) -> Vec<Spec<'t>> {
-    let name = sc.canonical(c);
-    let method = crate::lang::method_name(sc.src(), c).to_string();
     let mut out = Vec::new();
     match sc.lang() {
-        Language::Python => python(sc, call, &name, &method, args, &mut out),
+        Language::Python => python(sc, call, name, method, args, &mut out),
         Language::JavaScript | Language::TypeScript | Language::Tsx => {
-            js(sc, call, c, &name, &method, args, &mut out)
+            js(sc, call, c, name, method, args, &mut out)
         }
-        Language::Go => go(sc, &name, &method, args, &mut out),
-        Language::Rust => rust(sc, c, &name, &method, args, &mut out),
+        Language::Go => go(sc, name, method, args, &mut out),
+        Language::Rust => rust(sc, c, name, method, args, &mut out),
     }
     out
 }

@@ -175,6 +175,48 @@ pub(crate) fn walk<'t>(root: Node<'t>, skip: &dyn Fn(Node<'t>) -> bool) -> Vec<N
     }
 }
 
+/// Every node under `root` in document order, as [`walk`] with nothing
+/// pruned, and for each node the index just past its subtree, so that later
+/// walks of any subtree are slices of this one list.
+pub(crate) fn walk_indexed<'t>(root: Node<'t>) -> (Vec<Node<'t>>, Vec<u32>) {
+    let mut out = Vec::new();
+    let mut ends: Vec<u32> = Vec::new();
+    let mut open: Vec<usize> = Vec::new();
+    let mut cursor = root.walk();
+    'walk: loop {
+        open.push(out.len());
+        out.push(cursor.node());
+        ends.push(0);
+        if out.len() >= MAX_WALK {
+            break;
+        }
+        if cursor.goto_first_child() {
+            continue;
+        }
+        // The node under the cursor has no more children to visit: close it
+        // and its ancestors until one has a next sibling.
+        loop {
+            if let Some(done) = open.pop() {
+                ends[done] = out.len() as u32;
+            }
+            if cursor.node() == root {
+                break 'walk;
+            }
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                break 'walk;
+            }
+        }
+    }
+    let end = out.len() as u32;
+    for i in open {
+        ends[i] = end;
+    }
+    (out, ends)
+}
+
 pub(crate) fn named_children<'t>(n: Node<'t>) -> Vec<Node<'t>> {
     let mut cursor = n.walk();
     n.named_children(&mut cursor)

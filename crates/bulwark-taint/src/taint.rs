@@ -5,7 +5,9 @@
 //! with their own parameters as sources, so that a tool passing input into a
 //! helper in the same file is traced one level deep.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
+use std::hash::Hasher;
 
 use tree_sitter::Node;
 
@@ -13,8 +15,8 @@ use crate::Language;
 use crate::lang::{self, Arg, Param, call_args, callee, function_body, function_params};
 use crate::sinks::{self, Cond, Spec};
 use crate::syntax::{
-    Kind, Src, field, is_call, is_constant_literal, is_function_like, is_identifier,
-    literal_string, named_children, unwrap_expr, walk,
+    Kind, MAX_WALK, Src, field, is_call, is_constant_literal, is_function_like, is_identifier,
+    literal_string, named_children, unwrap_expr, walk, walk_indexed,
 };
 
 /// Sink kinds, as bits: what a value has been sanitised for.
@@ -79,6 +81,16 @@ impl Taint {
     }
 }
 
+/// A member path as a binding key: `a?.b` and `a.b` are the same value.
+/// Borrowed unless there is an optional chain to rewrite.
+fn member_key(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains("?.") {
+        std::borrow::Cow::Owned(text.replace("?.", "."))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
 pub(crate) fn union(a: Option<Taint>, b: Option<Taint>) -> Option<Taint> {
     match (a, b) {
         (None, x) | (x, None) => x,
@@ -134,6 +146,45 @@ pub(crate) struct Summary {
     pub ret: Option<Taint>,
 }
 
+impl<'t> FileCtx<'t> {
+    /// Where `n` is in `all` (document order, so start bytes never
+    /// decrease); `None` when the walk was cut short at `MAX_WALK`.
+    fn position(&self, n: Node<'t>) -> Option<usize> {
+        if self.all.len() >= MAX_WALK {
+            return None;
+        }
+        let at = n.start_byte();
+        let first = self.all.partition_point(|x| x.start_byte() < at);
+        self.all[first..]
+            .iter()
+            .take_while(|x| x.start_byte() == at)
+            .position(|x| *x == n)
+            .map(|i| first + i)
+    }
+
+    /// The same list as `walk(n, skip)` with `skip` pruning nested
+    /// functions (when `prune_functions`) or nothing, read off `all`.
+    pub fn subtree(&self, n: Node<'t>, prune_functions: bool) -> Vec<Node<'t>> {
+        let Some(start) = self.position(n) else {
+            return walk(n, &|c| prune_functions && is_function_like(c.k()));
+        };
+        let end = self.ends[start] as usize;
+        let mut out = Vec::with_capacity(end - start);
+        out.push(self.all[start]);
+        let mut i = start + 1;
+        while i < end {
+            let node = self.all[i];
+            out.push(node);
+            i = if prune_functions && is_function_like(node.k()) {
+                self.ends[i] as usize
+            } else {
+                i + 1
+            };
+        }
+        out
+    }
+}
+
 /// What the whole file offers to a scope.
 pub(crate) struct FileCtx<'t> {
     pub src: &'t Src<'t>,
@@ -141,6 +192,8 @@ pub(crate) struct FileCtx<'t> {
     pub root: Node<'t>,
     /// Every node of the file in document order.
     pub all: Vec<Node<'t>>,
+    /// For each node of `all`, the index just past its subtree.
+    ends: Vec<u32>,
     pub imports: HashMap<String, String>,
     pub module_types: HashMap<String, String>,
     pub module_consts: HashMap<String, Node<'t>>,
@@ -162,6 +215,45 @@ pub(crate) struct ScopeResult {
     pub callbacks: Vec<(usize, Taint)>,
 }
 
+/// A set of names kept as a 4096-bit filter of their hashes: a name never
+/// noted is never reported as contained, a name noted always is, and another
+/// name only rarely (which costs a second pass, not a wrong answer).
+#[derive(Default)]
+struct MissedNames {
+    bits: Vec<u64>,
+}
+
+impl MissedNames {
+    const BITS: u64 = 4096;
+
+    fn slot(name: &str) -> (usize, u64) {
+        let mut h = std::hash::DefaultHasher::new();
+        h.write(name.as_bytes());
+        let bit = h.finish() % Self::BITS;
+        ((bit / 64) as usize, 1 << (bit % 64))
+    }
+
+    fn note(&mut self, name: &str) {
+        if self.bits.is_empty() {
+            self.bits = vec![0; (Self::BITS / 64) as usize];
+        }
+        let (word, mask) = Self::slot(name);
+        self.bits[word] |= mask;
+    }
+
+    fn contains(&self, name: &str) -> bool {
+        if self.bits.is_empty() {
+            return false;
+        }
+        let (word, mask) = Self::slot(name);
+        self.bits[word] & mask != 0
+    }
+
+    fn clear(&mut self) {
+        self.bits.clear();
+    }
+}
+
 pub(crate) struct Scope<'a, 't> {
     pub fx: &'a FileCtx<'t>,
     func: Node<'t>,
@@ -175,9 +267,10 @@ pub(crate) struct Scope<'a, 't> {
     guarded: HashMap<String, u16>,
     pub shell_cmds: HashSet<String>,
     walk_vars: HashSet<String>,
+    /// Names looked up and not found during the first pass.
+    missed: RefCell<MissedNames>,
     proto_guard: bool,
     use_summaries: bool,
-    record: bool,
     hits: Vec<Hit>,
     ret: Option<Taint>,
     callbacks: Vec<(usize, Taint)>,
@@ -185,13 +278,14 @@ pub(crate) struct Scope<'a, 't> {
 
 /// Builds the per-file context.
 pub(crate) fn file_ctx<'t>(src: &'t Src<'t>, lang: Language, root: Node<'t>) -> FileCtx<'t> {
-    let all = walk(root, &|_| false);
+    let (all, ends) = walk_indexed(root);
     let imports = lang::imports(src, lang, &all);
     let mut fx = FileCtx {
         src,
         lang,
         root,
         all: Vec::new(),
+        ends,
         imports,
         module_types: HashMap::new(),
         module_consts: HashMap::new(),
@@ -503,9 +597,9 @@ impl<'a, 't> Scope<'a, 't> {
             guarded: HashMap::new(),
             shell_cmds: HashSet::new(),
             walk_vars: HashSet::new(),
+            missed: RefCell::new(MissedNames::default()),
             proto_guard: false,
             use_summaries,
-            record: false,
             hits: Vec::new(),
             ret: None,
             callbacks: Vec::new(),
@@ -535,8 +629,7 @@ impl<'a, 't> Scope<'a, 't> {
                 None => return Vec::new(),
             }
         };
-        let root = body;
-        walk(body, &|n| n != root && is_function_like(n.k()))
+        self.fx.subtree(body, true)
     }
 
     pub fn run(mut self) -> ScopeResult {
@@ -554,23 +647,22 @@ impl<'a, 't> Scope<'a, 't> {
         self.prescan_guards(&nodes);
         // Pass 1 collects bindings; pass 2 starts again from the sources
         // (falling back to pass 1 for names used before they are bound, as
-        // in loops) and records sinks.
-        for pass in 0..2 {
-            self.env = self.sources.clone();
-            self.consts.clear();
-            self.types.clear();
-            self.shell_cmds.clear();
-            self.record = pass == 1;
-            self.ret = None;
-            for &n in &nodes {
-                if n != self.func && is_function_like(n.k()) {
-                    continue;
-                }
-                self.visit(n);
-            }
-            if pass == 0 {
-                self.fallback = std::mem::take(&mut self.env);
-            }
+        // in loops) and records sinks. Pass 1 records sinks too, and pass 2
+        // is run only when it could differ: when a name that missed in pass
+        // 1 ends up bound (so pass 2 would find it in the fallback), or when
+        // an object walk (`cur = cur[k]`) was seen, whose variables pass 2
+        // would know from the start. Otherwise both passes see the same
+        // bindings at every node and pass 1's sinks are pass 2's.
+        self.missed.borrow_mut().clear();
+        self.walk_pass(&nodes);
+        let first = std::mem::take(&mut self.env);
+        let missed = std::mem::take(&mut *self.missed.borrow_mut());
+        if !self.walk_vars.is_empty() || first.keys().any(|name| missed.contains(name)) {
+            self.fallback = first;
+            self.hits.clear();
+            self.walk_pass(&nodes);
+        } else {
+            self.env = first;
         }
         // An arrow function with an expression body returns it.
         if self.func != self.fx.root
@@ -597,6 +689,21 @@ impl<'a, 't> Scope<'a, 't> {
         }
     }
 
+    /// One visit of the scope's statements in document order, recording sinks.
+    fn walk_pass(&mut self, nodes: &[Node<'t>]) {
+        self.env = self.sources.clone();
+        self.consts.clear();
+        self.types.clear();
+        self.shell_cmds.clear();
+        self.ret = None;
+        for &n in nodes {
+            if n != self.func && is_function_like(n.k()) {
+                continue;
+            }
+            self.visit(n);
+        }
+    }
+
     fn lookup(&self, name: &str) -> Option<Taint> {
         let t = self
             .env
@@ -604,6 +711,9 @@ impl<'a, 't> Scope<'a, 't> {
             .or_else(|| self.outer.and_then(|o| o.get(name)))
             .or_else(|| self.fallback.get(name))
             .cloned();
+        if t.is_none() {
+            self.missed.borrow_mut().note(name);
+        }
         match (t, self.guarded.get(name)) {
             (Some(mut t), Some(mask)) => {
                 t.sanitized |= mask;
@@ -617,7 +727,7 @@ impl<'a, 't> Scope<'a, 't> {
     fn mentions(&self, n: Node) -> Vec<String> {
         let src = self.src();
         let mut out = Vec::new();
-        for c in walk(n, &|c| is_function_like(c.k())).into_iter().take(2000) {
+        for c in self.fx.subtree(n, true).into_iter().take(2000) {
             let k = c.k();
             if is_identifier(k) {
                 out.push(src.t(c).to_string());
@@ -1048,7 +1158,7 @@ impl<'a, 't> Scope<'a, 't> {
         }
         match k {
             "attribute" | "member_expression" | "selector_expression" | "field_expression" => {
-                let key = src.t(n).replace("?.", ".");
+                let key = member_key(src.t(n));
                 if let Some(t) = self.lookup(&key) {
                     return Some(t);
                 }
@@ -1060,7 +1170,7 @@ impl<'a, 't> Scope<'a, 't> {
                 Some(t)
             }
             "subscript" | "subscript_expression" | "index_expression" | "slice_expression" => {
-                let key = src.t(n).replace("?.", ".");
+                let key = member_key(src.t(n));
                 if let Some(t) = self.lookup(&key) {
                     return Some(t);
                 }
@@ -1603,16 +1713,14 @@ impl<'a, 't> Scope<'a, 't> {
         let src = self.src();
         let Some(c) = callee(n) else { return };
         let args = call_args(src, n);
-        // Sinks.
-        if self.record {
-            for spec in sinks::classify(self, n, c, &args) {
-                self.record_hit(n, spec);
-            }
-            self.promote_helper_hits(n, c, &args);
-        }
-        // Callbacks that receive tainted elements.
         let name = self.canonical(c);
         let method = lang::method_name(src, c);
+        // Sinks.
+        for spec in sinks::classify(self, n, c, &name, method, &args) {
+            self.record_hit(n, spec);
+        }
+        self.promote_helper_hits(n, c, &args);
+        // Callbacks that receive tainted elements.
         let iter_method = matches!(
             method,
             "map"
@@ -1725,7 +1833,7 @@ impl<'a, 't> Scope<'a, 't> {
     /// JS/TS prototype pollution: `obj[key] = value` with a caller-chosen key
     /// on a path walk, a nested write, or a recursive merge.
     fn check_proto_write(&mut self, n: Node<'t>, left: Node<'t>, _right: Node<'t>) {
-        if !self.record || !self.fx.lang.is_js() || self.proto_guard {
+        if !self.fx.lang.is_js() || self.proto_guard {
             return;
         }
         let left = unwrap_expr(left);

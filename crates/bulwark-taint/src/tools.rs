@@ -9,7 +9,7 @@ use crate::lang::{
     call_args, callee, function_params, keyword, object_keys, object_value, positional,
 };
 use crate::syntax::{
-    Kind, field, is_call, is_function_like, literal_string, named_children, unwrap_expr, walk,
+    Kind, field, is_call, is_function_like, literal_string, named_children, unwrap_expr,
 };
 use crate::taint::{FileCtx, canonical_with};
 
@@ -311,7 +311,7 @@ fn python<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
                             out.extend(python_dispatch(fx, def, &fname, src.line(d)));
                         }
                         "list_tools" => {
-                            for c in walk(def, &|_| false) {
+                            for c in fx.subtree(def, false) {
                                 if c.k() != "call" {
                                     continue;
                                 }
@@ -406,7 +406,7 @@ fn python_dispatch<'t>(fx: &FileCtx<'t>, def: Node<'t>, fname: &str, line: u32) 
         .nth(1)
         .and_then(|p| p.names.first().cloned());
     let mut branches: Vec<(String, Node<'t>, u32)> = Vec::new();
-    for n in walk(def, &|_| false) {
+    for n in fx.subtree(def, false) {
         match n.k() {
             "comparison_operator" => {
                 let kids = named_children(n);
@@ -508,7 +508,7 @@ fn argument_keys(fx: &FileCtx, body: Node, arg_name: Option<&str>) -> Vec<String
             || t == "input"
     };
     let mut out: Vec<String> = Vec::new();
-    for n in walk(body, &|_| false).into_iter().take(20_000) {
+    for n in fx.subtree(body, false).into_iter().take(20_000) {
         match n.k() {
             "subscript" | "subscript_expression" | "index_expression" => {
                 let obj = field(n, "value")
@@ -737,7 +737,7 @@ fn collect_tool_objects<'t>(
     listed: &mut Vec<(String, Node<'t>, u32)>,
 ) {
     let src = fx.src;
-    for o in walk(root, &|_| false).into_iter().take(50_000) {
+    for o in fx.subtree(root, false).into_iter().take(50_000) {
         if o.k() != "object" {
             continue;
         }
@@ -761,7 +761,7 @@ fn js_dispatch<'t>(fx: &FileCtx<'t>, handler: Node<'t>, line: u32) -> Vec<Found<
     let src = fx.src;
     let fname = fn_label(fx, Some(handler));
     let mut branches: Vec<(String, Node<'t>, u32)> = Vec::new();
-    for n in walk(handler, &|_| false) {
+    for n in fx.subtree(handler, false) {
         match n.k() {
             "switch_statement" => {
                 let Some(v) = field(n, "value") else { continue };
@@ -953,7 +953,7 @@ fn find_binding<'t>(fx: &FileCtx<'t>, at: Node<'t>, name: &str) -> Option<Node<'
         scope = s.parent();
     }
     let scope = scope?;
-    for n in walk(scope, &|_| false).into_iter().take(50_000) {
+    for n in fx.subtree(scope, false).into_iter().take(50_000) {
         if n.start_byte() > at.start_byte() {
             break;
         }
@@ -980,7 +980,7 @@ fn struct_fields(fx: &FileCtx, type_name: &str) -> Option<Vec<String>> {
     if type_name.is_empty() {
         return None;
     }
-    for n in walk(fx.root, &|n| is_function_like(n.k())) {
+    for n in fx.subtree(fx.root, true) {
         match n.k() {
             "type_spec" => {
                 if field(n, "name").is_some_and(|x| src.t(x) == type_name)
@@ -988,7 +988,7 @@ fn struct_fields(fx: &FileCtx, type_name: &str) -> Option<Vec<String>> {
                     && t.k() == "struct_type"
                 {
                     let mut out = Vec::new();
-                    for f in walk(t, &|_| false) {
+                    for f in fx.subtree(t, false) {
                         if f.k() == "field_declaration" {
                             let mut cursor = f.walk();
                             for nm in f.children_by_field_name("name", &mut cursor) {

@@ -321,3 +321,32 @@ fn languages_by_path() {
     assert_eq!(Language::from_path("py"), None);
     assert_eq!(Language::from_path("dir/.py"), None);
 }
+
+/// In a loop a sink can use a name bound only further down; the second pass
+/// (falling back to the first pass's bindings) must still run for it.
+#[test]
+fn name_bound_later_in_a_loop_still_reaches_the_sink() {
+    let f = py(&tool(
+        "    last = ''\n    for i in range(3):\n        os.system(prev)\n        prev = cmd\n    return last",
+    ));
+    let hits = with_rule(&f, "BWK-CODE-CMD-INJECTION");
+    assert_eq!(hits.len(), 1, "{f:?}");
+    assert_eq!(hits[0].confidence, Confidence::High, "{f:?}");
+    assert_eq!(line_of(hits[0]), 8);
+    assert_eq!(
+        hits[0].evidence,
+        "tool `t` param `cmd` → `prev` (line 9) → os.system() (line 8)"
+    );
+}
+
+/// Without such a name, one pass gives the same findings, evidence included.
+#[test]
+fn straight_line_flow_keeps_its_evidence() {
+    let f = py(&tool("    a = cmd\n    b = a + ' --x'\n    os.system(b)"));
+    let hits = with_rule(&f, "BWK-CODE-CMD-INJECTION");
+    assert_eq!(hits.len(), 1, "{f:?}");
+    assert_eq!(
+        hits[0].evidence,
+        "tool `t` param `cmd` → `a` (line 6) → `b` (line 7) → os.system() (line 8)"
+    );
+}
