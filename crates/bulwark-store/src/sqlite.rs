@@ -75,6 +75,15 @@ const MIGRATIONS: &[(i64, &str)] = &[
          PRIMARY KEY (tenant, name)
      ) WITHOUT ROWID;",
     ),
+    (
+        5,
+        "CREATE TABLE upstream_tokens (
+         name       TEXT PRIMARY KEY,  -- the upstream's name
+         nonce      BLOB NOT NULL,     -- 24 random bytes (XChaCha20)
+         ciphertext BLOB NOT NULL,     -- XChaCha20-Poly1305 of rmcp's stored credentials (JSON); the name is its associated data
+         updated_at TEXT NOT NULL
+     ) WITHOUT ROWID;",
+    ),
 ];
 
 const KEY_COLUMNS: &str = "id, name, scopes, tenant, created_at, last_used_at, revoked_at";
