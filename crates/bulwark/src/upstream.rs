@@ -186,6 +186,9 @@ pub fn run(gateway: &Gateway, command: UpstreamCommand) -> Result<ExitCode> {
                         }
                     }
                 }
+                (None, Some(_)) if oauth => bail!(
+                    "--oauth is for HTTP upstreams (`--url URL`); give a stdio server its credentials with --env"
+                ),
                 (None, Some((cmd, args))) => Transport::Stdio {
                     command: cmd.clone(),
                     args: args.to_vec(),
