@@ -341,10 +341,14 @@ impl Connections {
             }
         }
         if transport.oauth().is_some() {
-            let tokens = self.options.tokens.as_ref().ok_or_else(|| UpstreamError::OAuth {
-                url: transport.summary(),
-                detail: "this gateway has no token store".to_owned(),
-            })?;
+            let tokens = self
+                .options
+                .tokens
+                .as_ref()
+                .ok_or_else(|| UpstreamError::OAuth {
+                    url: transport.summary(),
+                    detail: "this gateway has no token store".to_owned(),
+                })?;
             options.oauth = Some(tokens.connect(name));
         }
         let sender = self.changed.clone();

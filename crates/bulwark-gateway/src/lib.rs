@@ -38,9 +38,9 @@ use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
 pub use conn::{ConnState, TRIP_AFTER, backoff};
 pub use record::{OAuthSettings, ToolStatus, Transport, UpstreamRecord};
-pub use tokens::UpstreamTokens;
 pub use search::SearchSink;
 pub use state::{StateStore, UpstreamSpec};
+pub use tokens::UpstreamTokens;
 
 /// Why a gateway operation failed; each message says what to do.
 #[derive(Debug, thiserror::Error)]

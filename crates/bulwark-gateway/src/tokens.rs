@@ -62,11 +62,7 @@ impl UpstreamTokens {
     /// When the tokens of `name` were last written (a login or a refresh); `None` when there
     /// are none. Reads no secret.
     pub fn stamp(&self, name: &str) -> Option<String> {
-        self.vault()
-            .ok()?
-            .upstream_token_stamp(name)
-            .ok()
-            .flatten()
+        self.vault().ok()?.upstream_token_stamp(name).ok().flatten()
     }
 
     /// Forget the tokens of `name`; whether there were any.

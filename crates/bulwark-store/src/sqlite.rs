@@ -573,10 +573,12 @@ pub(crate) fn credential_rows(
 }
 
 /// The sealed token of an upstream: (nonce, ciphertext, updated_at).
+pub(crate) type SealedTokenRow = (Vec<u8>, Vec<u8>, String);
+
 pub(crate) fn upstream_token_row(
     conn: &Connection,
     name: &str,
-) -> Result<Option<(Vec<u8>, Vec<u8>, String)>, StoreError> {
+) -> Result<Option<SealedTokenRow>, StoreError> {
     conn.prepare_cached("SELECT nonce, ciphertext, updated_at FROM upstream_tokens WHERE name = ?1")
         .and_then(|mut stmt| {
             stmt.query_row([name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))

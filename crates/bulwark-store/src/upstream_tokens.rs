@@ -137,7 +137,10 @@ mod tests {
                 .unwrap();
         }
         let err = vault.upstream_token("b").unwrap_err();
-        assert!(err.to_string().contains("bulwark upstream login b"), "{err}");
+        assert!(
+            err.to_string().contains("bulwark upstream login b"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -147,7 +150,9 @@ mod tests {
         std::fs::remove_file(dir.path().join("secrets.key")).unwrap();
         let err = vault(dir.path()).upstream_token("a").unwrap_err();
         assert!(err.to_string().contains("bulwark upstream logout"), "{err}");
-        let err = vault(dir.path()).set_upstream_token("a:b", "x").unwrap_err();
+        let err = vault(dir.path())
+            .set_upstream_token("a:b", "x")
+            .unwrap_err();
         assert!(err.to_string().contains("upstream name"), "{err}");
         let big = "x".repeat(super::TOKEN_MAX + 1);
         assert!(vault(dir.path()).set_upstream_token("a", &big).is_err());

@@ -70,7 +70,10 @@ pub(crate) fn headers(
 }
 
 /// The HTTP client that rmcp's transport and the OAuth client share.
-pub(crate) fn client(url: &str, options: &ConnectOptions) -> Result<reqwest::Client, UpstreamError> {
+pub(crate) fn client(
+    url: &str,
+    options: &ConnectOptions,
+) -> Result<reqwest::Client, UpstreamError> {
     install_crypto_provider();
     reqwest::Client::builder()
         .connect_timeout(options.timeout)

@@ -116,13 +116,20 @@ pub(crate) async fn authorized_client(
     oauth: &OAuthConnect,
     client: reqwest::Client,
 ) -> Result<AuthClient<reqwest::Client>, UpstreamError> {
-    if oauth.vault.load().map_err(|e| UpstreamError::OAuth {
-        url: url.to_owned(),
-        detail: e,
-    })?
-    .is_none()
+    if oauth
+        .vault
+        .load()
+        .map_err(|e| UpstreamError::OAuth {
+            url: url.to_owned(),
+            detail: e,
+        })?
+        .is_none()
     {
-        return Err(login_required(&oauth.name, url, "no OAuth tokens are stored for it"));
+        return Err(login_required(
+            &oauth.name,
+            url,
+            "no OAuth tokens are stored for it",
+        ));
     }
     let mut manager = AuthorizationManager::new(url)
         .await
@@ -140,7 +147,10 @@ pub(crate) async fn authorized_client(
 }
 
 /// The `WWW-Authenticate` challenge of an unauthenticated `initialize`, if the server sends one.
-async fn probe_challenge(url: &str, client: &reqwest::Client) -> Result<Option<String>, UpstreamError> {
+async fn probe_challenge(
+    url: &str,
+    client: &reqwest::Client,
+) -> Result<Option<String>, UpstreamError> {
     let body = serde_json::json!({
         "jsonrpc": "2.0", "id": 0, "method": "initialize",
         "params": {
@@ -273,7 +283,10 @@ pub async fn login(
     let callback = format!("http://127.0.0.1:{port}{target}");
     let answer = finish(&session, &callback, &expected_state, url, name).await;
     let page = match &answer {
-        Ok(_) => (200, "bulwark is logged in; you can close this page.".to_owned()),
+        Ok(_) => (
+            200,
+            "bulwark is logged in; you can close this page.".to_owned(),
+        ),
         Err(e) => (400, format!("bulwark could not log in: {e}")),
     };
     respond(&mut stream, page.0, &page.1).await;

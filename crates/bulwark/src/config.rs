@@ -1094,10 +1094,22 @@ mod tests {
         assert!(plain.transport.oauth().is_none());
 
         for (bad, says) in [
-            ("name = \"b\"\nurl = \"http://h/mcp\"\nauth = \"basic\"\n", "is not known"),
-            ("name = \"b\"\nurl = \"http://h/mcp\"\nclient_id = \"x\"\n", "add `auth = \"oauth\"`"),
-            ("name = \"b\"\ncommand = \"x\"\nauth = \"oauth\"\n", "Streamable HTTP"),
-            ("name = \"b\"\nurl = \"http://h/sse\"\nprotocol = \"sse\"\nauth = \"oauth\"\n", "Streamable HTTP"),
+            (
+                "name = \"b\"\nurl = \"http://h/mcp\"\nauth = \"basic\"\n",
+                "is not known",
+            ),
+            (
+                "name = \"b\"\nurl = \"http://h/mcp\"\nclient_id = \"x\"\n",
+                "add `auth = \"oauth\"`",
+            ),
+            (
+                "name = \"b\"\ncommand = \"x\"\nauth = \"oauth\"\n",
+                "Streamable HTTP",
+            ),
+            (
+                "name = \"b\"\nurl = \"http://h/sse\"\nprotocol = \"sse\"\nauth = \"oauth\"\n",
+                "Streamable HTTP",
+            ),
         ] {
             let err = upstream_decl(bad).unwrap_err().to_string();
             assert!(err.contains(says), "{bad}: {err}");

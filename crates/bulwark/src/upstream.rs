@@ -178,7 +178,7 @@ pub fn run(gateway: &Gateway, command: UpstreamCommand) -> Result<ExitCode> {
                         Transport::Http {
                             url,
                             headers,
-                            oauth: oauth.then(|| OAuthSettings {
+                            oauth: oauth.then_some(OAuthSettings {
                                 client_id: oauth_client_id,
                                 client_metadata_url: None,
                                 scopes: oauth_scopes,
