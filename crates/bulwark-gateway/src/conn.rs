@@ -24,6 +24,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use crate::GatewayError;
 use crate::logs::RotatingLog;
 use crate::record::Transport;
+use crate::tokens::UpstreamTokens;
 
 /// Failures in a row that open the breaker.
 pub const TRIP_AFTER: u32 = 3;
@@ -41,6 +42,8 @@ pub struct ConnOptions {
     /// Where stdio servers' stderr goes, one file per upstream.
     pub log_dir: Option<PathBuf>,
     pub log_max_bytes: u64,
+    /// Sealed OAuth tokens, for HTTP upstreams with `auth = "oauth"`.
+    pub tokens: Option<Arc<UpstreamTokens>>,
 }
 
 #[derive(Default, Debug)]
@@ -50,6 +53,9 @@ struct Health {
     open_until: Option<Instant>,
     last_error: Option<String>,
     unauthorized: bool,
+    /// For an OAuth upstream held after a 401: when its tokens were last written at that
+    /// moment. A new login changes it, and the upstream is dialled again.
+    token_stamp: Option<String>,
 }
 
 struct Slot {
@@ -176,6 +182,7 @@ impl Connections {
     /// A live connection, made now if there is none or the last one died.
     pub async fn lease(&self, name: &str, transport: &Transport) -> Result<Lease, GatewayError> {
         let slot = self.slot(name, transport);
+        self.reset_after_login(name, &slot);
         check_breaker(name, &slot)?;
         let mut live = slot.live.lock().await;
         if let Some(upstream) = live.as_ref()
@@ -201,9 +208,10 @@ impl Connections {
                 })
             }
             Err(err) => {
-                let unauthorized = matches!(err, UpstreamError::Unauthorized { .. });
+                let unauthorized = needs_credentials(&err);
                 let message = err.to_string();
                 record_failure(&slot, &message, unauthorized);
+                self.note_token_stamp(name, &slot, unauthorized);
                 tracing::warn!(upstream = name, "connect failed: {message}");
                 Err(GatewayError::Connect {
                     name: name.to_owned(),
@@ -224,7 +232,10 @@ impl Connections {
                 record_success(&slot)
             }
             Some(err) => {
+                // A connection whose credentials were refused goes too: the next one starts
+                // from what is stored then (a new login may bring a new client id).
                 let broken = lease.upstream.is_closed()
+                    || needs_credentials(err)
                     || matches!(
                         err,
                         UpstreamError::ConnectionClosed { .. } | UpstreamError::Transport { .. }
@@ -238,12 +249,38 @@ impl Connections {
                         *live = None;
                     }
                 }
-                record_failure(
-                    &slot,
-                    &err.to_string(),
-                    matches!(err, UpstreamError::Unauthorized { .. }),
-                );
+                let unauthorized = needs_credentials(err);
+                record_failure(&slot, &err.to_string(), unauthorized);
+                self.note_token_stamp(name, &slot, unauthorized);
             }
+        }
+    }
+
+    /// Remember which tokens an OAuth upstream was refused with.
+    fn note_token_stamp(&self, name: &str, slot: &Slot, unauthorized: bool) {
+        if !unauthorized || slot.transport.oauth().is_none() {
+            return;
+        }
+        let stamp = self.options.tokens.as_ref().and_then(|t| t.stamp(name));
+        let mut h = slot.health.lock().unwrap_or_else(PoisonError::into_inner);
+        h.token_stamp = stamp;
+    }
+
+    /// An OAuth upstream held after a 401 waits for `bulwark upstream login` (in any process):
+    /// once its stored tokens change, close the breaker so that the next use dials again.
+    fn reset_after_login(&self, name: &str, slot: &Slot) {
+        if slot.transport.oauth().is_none() {
+            return;
+        }
+        let held = {
+            let h = slot.health.lock().unwrap_or_else(PoisonError::into_inner);
+            h.unauthorized.then(|| h.token_stamp.clone())
+        };
+        let Some(seen) = held else { return };
+        let now = self.options.tokens.as_ref().and_then(|t| t.stamp(name));
+        if now.is_some() && now != seen {
+            tracing::info!(upstream = name, "new OAuth tokens: dialling again");
+            record_success(slot);
         }
     }
 
@@ -270,7 +307,7 @@ impl Connections {
                     cwd: cwd.clone(),
                 }
             }
-            Transport::Http { url, headers } => Target::Http {
+            Transport::Http { url, headers, .. } => Target::Http {
                 url: url.clone(),
                 headers: headers.clone(),
             },
@@ -303,6 +340,17 @@ impl Connections {
                 Err(err) => tracing::warn!(upstream = name, "no stderr log: {err}"),
             }
         }
+        if transport.oauth().is_some() {
+            let tokens = self
+                .options
+                .tokens
+                .as_ref()
+                .ok_or_else(|| UpstreamError::OAuth {
+                    url: transport.summary(),
+                    detail: "this gateway has no token store".to_owned(),
+                })?;
+            options.oauth = Some(tokens.connect(name));
+        }
         let sender = self.changed.clone();
         let server = name.to_owned();
         options.on_tools_changed = Some(OnToolsChanged(Arc::new(move || {
@@ -326,7 +374,12 @@ fn check_breaker(name: &str, slot: &Slot) -> Result<(), GatewayError> {
         && let Some(left) = until.checked_duration_since(Instant::now())
     {
         let last = health.last_error.clone().unwrap_or_default();
-        return Err(if health.unauthorized {
+        return Err(if health.unauthorized && slot.transport.oauth().is_some() {
+            GatewayError::NeedsLogin {
+                name: name.to_owned(),
+                reason: last,
+            }
+        } else if health.unauthorized {
             GatewayError::NeedsAuthorization {
                 name: name.to_owned(),
                 reason: last,
@@ -341,6 +394,14 @@ fn check_breaker(name: &str, slot: &Slot) -> Result<(), GatewayError> {
         });
     }
     Ok(())
+}
+
+/// Errors that only new credentials fix: the upstream is not redialled until they change.
+fn needs_credentials(err: &UpstreamError) -> bool {
+    matches!(
+        err,
+        UpstreamError::Unauthorized { .. } | UpstreamError::LoginRequired { .. }
+    )
 }
 
 fn record_success(slot: &Slot) {
@@ -409,6 +470,7 @@ mod tests {
                 call_timeout: Duration::from_secs(5),
                 log_dir: None,
                 log_max_bytes: 1024,
+                tokens: None,
             },
             None,
         );

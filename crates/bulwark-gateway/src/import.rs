@@ -90,7 +90,11 @@ fn spec(name: &str, server: &Value) -> Result<UpstreamSpec, String> {
         if kind == "sse" {
             Transport::Sse { url, headers }
         } else {
-            Transport::Http { url, headers }
+            Transport::Http {
+                url,
+                headers,
+                oauth: None,
+            }
         }
     } else {
         return Err("it has neither `command` nor `url`".into());

@@ -23,6 +23,7 @@ mod path;
 pub mod record;
 mod search;
 mod state;
+pub mod tokens;
 mod tools;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -36,9 +37,10 @@ use serde_json::{Map, Value};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
 pub use conn::{ConnState, TRIP_AFTER, backoff};
-pub use record::{ToolStatus, Transport, UpstreamRecord};
+pub use record::{OAuthSettings, ToolStatus, Transport, UpstreamRecord};
 pub use search::SearchSink;
 pub use state::{StateStore, UpstreamSpec};
+pub use tokens::UpstreamTokens;
 
 /// Why a gateway operation failed; each message says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +77,10 @@ pub enum GatewayError {
         "upstream `{name}` refused bulwark's credentials ({reason}); it is not redialled until its headers change: update them with `bulwark upstream add` or the `upstream_servers` tool (operation `update`)"
     )]
     NeedsAuthorization { name: String, reason: String },
+    #[error(
+        "upstream `{name}` needs an OAuth login ({reason}); it is not redialled until `bulwark upstream login {name}` stores new tokens"
+    )]
+    NeedsLogin { name: String, reason: String },
     #[error("{0}")]
     Call(String),
 }
@@ -125,6 +131,8 @@ pub struct GatewayOptions {
     pub allow_server_remove: bool,
     /// `[[upstreams]]` from the config file, each with its `quarantined` flag.
     pub declared: Vec<(UpstreamSpec, bool)>,
+    /// The key that seals upstream OAuth tokens (`DATA_DIR/secrets.key`).
+    pub secrets_key: PathBuf,
 }
 
 impl GatewayOptions {
@@ -133,6 +141,7 @@ impl GatewayOptions {
             store_path: data_dir.join("bulwark.db"),
             log_dir: data_dir.join("logs").join("upstreams"),
             log_max_bytes: 5 * 1024 * 1024,
+            secrets_key: data_dir.join("secrets.key"),
             tool_response_limit: 20_000,
             call_timeout: Duration::from_secs(120),
             connect_timeout: Duration::from_secs(30),
@@ -247,6 +256,10 @@ impl Gateway {
                 call_timeout: options.call_timeout,
                 log_dir: Some(options.log_dir.clone()),
                 log_max_bytes: options.log_max_bytes,
+                tokens: Some(Arc::new(UpstreamTokens::new(
+                    options.store_path.clone(),
+                    options.secrets_key.clone(),
+                ))),
             },
             Some(tx),
         );

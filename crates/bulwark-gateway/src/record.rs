@@ -31,6 +31,10 @@ pub enum Transport {
         url: String,
         #[serde(default)]
         headers: BTreeMap<String, String>,
+        /// Set when the server wants OAuth (`auth = "oauth"`): the tokens come from
+        /// `bulwark upstream login` and are kept sealed in the store.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        oauth: Option<OAuthSettings>,
     },
     /// The legacy HTTP+SSE transport (2024-11-05). Stored and listed, but not
     /// connected yet: see docs/gateway.md.
@@ -41,7 +45,31 @@ pub enum Transport {
     },
 }
 
+/// How bulwark logs in to an OAuth-protected HTTP upstream. Everything is optional: by default
+/// bulwark registers itself with the authorization server (DCR) and asks for the scopes the
+/// server's challenge and metadata name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OAuthSettings {
+    /// A client id registered with the authorization server by hand (for servers without DCR).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// An HTTPS URL of a client ID metadata document, used as the client id where the server
+    /// supports that (CIMD).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_metadata_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+}
+
 impl Transport {
+    /// The OAuth settings of an HTTP upstream that uses OAuth.
+    pub fn oauth(&self) -> Option<&OAuthSettings> {
+        match self {
+            Transport::Http { oauth, .. } => oauth.as_ref(),
+            _ => None,
+        }
+    }
+
     /// `stdio`, `http` or `sse`.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -384,6 +412,28 @@ fn unified(label: &str, before: &str, after: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn oauth_settings_round_trip_and_older_records_still_read() {
+        let old: Transport =
+            serde_json::from_value(json!({"kind": "http", "url": "http://h/mcp"})).unwrap();
+        assert_eq!(old.oauth(), None);
+        let with = Transport::Http {
+            url: "http://h/mcp".into(),
+            headers: BTreeMap::new(),
+            oauth: Some(OAuthSettings {
+                client_id: Some("c".into()),
+                client_metadata_url: None,
+                scopes: vec!["a".into()],
+            }),
+        };
+        let stored = serde_json::to_value(&with).unwrap();
+        assert_eq!(stored["oauth"], json!({"client_id": "c", "scopes": ["a"]}));
+        assert_eq!(serde_json::from_value::<Transport>(stored).unwrap(), with);
+        // Without OAuth nothing is written, so older readers see the same JSON.
+        let plain = serde_json::to_value(&old).unwrap();
+        assert!(plain.get("oauth").is_none());
+    }
 
     fn listing(desc: &str) -> Vec<Value> {
         vec![json!({

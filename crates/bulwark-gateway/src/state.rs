@@ -260,6 +260,7 @@ mod tests {
             transport: Transport::Http {
                 url: "http://127.0.0.1:9/mcp".into(),
                 headers: Default::default(),
+                oauth: None,
             },
             enabled: true,
         }
@@ -292,6 +293,7 @@ mod tests {
         bad.transport = Transport::Http {
             url: "file:///etc/passwd".into(),
             headers: Default::default(),
+            oauth: None,
         };
         assert!(state.add(bad, Origin::Agent).is_err());
         assert!(state.add(spec("x:y"), Origin::Agent).is_err());

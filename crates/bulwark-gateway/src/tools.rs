@@ -156,7 +156,7 @@ fn transport_of(a: &ServersArgs, base: Option<&Transport>) -> Result<Transport, 
             None,
             BTreeMap::new(),
         ),
-        Some(Transport::Http { url, headers }) | Some(Transport::Sse { url, headers }) => (
+        Some(Transport::Http { url, headers, .. }) | Some(Transport::Sse { url, headers }) => (
             None,
             Vec::new(),
             BTreeMap::new(),
@@ -210,7 +210,13 @@ fn transport_of(a: &ServersArgs, base: Option<&Transport>) -> Result<Transport, 
             Ok(if kind == "sse" {
                 Transport::Sse { url, headers }
             } else {
-                Transport::Http { url, headers }
+                // An update keeps the OAuth settings; only the CLI and the config set them.
+                let oauth = base.and_then(Transport::oauth).cloned();
+                Transport::Http {
+                    url,
+                    headers,
+                    oauth,
+                }
             })
         }
         _ => Err(GatewayError::Invalid(

@@ -227,6 +227,10 @@ impl Store {
 }
 
 impl CredentialVault {
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// Where the key lives.
     pub fn key_file(&self) -> &Path {
         &self.key_file
@@ -238,22 +242,13 @@ impl CredentialVault {
         validate_tenant(tenant)?;
         let name = normalize_name(name)?;
         validate_value(value)?;
-        let cipher = self.cipher(true)?;
-        let mut nonce = [0u8; NONCE_LEN];
-        getrandom::fill(&mut nonce).map_err(|e| StoreError::Random {
-            reason: e.to_string(),
-        })?;
-        let sealed = cipher
-            .encrypt(
-                &XNonce::from(nonce),
-                Payload {
-                    msg: value.as_bytes(),
-                    aad: &aad(tenant, &name),
+        let (nonce, sealed) = seal(self.cipher(true)?, value.as_bytes(), &aad(tenant, &name))
+            .map_err(|e| match e {
+                StoreError::Invalid { .. } => StoreError::Invalid {
+                    what: "credential value",
+                    reason: "it could not be encrypted".into(),
                 },
-            )
-            .map_err(|_| StoreError::Invalid {
-                what: "credential value",
-                reason: "it could not be encrypted".into(),
+                other => other,
             })?;
         let row = sqlite::CredentialRow {
             tenant,
@@ -337,7 +332,7 @@ impl CredentialVault {
 
     /// The cipher, loading the key file on first need (and, for writes,
     /// creating it when there is none).
-    fn cipher(&self, create: bool) -> Result<&XChaCha20Poly1305, StoreError> {
+    pub(crate) fn cipher(&self, create: bool) -> Result<&XChaCha20Poly1305, StoreError> {
         if let Some(cipher) = self.cipher.get() {
             return Ok(cipher);
         }
@@ -347,9 +342,10 @@ impl CredentialVault {
             None => {
                 return Err(StoreError::SecretsKey {
                     path: self.key_file.clone(),
-                    reason: "it is missing, but the store holds encrypted tenant credentials; \
-                             restore it from a backup (without it they cannot be decrypted), or \
-                             delete them with `bulwark tenant credential remove`"
+                    reason: "it is missing, but the store holds encrypted tenant credentials or \
+                             upstream OAuth tokens; restore it from a backup (without it they \
+                             cannot be decrypted), or delete them with `bulwark tenant credential \
+                             remove` and `bulwark upstream logout`"
                         .into(),
                 });
             }
@@ -362,6 +358,42 @@ fn cipher(key: &[u8; KEY_LEN]) -> XChaCha20Poly1305 {
     XChaCha20Poly1305::new(&(*key).into())
 }
 
+/// Seals `msg` under a fresh random nonce; returns the nonce and the ciphertext.
+pub(crate) fn seal(
+    cipher: &XChaCha20Poly1305,
+    msg: &[u8],
+    aad: &[u8],
+) -> Result<([u8; NONCE_LEN], Vec<u8>), StoreError> {
+    let mut nonce = [0u8; NONCE_LEN];
+    getrandom::fill(&mut nonce).map_err(|e| StoreError::Random {
+        reason: e.to_string(),
+    })?;
+    let sealed = cipher
+        .encrypt(&XNonce::from(nonce), Payload { msg, aad })
+        .map_err(|_| StoreError::Invalid {
+            what: "sealed value",
+            reason: "it could not be encrypted".into(),
+        })?;
+    Ok((nonce, sealed))
+}
+
+/// The plaintext of a sealed row as UTF-8, `None` if the key, the nonce, the
+/// ciphertext or the associated data do not match.
+pub(crate) fn unseal(
+    cipher: &XChaCha20Poly1305,
+    nonce: &[u8],
+    sealed: &[u8],
+    aad: &[u8],
+) -> Option<String> {
+    let nonce: [u8; NONCE_LEN] = nonce.try_into().ok()?;
+    let plain = Zeroizing::new(
+        cipher
+            .decrypt(&XNonce::from(nonce), Payload { msg: sealed, aad })
+            .ok()?,
+    );
+    String::from_utf8(plain.to_vec()).ok()
+}
+
 fn open(
     cipher: &XChaCha20Poly1305,
     tenant: &str,
@@ -369,23 +401,10 @@ fn open(
     nonce: &[u8],
     sealed: &[u8],
 ) -> Result<String, StoreError> {
-    let fail = || StoreError::Decrypt {
+    unseal(cipher, nonce, sealed, &aad(tenant, name)).ok_or_else(|| StoreError::Decrypt {
         tenant: tenant.to_owned(),
         name: name.to_owned(),
-    };
-    let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| fail())?;
-    let plain = Zeroizing::new(
-        cipher
-            .decrypt(
-                &XNonce::from(nonce),
-                Payload {
-                    msg: sealed,
-                    aad: &aad(tenant, name),
-                },
-            )
-            .map_err(|_| fail())?,
-    );
-    String::from_utf8(plain.to_vec()).map_err(|_| fail())
+    })
 }
 
 fn key_err(path: &Path, reason: impl Into<String>) -> StoreError {

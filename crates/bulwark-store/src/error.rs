@@ -84,6 +84,13 @@ pub enum StoreError {
     Decrypt { tenant: String, name: String },
 
     #[error(
+        "cannot decrypt the OAuth tokens of upstream `{name}`: the secrets key (secrets.key in \
+         the data dir) is not the one they were stored with, or the row was altered; restore the \
+         right secrets.key, or log in again with `bulwark upstream login {name}`"
+    )]
+    TokenDecrypt { name: String },
+
+    #[error(
         "tenant `{tenant}` has no stored credential `{name}`; \
          run `bulwark tenant credential list {tenant}` to see its credentials"
     )]

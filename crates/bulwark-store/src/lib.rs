@@ -29,6 +29,7 @@ mod error;
 mod key;
 mod sqlite;
 mod upstream;
+mod upstream_tokens;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -46,6 +47,7 @@ pub use credentials::{
 pub use error::StoreError;
 pub use key::ApiKey;
 pub use upstream::{StoredUpstream, UpstreamWrite, valid_upstream_name};
+pub use upstream_tokens::{TOKEN_MAX, UpstreamToken};
 
 /// `last_used_at` is written at most this often per key, so verification
 /// does not turn every request into a database write.
@@ -441,6 +443,13 @@ impl Store {
 /// Now, as RFC 3339 UTC with whole seconds: `2025-01-31T12:00:00Z`.
 pub(crate) fn now_rfc3339() -> String {
     format_time(OffsetDateTime::now_utc())
+}
+
+/// RFC 3339 UTC with the fraction of a second: a stamp that differs between
+/// two writes in the same second.
+pub(crate) fn now_rfc3339_precise() -> String {
+    let now = OffsetDateTime::now_utc();
+    now.format(&Rfc3339).unwrap_or_else(|_| format_time(now))
 }
 
 fn format_time(t: OffsetDateTime) -> String {

@@ -75,6 +75,15 @@ const MIGRATIONS: &[(i64, &str)] = &[
          PRIMARY KEY (tenant, name)
      ) WITHOUT ROWID;",
     ),
+    (
+        5,
+        "CREATE TABLE upstream_tokens (
+         name       TEXT PRIMARY KEY,  -- the upstream's name
+         nonce      BLOB NOT NULL,     -- 24 random bytes (XChaCha20)
+         ciphertext BLOB NOT NULL,     -- XChaCha20-Poly1305 of rmcp's stored credentials (JSON); the name is its associated data
+         updated_at TEXT NOT NULL
+     ) WITHOUT ROWID;",
+    ),
 ];
 
 const KEY_COLUMNS: &str = "id, name, scopes, tenant, created_at, last_used_at, revoked_at";
@@ -561,6 +570,47 @@ pub(crate) fn credential_rows(
         .map_err(db_err(ACTION))?;
     rows.collect::<rusqlite::Result<Vec<_>>>()
         .map_err(db_err(ACTION))
+}
+
+/// The sealed token of an upstream: (nonce, ciphertext, updated_at).
+pub(crate) type SealedTokenRow = (Vec<u8>, Vec<u8>, String);
+
+pub(crate) fn upstream_token_row(
+    conn: &Connection,
+    name: &str,
+) -> Result<Option<SealedTokenRow>, StoreError> {
+    conn.prepare_cached("SELECT nonce, ciphertext, updated_at FROM upstream_tokens WHERE name = ?1")
+        .and_then(|mut stmt| {
+            stmt.query_row([name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()
+        })
+        .map_err(db_err("reading an upstream's OAuth tokens"))
+}
+
+pub(crate) fn put_upstream_token(
+    conn: &Connection,
+    name: &str,
+    nonce: &[u8],
+    ciphertext: &[u8],
+    updated_at: &str,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO upstream_tokens (name, nonce, ciphertext, updated_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (name) DO UPDATE SET
+             nonce = excluded.nonce, ciphertext = excluded.ciphertext,
+             updated_at = excluded.updated_at",
+    )
+    .and_then(|mut stmt| stmt.execute(params![name, nonce, ciphertext, updated_at]))
+    .map(|_| ())
+    .map_err(db_err("storing an upstream's OAuth tokens"))
+}
+
+/// Whether a row was deleted.
+pub(crate) fn delete_upstream_token(conn: &Connection, name: &str) -> Result<bool, StoreError> {
+    conn.prepare_cached("DELETE FROM upstream_tokens WHERE name = ?1")
+        .and_then(|mut stmt| stmt.execute([name]))
+        .map(|n| n > 0)
+        .map_err(db_err("removing an upstream's OAuth tokens"))
 }
 
 pub(crate) fn touch_last_used(conn: &Connection, id: &str, now: &str) -> Result<(), StoreError> {

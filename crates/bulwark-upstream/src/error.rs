@@ -74,6 +74,21 @@ pub enum UpstreamError {
         challenge: Option<String>,
     },
 
+    /// An OAuth upstream has no usable tokens: nothing is stored, or the server rejected the
+    /// access token and refreshing it did not help. Only a new login does.
+    #[error(
+        "{url} needs an OAuth login ({reason}); run `bulwark upstream login {name}` and finish it in a browser"
+    )]
+    LoginRequired {
+        name: String,
+        url: String,
+        reason: String,
+    },
+
+    /// OAuth discovery, registration, or a token exchange failed.
+    #[error("OAuth with {url} failed: {detail}")]
+    OAuth { url: String, detail: String },
+
     /// The HTTP server answered 404 to `initialize`: no MCP endpoint at this path.
     #[error(
         "HTTP 404 from {url}: nothing serves MCP at this path; check the URL (most servers use /mcp)"

@@ -69,22 +69,29 @@ pub(crate) fn headers(
     Ok(out)
 }
 
-pub(crate) fn transport(
+/// The HTTP client that rmcp's transport and the OAuth client share.
+pub(crate) fn client(
     url: &str,
-    headers: HashMap<HeaderName, HeaderValue>,
     options: &ConnectOptions,
-) -> Result<StreamableHttpClientTransport<reqwest::Client>, UpstreamError> {
+) -> Result<reqwest::Client, UpstreamError> {
     install_crypto_provider();
-    let client = reqwest::Client::builder()
+    reqwest::Client::builder()
         .connect_timeout(options.timeout)
         .user_agent(concat!("bulwark/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| UpstreamError::Connect {
             url: url.to_owned(),
             detail: format!("could not set up the HTTP client: {}", chain(&e)),
-        })?;
+        })
+}
+
+pub(crate) fn transport<C: rmcp::transport::streamable_http_client::StreamableHttpClient>(
+    url: &str,
+    headers: HashMap<HeaderName, HeaderValue>,
+    client: C,
+) -> StreamableHttpClientTransport<C> {
     let config = StreamableHttpClientTransportConfig::with_uri(url).custom_headers(headers);
-    Ok(StreamableHttpClientTransport::with_client(client, config))
+    StreamableHttpClientTransport::with_client(client, config)
 }
 
 /// Turn a failed `initialize` over HTTP into an error that says what to do.

@@ -24,6 +24,7 @@
 
 mod error;
 mod http;
+pub mod oauth;
 mod session;
 mod stdio;
 mod target;
@@ -32,6 +33,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use error::UpstreamError;
+pub use oauth::{LoginOptions, LoginOutcome, OAuthConnect, TokenVault};
 pub use session::Upstream;
 pub use target::Target;
 
@@ -56,6 +58,8 @@ pub struct ConnectOptions {
     pub stderr_copy: Option<StderrCopy>,
     /// Called when the server sends `notifications/tools/list_changed`. Default: none.
     pub on_tools_changed: Option<OnToolsChanged>,
+    /// For an HTTP server behind OAuth: the stored tokens to send (and refresh). Default: none.
+    pub oauth: Option<OAuthConnect>,
 }
 
 /// What [`StderrCopy`] wraps.
@@ -90,6 +94,7 @@ impl Default for ConnectOptions {
             stderr: StderrMode::Capture(64 * 1024),
             stderr_copy: None,
             on_tools_changed: None,
+            oauth: None,
         }
     }
 }

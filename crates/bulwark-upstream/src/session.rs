@@ -40,6 +40,8 @@ pub struct Upstream {
     label: String,
     url: Option<String>,
     request_timeout: Duration,
+    /// The upstream's name when it is reached with OAuth tokens: a 401 then means "log in again".
+    oauth_name: Option<String>,
 }
 
 impl std::fmt::Debug for Upstream {
@@ -86,6 +88,25 @@ fn client_config(options: &ConnectOptions) -> ClientConfig {
     )
     // `initialize` exists up to 2025-11-25; 2026-07-28 servers still answer it.
     .with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE)
+}
+
+/// For an upstream reached with OAuth tokens, a 401 that survived rmcp's refresh-and-retry means
+/// the tokens are no good any more: say to log in again instead of to pass a header.
+fn needs_login(error: UpstreamError, oauth_name: Option<&str>) -> UpstreamError {
+    match (error, oauth_name) {
+        (
+            UpstreamError::Unauthorized {
+                url, status: 401, ..
+            },
+            Some(name),
+        ) => UpstreamError::LoginRequired {
+            name: name.to_owned(),
+            url,
+            reason: "the server rejected the access token and refreshing it did not help"
+                .to_owned(),
+        },
+        (error, _) => error,
+    }
 }
 
 impl Upstream {
@@ -140,6 +161,7 @@ impl Upstream {
                     label,
                     url: None,
                     request_timeout: options.request_timeout,
+                    oauth_name: None,
                 });
             }
             Ok(Err(error)) => error,
@@ -189,7 +211,29 @@ impl Upstream {
     ) -> Result<Upstream, UpstreamError> {
         http::check_url(url)?;
         let headers = http::headers(headers)?;
-        let transport = http::transport(url, headers, options)?;
+        let client = http::client(url, options)?;
+        match &options.oauth {
+            None => Self::start_http(url, http::transport(url, headers, client), options).await,
+            Some(oauth) => {
+                let client = crate::oauth::authorized_client(url, oauth, client).await?;
+                Self::start_http(url, http::transport(url, headers, client), options)
+                    .await
+                    .map_err(|e| needs_login(e, Some(oauth.name.as_str())))
+            }
+        }
+    }
+
+    async fn start_http<C>(
+        url: &str,
+        transport: rmcp::transport::StreamableHttpClientTransport<C>,
+        options: &ConnectOptions,
+    ) -> Result<Upstream, UpstreamError>
+    where
+        C: rmcp::transport::streamable_http_client::StreamableHttpClient<Error = reqwest::Error>
+            + Send
+            + Sync
+            + 'static,
+    {
         let started = serve_client_with_lifecycle(
             client_info(options),
             transport,
@@ -207,6 +251,7 @@ impl Upstream {
                     label: url.to_owned(),
                     url: Some(url.to_owned()),
                     request_timeout: options.request_timeout,
+                    oauth_name: options.oauth.as_ref().map(|o| o.name.clone()),
                 })
             }
             Ok(Err(error)) => Err(http::initialize_error(url, &error)),
@@ -379,7 +424,7 @@ impl Upstream {
                 if let Some(url) = &self.url
                     && let Some(found) = http::classify(url, &e)
                 {
-                    return found;
+                    return needs_login(found, self.oauth_name.as_deref());
                 }
                 UpstreamError::Transport {
                     target: self.label.clone(),

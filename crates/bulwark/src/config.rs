@@ -147,6 +147,18 @@ pub struct UpstreamDecl {
     /// `stdio`, `http` (Streamable HTTP) or `sse`; default from `command`/`url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol: Option<String>,
+    /// `oauth` for an HTTP server behind OAuth (log in with `bulwark upstream login NAME`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<String>,
+    /// With `auth = "oauth"`: a client id registered by hand (for servers without DCR).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// With `auth = "oauth"`: an HTTPS client ID metadata document URL (CIMD).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_metadata_url: Option<String>,
+    /// With `auth = "oauth"`: scopes to ask for; default: what the server asks for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
     #[serde(default = "yes")]
     pub enabled: bool,
     /// `false` approves the server: each tool is pinned when first seen.
@@ -173,6 +185,30 @@ impl UpstreamDecl {
             } else {
                 "http"
             });
+        let oauth = match self.auth.as_deref() {
+            None => {
+                if self.client_id.is_some()
+                    || self.client_metadata_url.is_some()
+                    || !self.scopes.is_empty()
+                {
+                    bail!(
+                        "{at}: `client_id`, `client_metadata_url` and `scopes` are OAuth settings; add `auth = \"oauth\"`"
+                    );
+                }
+                None
+            }
+            Some("oauth") => Some(bulwark_gateway::OAuthSettings {
+                client_id: self.client_id.clone(),
+                client_metadata_url: self.client_metadata_url.clone(),
+                scopes: self.scopes.clone(),
+            }),
+            Some(other) => bail!(
+                "{at}: `auth = {other:?}` is not known; the one value is `oauth` (for static credentials use `headers`)"
+            ),
+        };
+        if oauth.is_some() && !matches!(protocol, "http" | "streamable-http") {
+            bail!("{at}: `auth = \"oauth\"` needs a Streamable HTTP `url`");
+        }
         let transport = match (protocol, &self.command, &self.url) {
             ("stdio", Some(command), None) => Transport::Stdio {
                 command: command.clone(),
@@ -183,6 +219,7 @@ impl UpstreamDecl {
             ("http" | "streamable-http", None, Some(url)) => Transport::Http {
                 url: url.clone(),
                 headers: self.headers.clone(),
+                oauth,
             },
             ("sse", None, Some(url)) => Transport::Sse {
                 url: url.clone(),
@@ -1037,5 +1074,45 @@ mod tests {
             );
             Ok(())
         });
+    }
+
+    fn upstream_decl(toml: &str) -> Result<bulwark_gateway::UpstreamSpec> {
+        let decl: UpstreamDecl = toml::from_str(toml).map_err(|e| anyhow::anyhow!("{e}"))?;
+        decl.to_spec()
+    }
+
+    #[test]
+    fn oauth_upstreams_are_declared_with_auth_oauth() {
+        let spec = upstream_decl(
+            "name = \"sso\"\nurl = \"http://127.0.0.1:9/mcp\"\nauth = \"oauth\"\nclient_id = \"c1\"\nscopes = [\"mcp:read\"]\n",
+        )
+        .unwrap();
+        let oauth = spec.transport.oauth().unwrap();
+        assert_eq!(oauth.client_id.as_deref(), Some("c1"));
+        assert_eq!(oauth.scopes, ["mcp:read"]);
+        let plain = upstream_decl("name = \"p\"\nurl = \"http://127.0.0.1:9/mcp\"\n").unwrap();
+        assert!(plain.transport.oauth().is_none());
+
+        for (bad, says) in [
+            (
+                "name = \"b\"\nurl = \"http://h/mcp\"\nauth = \"basic\"\n",
+                "is not known",
+            ),
+            (
+                "name = \"b\"\nurl = \"http://h/mcp\"\nclient_id = \"x\"\n",
+                "add `auth = \"oauth\"`",
+            ),
+            (
+                "name = \"b\"\ncommand = \"x\"\nauth = \"oauth\"\n",
+                "Streamable HTTP",
+            ),
+            (
+                "name = \"b\"\nurl = \"http://h/sse\"\nprotocol = \"sse\"\nauth = \"oauth\"\n",
+                "Streamable HTTP",
+            ),
+        ] {
+            let err = upstream_decl(bad).unwrap_err().to_string();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
     }
 }

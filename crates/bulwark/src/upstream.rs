@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow, bail};
 use bulwark_gateway::record::{Origin, ToolStatus, approval_diff};
-use bulwark_gateway::{Gateway, Transport, UpstreamRecord, UpstreamSpec};
+use bulwark_gateway::{Gateway, OAuthSettings, Transport, UpstreamRecord, UpstreamSpec};
 use clap::Subcommand;
 
 #[derive(Debug, Subcommand)]
@@ -24,6 +24,15 @@ pub enum UpstreamCommand {
         /// HTTP header for the server, `NAME: VALUE` (repeatable).
         #[arg(long = "header", value_name = "NAME: VALUE", requires = "url")]
         headers: Vec<String>,
+        /// The server wants OAuth: log in with `bulwark upstream login NAME` afterwards.
+        #[arg(long, requires = "url", conflicts_with = "sse")]
+        oauth: bool,
+        /// OAuth client id registered by hand (for servers without dynamic registration).
+        #[arg(long, value_name = "ID", requires = "oauth")]
+        oauth_client_id: Option<String>,
+        /// OAuth scope to ask for (repeatable); default: what the server asks for.
+        #[arg(long = "oauth-scope", value_name = "SCOPE", requires = "oauth")]
+        oauth_scopes: Vec<String>,
         /// Environment variable for a stdio server, `NAME=VALUE` (repeatable).
         #[arg(long = "env", value_name = "NAME=VALUE")]
         env: Vec<String>,
@@ -65,6 +74,17 @@ pub enum UpstreamCommand {
     /// Add the servers of an MCP client config (Claude Desktop, Claude Code,
     /// Cursor, VS Code mcp.json, MCPProxy mcp_config.json), all quarantined.
     Import { file: PathBuf },
+    /// Log in to an HTTP upstream that uses OAuth: prints a URL to open in a
+    /// browser, waits for the redirect to 127.0.0.1, and stores the tokens
+    /// encrypted.
+    Login {
+        name: String,
+        /// Seconds to wait for the browser's redirect.
+        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        timeout: u64,
+    },
+    /// Forget the stored OAuth tokens of an upstream.
+    Logout { name: String },
 }
 
 fn pairs(items: &[String], sep: char, what: &str) -> Result<BTreeMap<String, String>> {
@@ -141,6 +161,9 @@ pub fn run(gateway: &Gateway, command: UpstreamCommand) -> Result<ExitCode> {
             url,
             sse,
             headers,
+            oauth,
+            oauth_client_id,
+            oauth_scopes,
             env,
             cwd,
             disabled,
@@ -152,9 +175,20 @@ pub fn run(gateway: &Gateway, command: UpstreamCommand) -> Result<ExitCode> {
                     if sse {
                         Transport::Sse { url, headers }
                     } else {
-                        Transport::Http { url, headers }
+                        Transport::Http {
+                            url,
+                            headers,
+                            oauth: oauth.then_some(OAuthSettings {
+                                client_id: oauth_client_id,
+                                client_metadata_url: None,
+                                scopes: oauth_scopes,
+                            }),
+                        }
                     }
                 }
+                (None, Some(_)) if oauth => bail!(
+                    "--oauth is for HTTP upstreams (`--url URL`); give a stdio server its credentials with --env"
+                ),
                 (None, Some((cmd, args))) => Transport::Stdio {
                     command: cmd.clone(),
                     args: args.to_vec(),
@@ -275,6 +309,17 @@ pub fn run(gateway: &Gateway, command: UpstreamCommand) -> Result<ExitCode> {
                 file.display()
             );
         }
+        UpstreamCommand::Login { name, timeout } => login(gateway, &name, timeout)?,
+        UpstreamCommand::Logout { name } => {
+            state.get(&name)?.ok_or_else(|| {
+                anyhow!(bulwark_gateway::GatewayError::UnknownServer { name: name.clone() })
+            })?;
+            if tokens(gateway).forget(&name)? {
+                println!("forgot the OAuth tokens of `{name}`");
+            } else {
+                println!("`{name}` has no stored OAuth tokens");
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -299,4 +344,66 @@ fn refreshed(gateway: &Gateway, name: &str, no_connect: bool) -> Result<Upstream
             Ok(stored)
         }
     }
+}
+
+fn tokens(gateway: &Gateway) -> std::sync::Arc<bulwark_gateway::UpstreamTokens> {
+    let options = gateway.options();
+    std::sync::Arc::new(bulwark_gateway::UpstreamTokens::new(
+        options.store_path.clone(),
+        options.secrets_key.clone(),
+    ))
+}
+
+/// `bulwark upstream login NAME`: the authorization code flow with PKCE, the
+/// redirect caught on 127.0.0.1, the tokens sealed in the store.
+fn login(gateway: &Gateway, name: &str, timeout_secs: u64) -> Result<()> {
+    let record = gateway.state()?.get(name)?.ok_or_else(|| {
+        anyhow!(bulwark_gateway::GatewayError::UnknownServer { name: name.into() })
+    })?;
+    let (url, settings) = match &record.transport {
+        Transport::Http {
+            url,
+            oauth: Some(settings),
+            ..
+        } => (url.clone(), settings.clone()),
+        Transport::Http { .. } => bail!(
+            "upstream `{name}` does not use OAuth; add it again with `bulwark upstream add {name} --url URL --oauth` (or set `auth = \"oauth\"` in its `[[upstreams]]` entry)"
+        ),
+        other => bail!(
+            "upstream `{name}` is a {} server; OAuth login is only for HTTP upstreams",
+            other.kind()
+        ),
+    };
+    let options = bulwark_upstream::LoginOptions {
+        client_id: settings.client_id,
+        client_metadata_url: settings.client_metadata_url,
+        scopes: settings.scopes,
+        timeout: std::time::Duration::from_secs(timeout_secs),
+    };
+    let connect = tokens(gateway).connect(name);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let outcome = rt.block_on(bulwark_upstream::oauth::login(
+        &url,
+        &connect,
+        &options,
+        |auth_url| {
+            println!("Open this URL in a browser to log in to `{name}` ({url}):\n\n  {auth_url}\n");
+            println!("Waiting up to {timeout_secs} s for the redirect to 127.0.0.1 …");
+            use std::io::Write as _;
+            let _ = std::io::stdout().flush();
+        },
+    ))?;
+    println!(
+        "logged in to `{name}` as client {}{}; the tokens are stored encrypted",
+        outcome.client_id,
+        if outcome.scopes.is_empty() {
+            String::new()
+        } else {
+            format!(" with scopes {}", outcome.scopes.join(" "))
+        }
+    );
+    Ok(())
 }
