@@ -187,3 +187,111 @@ async def test_secrets_in_upstream_responses_are_redacted(servers, data_dir, tmp
     event = events[0]
     assert event["action"] == "rp:echo" and event["outcome"] == "redacted"
     assert "BWK-SECRET-AWS-ACCESS-KEY" in event["detail"] and AWS_KEY not in json.dumps(event)
+
+
+async def test_blocked_tools_are_not_listed_indexed_or_callable(servers, bulwark_bin, data_dir, tmp_path):
+    config = config_with_upstream(tmp_path, upstream_extra='blocked_tools = ["wipe"]\n')
+    server = servers.http("gateway", config=config)
+
+    def cli(*args):
+        return run_cli(bulwark_bin, data_dir, "--config", str(config), "upstream", *args)
+
+    async def statuses(client):
+        r = await client.call_tool("upstream_servers", {"operation": "list"})
+        assert not r.is_error, text(r)
+        (rp,) = [s for s in r.structured_content["servers"] if s["name"] == "rp"]
+        return {t["name"]: t["status"] for t in rp["tools"]}
+
+    async def found(client, query):
+        r = await client.call_tool("retrieve_tools", {"query": query})
+        assert not r.is_error, text(r)
+        return [t["name"] for t in r.structured_content["tools"]]
+
+    with anyio.fail_after(120):
+        async with Client(server.url("/mcp"), read_timeout_seconds=60) as client:
+            ok = await client.call_tool("call_tool", {"name": "rp:echo", "args": {"text": "before"}})
+            assert not ok.is_error, text(ok)
+            # Blocked in the config file from the start.
+            assert (await statuses(client))["rp:wipe"] == "blocked"
+            assert "rp:wipe" not in await found(client, "delete every record")
+            refused = await client.call_tool("call_tool_destructive", {"name": "rp:wipe", "args": {}})
+            assert refused.is_error and "bulwark upstream unblock rp wipe" in text(refused), text(refused)
+
+            # Blocked by a person through the CLI while serving.
+            out = cli("block", "rp", "echo")
+            assert out.returncode == 0, out.stderr
+            assert "blocked `rp:echo`" in out.stdout
+
+            async def echo_blocked():
+                return (await statuses(client))["rp:echo"] == "blocked"
+
+            deadline = anyio.current_time() + 10
+            while not await echo_blocked():
+                assert anyio.current_time() < deadline, "the running server did not see the block"
+                await anyio.sleep(0.2)
+            assert "rp:echo" not in await found(client, "echo the text back")
+            refused = await client.call_tool("call_tool", {"name": "rp:echo", "args": {"text": "x"}})
+            assert refused.is_error and "blocked by a person" in text(refused), text(refused)
+
+            # A typo is an error, not a silent success.
+            typo = cli("unblock", "rp", "ecko")
+            assert typo.returncode != 0 and "is not blocked" in typo.stderr and "echo" in typo.stderr, typo.stderr
+            # `enable NAME TOOL` is `unblock`.
+            out = cli("enable", "rp", "echo")
+            assert out.returncode == 0, out.stderr
+
+            async def echo_back():
+                r = await client.call_tool("call_tool", {"name": "rp:echo", "args": {"text": "after"}})
+                return None if r.is_error else r
+
+            deadline = anyio.current_time() + 10
+            while not (back := await echo_back()):
+                assert anyio.current_time() < deadline, "the unblock did not take effect"
+                await anyio.sleep(0.2)
+            assert "after" in text(back)
+            assert "rp:echo" in await found(client, "echo the text back")
+
+            # Disabling the whole server hides all of it.
+            out = cli("disable", "rp")
+            assert out.returncode == 0 and "disabled" in out.stdout, out.stderr
+    # Without --config: a process that loads the file sets the declared `enabled` again.
+    listed = run_cli(bulwark_bin, data_dir, "upstream", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    (rp,) = [s for s in json.loads(listed.stdout) if s["name"] == "rp"]
+    assert rp["enabled"] is False and rp["blocked_tools"] == ["wipe"], rp
+    assert cli("block", "nosuch", "x").returncode != 0
+
+
+async def test_read_only_mode_and_disabled_management(servers, tmp_path):
+    config = config_with_upstream(tmp_path, extra="read_only_mode = true\n")
+    server = servers.http("gateway", config=config)
+    with anyio.fail_after(60):
+        async with Client(server.url("/mcp"), read_timeout_seconds=60) as client:
+            listed = await client.call_tool("upstream_servers", {"operation": "list"})
+            assert not listed.is_error, text(listed)
+            for op in (
+                {"operation": "add", "name": "x", "url": "http://127.0.0.1:9/mcp"},
+                {"operation": "patch", "name": "rp", "enabled": False},
+                {"operation": "remove", "name": "rp"},
+            ):
+                refused = await client.call_tool("upstream_servers", op)
+                assert refused.is_error and "read-only mode" in text(refused), (op, text(refused))
+            refused = await client.call_tool("quarantine_security", {"operation": "quarantine_server", "name": "rp"})
+            assert refused.is_error and "read-only mode" in text(refused)
+            ok = await client.call_tool("call_tool", {"name": "rp:echo", "args": {"text": "still works"}})
+            assert not ok.is_error, text(ok)
+
+    server.kill()  # one audit writer per data dir
+    (tmp_path / "m").mkdir()
+    config = config_with_upstream(tmp_path / "m", extra="disable_management = true\n")
+    server = servers.http("gateway", config=config)
+    with anyio.fail_after(60):
+        async with Client(server.url("/mcp"), read_timeout_seconds=60) as client:
+            for tool, args in (
+                ("upstream_servers", {"operation": "list"}),
+                ("quarantine_security", {"operation": "list_quarantined"}),
+            ):
+                refused = await client.call_tool(tool, args)
+                assert refused.is_error and "disable_management" in text(refused), text(refused)
+            ok = await client.call_tool("call_tool", {"name": "rp:echo", "args": {"text": "still works"}})
+            assert not ok.is_error, text(ok)

@@ -125,8 +125,14 @@ pub struct GatewayOptions {
     /// Whether the `upstream_servers` tool may add and remove servers.
     pub allow_server_add: bool,
     pub allow_server_remove: bool,
+    /// MCP tools may look at upstreams but not change them.
+    pub read_only_mode: bool,
+    /// `upstream_servers` and `quarantine_security` refuse every operation.
+    pub disable_management: bool,
     /// `[[upstreams]]` from the config file, each with its `quarantined` flag.
     pub declared: Vec<(UpstreamSpec, bool)>,
+    /// Their `blocked_tools`, by server.
+    pub declared_blocks: BTreeMap<String, std::collections::BTreeSet<String>>,
     /// Replace secrets in upstream responses by `[REDACTED:RULE-ID]`…
     pub redact_secrets: bool,
     /// …unless the upstream's own setting says otherwise.
@@ -145,7 +151,10 @@ impl GatewayOptions {
             max_args_bytes: 1024 * 1024,
             allow_server_add: true,
             allow_server_remove: true,
+            read_only_mode: false,
+            disable_management: false,
             declared: Vec::new(),
+            declared_blocks: BTreeMap::new(),
             redact_secrets: false,
             redact_upstreams: BTreeMap::new(),
         }
@@ -342,7 +351,10 @@ impl Gateway {
             .map_err(|e| GatewayError::Store(e.clone()))?;
         let merged = self.inner.merged.get_or_init(|| {
             state
-                .merge_declared(&self.inner.options.declared)
+                .merge_declared(
+                    &self.inner.options.declared,
+                    &self.inner.options.declared_blocks,
+                )
                 .map(|changed| {
                     if !changed.is_empty() {
                         tracing::info!(
@@ -681,8 +693,14 @@ impl Gateway {
             ))
             .into());
         };
-        match record.status(entry) {
+        match record.status(tool, entry) {
             ToolStatus::Approved => {}
+            ToolStatus::Blocked => {
+                return Err(GatewayError::Refused(format!(
+                    "`{qualified}` is blocked by a person; `bulwark upstream unblock {server} {tool}` makes it callable again"
+                ))
+                .into());
+            }
             ToolStatus::Changed => {
                 let diff = record::approval_diff(entry).unwrap_or_default();
                 return Err(GatewayError::Refused(format!(

@@ -142,6 +142,10 @@ pub struct GatewaySection {
     pub allow_server_add: bool,
     /// Whether agents may remove servers with `upstream_servers`.
     pub allow_server_remove: bool,
+    /// MCP tools may look at upstreams but not add, remove, change or quarantine them.
+    pub read_only_mode: bool,
+    /// `upstream_servers` and `quarantine_security` refuse every operation.
+    pub disable_management: bool,
     /// Replace secrets the scanner's detectors find in upstream responses by
     /// `[REDACTED:RULE-ID]` (each `[[upstreams]]` entry may override it).
     pub redact_secrets: bool,
@@ -157,6 +161,8 @@ impl Default for GatewaySection {
             max_args_bytes: 1024 * 1024,
             allow_server_add: true,
             allow_server_remove: true,
+            read_only_mode: false,
+            disable_management: false,
             redact_secrets: false,
         }
     }
@@ -187,6 +193,9 @@ pub struct UpstreamDecl {
     /// `false` approves the server: each tool is pinned when first seen.
     #[serde(default = "yes")]
     pub quarantined: bool,
+    /// Tools of this server that are never listed, indexed or callable.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocked_tools: Vec<String>,
     /// Redact secrets in this server's responses; default `gateway.redact_secrets`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redact_secrets: Option<bool>,

@@ -268,6 +268,14 @@ fn gateway(config: &Config) -> bulwark_gateway::Gateway {
     options.allow_server_add = g.allow_server_add;
     options.allow_server_remove = g.allow_server_remove;
     options.redact_secrets = g.redact_secrets;
+    options.read_only_mode = g.read_only_mode;
+    options.disable_management = g.disable_management;
+    options.declared_blocks = config
+        .upstreams
+        .iter()
+        .filter(|u| !u.blocked_tools.is_empty())
+        .map(|u| (u.name.clone(), u.blocked_tools.iter().cloned().collect()))
+        .collect();
     options.redact_upstreams = config
         .upstreams
         .iter()
