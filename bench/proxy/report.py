@@ -26,6 +26,7 @@ def main() -> None:
     ap.add_argument("--command", required=True)
     ap.add_argument("--nice", default="0")
     ap.add_argument("--versions", default="")
+    ap.add_argument("--build", default="release")
     a = ap.parse_args()
     with open(a.results) as f:
         r = json.load(f)
@@ -35,7 +36,7 @@ def main() -> None:
     lines = [
         "## Proxy overhead (gateway: crates/bulwark-gateway)",
         "",
-        f"Command: `{a.command}` (bulwark in release; nice {a.nice}). Machine: {os.cpu_count()} CPUs, "
+        f"Command: `{a.command}` (bulwark {a.build} build; nice {a.nice}). Machine: {os.cpu_count()} CPUs, "
         f"{platform.machine()}, shared; run {now}. Peers: {a.versions}.",
         "",
         f"One `echo` call of server-everything, {r['calls']} calls per target on one session of the "
