@@ -652,7 +652,14 @@ impl Gateway {
     ) -> Result<bulwark_core::ToolOutput, ToolError> {
         let (server, tool) = split_name(qualified)?;
         conn::check_args(&args, self.inner.options.max_args_bytes)?;
-        let record = self.record(server)?;
+        // Borrowed from the cached records: a call copies no record unless it
+        // had to list the server again.
+        let records = self.sync()?;
+        let record = records
+            .get(server)
+            .ok_or_else(|| GatewayError::UnknownServer {
+                name: server.to_owned(),
+            })?;
         if !record.enabled {
             return Err(GatewayError::Refused(format!(
                 "upstream `{server}` is disabled; a person can enable it with `upstream_servers` (operation `patch`, enabled: true)"
@@ -668,15 +675,15 @@ impl Gateway {
         let lease = self.inner.conns.lease(server, &record.transport).await?;
         let relisted = lease.fresh || self.inner.conns.take_stale(server);
         let mut record = if relisted {
-            self.relist(server, &lease).await?
+            std::borrow::Cow::Owned(self.relist(server, &lease).await?)
         } else {
-            record
+            std::borrow::Cow::Borrowed(record)
         };
         // A tool we have not seen may be in a listing still under way (the
         // background inspection of a server that was just declared): list
         // once more before refusing.
         if !relisted && !record.tools.contains_key(tool) {
-            record = self.relist(server, &lease).await?;
+            record = std::borrow::Cow::Owned(self.relist(server, &lease).await?);
         }
         let Some(entry) = record.tools.get(tool) else {
             let callable: Vec<String> = record
