@@ -18,7 +18,7 @@ mod tools;
 
 pub use finding::{Confidence, Finding, Location, OwaspAgentic, Rule, Severity};
 pub use mask::mask_secret;
-pub use secrets::scan_secrets;
+pub use secrets::{SecretSpan, find_secrets, scan_secrets};
 pub use suppress::suppressed;
 pub use tools::{ToolDescriptor, ToolKind, inspect_tools, tool_fingerprint};
 

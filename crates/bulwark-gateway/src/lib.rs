@@ -19,8 +19,10 @@
 mod conn;
 pub mod import;
 mod logs;
+mod metrics;
 mod path;
 pub mod record;
+pub mod redact;
 mod search;
 mod state;
 pub mod tokens;
@@ -129,10 +131,20 @@ pub struct GatewayOptions {
     /// Whether the `upstream_servers` tool may add and remove servers.
     pub allow_server_add: bool,
     pub allow_server_remove: bool,
+    /// MCP tools may look at upstreams but not change them.
+    pub read_only_mode: bool,
+    /// `upstream_servers` and `quarantine_security` refuse every operation.
+    pub disable_management: bool,
     /// `[[upstreams]]` from the config file, each with its `quarantined` flag.
     pub declared: Vec<(UpstreamSpec, bool)>,
     /// The key that seals upstream OAuth tokens (`DATA_DIR/secrets.key`).
     pub secrets_key: PathBuf,
+    /// Their `blocked_tools`, by server.
+    pub declared_blocks: BTreeMap<String, std::collections::BTreeSet<String>>,
+    /// Replace secrets in upstream responses by `[REDACTED:RULE-ID]`…
+    pub redact_secrets: bool,
+    /// …unless the upstream's own setting says otherwise.
+    pub redact_upstreams: BTreeMap<String, bool>,
 }
 
 impl GatewayOptions {
@@ -148,7 +160,12 @@ impl GatewayOptions {
             max_args_bytes: 1024 * 1024,
             allow_server_add: true,
             allow_server_remove: true,
+            read_only_mode: false,
+            disable_management: false,
             declared: Vec::new(),
+            declared_blocks: BTreeMap::new(),
+            redact_secrets: false,
+            redact_upstreams: BTreeMap::new(),
         }
     }
 }
@@ -176,6 +193,9 @@ struct Inner {
     merged: OnceLock<Result<(), String>>,
     inspecting: Mutex<HashSet<String>>,
     started: AtomicBool,
+    metrics: metrics::GatewayMetrics,
+    /// Where redactions are recorded (the server's audit log).
+    audit: OnceLock<bulwark_audit::AuditLog>,
 }
 
 /// Every upstream record, by name.
@@ -277,12 +297,57 @@ impl Gateway {
                 merged: OnceLock::new(),
                 inspecting: Mutex::new(HashSet::new()),
                 started: AtomicBool::new(false),
+                metrics: metrics::GatewayMetrics::default(),
+                audit: OnceLock::new(),
             }),
         }
     }
 
     pub fn options(&self) -> &GatewayOptions {
         &self.inner.options
+    }
+
+    /// Add the gateway's Prometheus metrics (calls, errors and latency per
+    /// upstream tool, redactions, connection state, index size) to `registry`.
+    pub fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        metrics::register(self, registry);
+    }
+
+    /// Record redactions in this audit log (the one the call pipeline writes).
+    pub fn set_audit(&self, log: bulwark_audit::AuditLog) {
+        let _ = self.inner.audit.set(log);
+    }
+
+    fn redacts(&self, server: &str) -> bool {
+        let options = &self.inner.options;
+        options
+            .redact_upstreams
+            .get(server)
+            .copied()
+            .unwrap_or(options.redact_secrets)
+    }
+
+    /// The records as last read from the store, without reading it again
+    /// (for scrapes, which must not touch the database).
+    fn cached_records(&self) -> Arc<Records> {
+        self.inner
+            .records
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(|(_, r)| r.clone())
+            .unwrap_or_default()
+    }
+
+    /// How many tools the search index was last given.
+    fn indexed_tools(&self) -> usize {
+        self.inner
+            .fed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .map(Vec::len)
+            .sum()
     }
 
     /// The store, opened on first use, with the config's upstreams merged in.
@@ -299,7 +364,10 @@ impl Gateway {
             .map_err(|e| GatewayError::Store(e.clone()))?;
         let merged = self.inner.merged.get_or_init(|| {
             state
-                .merge_declared(&self.inner.options.declared)
+                .merge_declared(
+                    &self.inner.options.declared,
+                    &self.inner.options.declared_blocks,
+                )
                 .map(|changed| {
                     if !changed.is_empty() {
                         tracing::info!(
@@ -597,7 +665,14 @@ impl Gateway {
     ) -> Result<bulwark_core::ToolOutput, ToolError> {
         let (server, tool) = split_name(qualified)?;
         conn::check_args(&args, self.inner.options.max_args_bytes)?;
-        let record = self.record(server)?;
+        // Borrowed from the cached records: a call copies no record unless it
+        // had to list the server again.
+        let records = self.sync()?;
+        let record = records
+            .get(server)
+            .ok_or_else(|| GatewayError::UnknownServer {
+                name: server.to_owned(),
+            })?;
         if !record.enabled {
             return Err(GatewayError::Refused(format!(
                 "upstream `{server}` is disabled; a person can enable it with `upstream_servers` (operation `patch`, enabled: true)"
@@ -611,11 +686,18 @@ impl Gateway {
             .into());
         }
         let lease = self.inner.conns.lease(server, &record.transport).await?;
-        let record = if lease.fresh || self.inner.conns.take_stale(server) {
-            self.relist(server, &lease).await?
+        let relisted = lease.fresh || self.inner.conns.take_stale(server);
+        let mut record = if relisted {
+            std::borrow::Cow::Owned(self.relist(server, &lease).await?)
         } else {
-            record
+            std::borrow::Cow::Borrowed(record)
         };
+        // A tool we have not seen may be in a listing still under way (the
+        // background inspection of a server that was just declared): list
+        // once more before refusing.
+        if !relisted && !record.tools.contains_key(tool) {
+            record = std::borrow::Cow::Owned(self.relist(server, &lease).await?);
+        }
         let Some(entry) = record.tools.get(tool) else {
             let callable: Vec<String> = record
                 .callable()
@@ -631,8 +713,14 @@ impl Gateway {
             ))
             .into());
         };
-        match record.status(entry) {
+        match record.status(tool, entry) {
             ToolStatus::Approved => {}
+            ToolStatus::Blocked => {
+                return Err(GatewayError::Refused(format!(
+                    "`{qualified}` is blocked by a person; `bulwark upstream unblock {server} {tool}` makes it callable again"
+                ))
+                .into());
+            }
             ToolStatus::Changed => {
                 let diff = record::approval_diff(entry).unwrap_or_default();
                 return Err(GatewayError::Refused(format!(
@@ -680,18 +768,42 @@ impl Gateway {
         if effect == Effect::Destructive && !ctx.has_scope("tools:destructive") {
             return Err(ToolError::Forbidden("tools:destructive".into()));
         }
+        let labels = metrics::ToolLabels {
+            upstream: server.to_owned(),
+            tool: tool.to_owned(),
+        };
         let upstream = lease.upstream.clone();
+        let started = Instant::now();
         let call = upstream.call_tool(tool, args);
         let outcome = tokio::select! {
             outcome = call => outcome,
-            _ = ctx.cancel.cancelled() => return Err(ToolError::Cancelled),
+            _ = ctx.cancel.cancelled() => {
+                let took = started.elapsed();
+                self.inner.metrics.call(&labels, took, Some(metrics::ErrorKind::cancelled));
+                return Err(ToolError::Cancelled);
+            }
         };
+        let took = started.elapsed();
         match outcome {
             Ok(result) => {
                 self.inner.conns.outcome(server, &lease, None).await;
-                Ok(self.shape(ctx, result))
+                let is_error = result.get("isError").and_then(Value::as_bool) == Some(true);
+                self.inner.metrics.call(
+                    &labels,
+                    took,
+                    is_error.then_some(metrics::ErrorKind::tool_error),
+                );
+                let (output, redactions) = self.shape(ctx, server, result);
+                if redactions.total() > 0 {
+                    self.record_redactions(ctx, qualified, &labels, &redactions)
+                        .await;
+                }
+                Ok(output)
             }
             Err(err) => {
+                self.inner
+                    .metrics
+                    .call(&labels, took, Some(metrics::ErrorKind::failed));
                 self.inner.conns.outcome(server, &lease, Some(&err)).await;
                 let hint = if lease.upstream.is_closed() {
                     " The upstream is restarted on the next call."
@@ -703,9 +815,59 @@ impl Gateway {
         }
     }
 
-    /// Turn an upstream `CallToolResult` into a tool output, cutting text past
-    /// `tool_response_limit` characters and keeping the rest for `read_cache`.
-    fn shape(&self, ctx: &CallContext, result: Value) -> bulwark_core::ToolOutput {
+    /// Count redactions in the metrics and write one audit record for them.
+    async fn record_redactions(
+        &self,
+        ctx: &CallContext,
+        qualified: &str,
+        labels: &metrics::ToolLabels,
+        redactions: &redact::Redactions,
+    ) {
+        for (rule, n) in &redactions.0 {
+            self.inner.metrics.redacted(labels, rule, *n);
+        }
+        let detail = format!(
+            "{} secret(s) redacted from the response: {}",
+            redactions.total(),
+            redactions.summary()
+        );
+        tracing::warn!(tool = qualified, request_id = %ctx.request_id, "{detail}");
+        let Some(log) = self.inner.audit.get() else {
+            return;
+        };
+        let mut event = bulwark_audit::AuditEvent::new(
+            "upstream_redaction",
+            bulwark_core::Severity::High,
+            qualified,
+            "redacted",
+        )
+        .with_request_id(ctx.request_id.clone())
+        .with_detail(detail);
+        if let Some(user) = &ctx.principal {
+            event = event.with_user(user.clone());
+        }
+        if let Some(tenant) = &ctx.tenant {
+            event = event.with_tenant(tenant.clone());
+        }
+        if let Err(err) = log.record(event).await {
+            tracing::error!(
+                tool = qualified,
+                "audit record of a redaction not written: {err}"
+            );
+        }
+    }
+
+    /// Turn an upstream `CallToolResult` into a tool output: secrets redacted
+    /// when the upstream's setting says so, then text past
+    /// `tool_response_limit` characters cut and kept for `read_cache`.
+    fn shape(
+        &self,
+        ctx: &CallContext,
+        server: &str,
+        result: Value,
+    ) -> (bulwark_core::ToolOutput, redact::Redactions) {
+        let mut redactions = redact::Redactions::default();
+        let redacting = self.redacts(server);
         use bulwark_core::{Content, ResourceBody, ToolOutput};
         let limit = self.inner.options.tool_response_limit;
         let is_error = result.get("isError").and_then(Value::as_bool) == Some(true);
@@ -751,6 +913,24 @@ impl Gateway {
                 _ => Content::Text(item.to_string()),
             });
         }
+        if redacting {
+            for item in &mut content {
+                let text = match item {
+                    Content::Text(t) => t,
+                    Content::Resource {
+                        body: ResourceBody::Text(t),
+                        ..
+                    } => t,
+                    _ => continue,
+                };
+                if let Some(clean) = redact::redact_text(text, &mut redactions) {
+                    *text = clean;
+                }
+            }
+            if let Some(value) = structured.as_mut() {
+                redact::redact_json(value, &mut redactions);
+            }
+        }
         let text_chars: usize = content
             .iter()
             .map(|c| match c {
@@ -790,11 +970,12 @@ impl Gateway {
                 structured = None;
             }
         }
-        ToolOutput::Done {
+        let output = ToolOutput::Done {
             content,
             structured,
             is_error,
-        }
+        };
+        (output, redactions)
     }
 
     fn cache_put(&self, ctx: &CallContext, text: String) -> String {

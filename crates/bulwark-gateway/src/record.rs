@@ -4,7 +4,7 @@
 //! The record is JSON in the store's `upstreams` table; every change goes
 //! through [`crate::state::StateStore::modify`], one transaction each.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use bulwark_detect::{Finding, ToolDescriptor, inspect_tools, tool_fingerprint};
@@ -136,6 +136,11 @@ pub struct UpstreamRecord {
     /// The last connection or listing failure, for `list`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// Tools a person blocked (`bulwark upstream block`, `blocked_tools` in the
+    /// config file): never listed as callable, indexed or called, whatever
+    /// their approval says. Names may be of tools not listed yet.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub blocked_tools: BTreeSet<String>,
 }
 
 fn yes() -> bool {
@@ -200,6 +205,8 @@ pub enum ToolStatus {
     Changed,
     /// The server is disabled.
     Disabled,
+    /// A person blocked this tool.
+    Blocked,
 }
 
 impl UpstreamRecord {
@@ -214,12 +221,17 @@ impl UpstreamRecord {
             tools: BTreeMap::new(),
             inspected_at: None,
             last_error: None,
+            blocked_tools: BTreeSet::new(),
         }
     }
 
-    pub fn status(&self, tool: &ToolRecord) -> ToolStatus {
+    /// The status of the tool `name` (whose record is `tool`).
+    pub fn status(&self, name: &str, tool: &ToolRecord) -> ToolStatus {
         if !self.enabled {
             return ToolStatus::Disabled;
+        }
+        if self.blocked_tools.contains(name) {
+            return ToolStatus::Blocked;
         }
         if self.quarantined {
             return ToolStatus::Quarantined;
@@ -235,7 +247,7 @@ impl UpstreamRecord {
     pub fn callable(&self) -> impl Iterator<Item = (&String, &ToolRecord)> {
         self.tools
             .iter()
-            .filter(|(_, t)| self.status(t) == ToolStatus::Approved)
+            .filter(|(n, t)| self.status(n, t) == ToolStatus::Approved)
     }
 
     /// Take a fresh listing: keep approvals, recompute hashes, run the
@@ -461,10 +473,10 @@ mod tests {
     fn new_servers_are_quarantined_until_approved() {
         let mut r = record();
         r.apply_listing(&listing("Echo the text back."), &[], "t0");
-        assert_eq!(r.status(&r.tools["echo"]), ToolStatus::Quarantined);
+        assert_eq!(r.status("echo", &r.tools["echo"]), ToolStatus::Quarantined);
         assert_eq!(r.callable().count(), 0);
         r.approve(None, "t1").unwrap();
-        assert_eq!(r.status(&r.tools["echo"]), ToolStatus::Approved);
+        assert_eq!(r.status("echo", &r.tools["echo"]), ToolStatus::Approved);
         assert_eq!(r.callable().count(), 1);
     }
 
@@ -480,7 +492,7 @@ mod tests {
         );
         assert_eq!(changed, ["echo"]);
         let tool = &r.tools["echo"];
-        assert_eq!(r.status(tool), ToolStatus::Changed);
+        assert_eq!(r.status("echo", tool), ToolStatus::Changed);
         assert_eq!(r.callable().count(), 0);
         let diff = approval_diff(tool).unwrap();
         assert!(diff.contains("-Echo the text back.\n"), "{diff}");
@@ -488,7 +500,7 @@ mod tests {
         assert!(!tool.findings.is_empty(), "the detectors ran on the change");
         // Approving again pins the new definition.
         r.approve(Some("echo"), "t3").unwrap();
-        assert_eq!(r.status(&r.tools["echo"]), ToolStatus::Approved);
+        assert_eq!(r.status("echo", &r.tools["echo"]), ToolStatus::Approved);
     }
 
     #[test]
@@ -534,7 +546,7 @@ mod tests {
         let mut relabelled = listing("Echo.");
         relabelled[0]["annotations"] = json!({"readOnlyHint": false, "destructiveHint": true});
         assert_eq!(r.apply_listing(&relabelled, &[], "t2"), ["echo"]);
-        assert_eq!(r.status(&r.tools["echo"]), ToolStatus::Changed);
+        assert_eq!(r.status("echo", &r.tools["echo"]), ToolStatus::Changed);
         let diff = approval_diff(&r.tools["echo"]).unwrap();
         assert!(diff.contains("approved annotations"), "{diff}");
         assert!(diff.contains("+  \"destructiveHint\": true"), "{diff}");
@@ -548,8 +560,8 @@ mod tests {
         let mut more = listing("Echo.");
         more.push(json!({"name": "add", "description": "Add.", "inputSchema": {"type": "object"}}));
         r.apply_listing(&more, &[], "t2");
-        assert_eq!(r.status(&r.tools["add"]), ToolStatus::Pending);
-        assert_eq!(r.status(&r.tools["echo"]), ToolStatus::Approved);
+        assert_eq!(r.status("add", &r.tools["add"]), ToolStatus::Pending);
+        assert_eq!(r.status("echo", &r.tools["echo"]), ToolStatus::Approved);
         assert!(
             r.approve(Some("nope"), "t3")
                 .unwrap_err()
@@ -563,8 +575,8 @@ mod tests {
         r.quarantined = false;
         r.pin_on_first_sight = true;
         r.apply_listing(&listing("Echo."), &[], "t0");
-        assert_eq!(r.status(&r.tools["echo"]), ToolStatus::Approved);
+        assert_eq!(r.status("echo", &r.tools["echo"]), ToolStatus::Approved);
         r.apply_listing(&listing("Echo, and more."), &[], "t1");
-        assert_eq!(r.status(&r.tools["echo"]), ToolStatus::Changed);
+        assert_eq!(r.status("echo", &r.tools["echo"]), ToolStatus::Changed);
     }
 }

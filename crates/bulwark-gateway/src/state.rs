@@ -1,6 +1,8 @@
 //! Upstream records in the store: the one source of truth, shared by a running
 //! `bulwark serve` and `bulwark upstream …` commands in other processes.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use bulwark_store::{Store, StoreError, UpstreamWrite};
 
 use crate::GatewayError;
@@ -167,6 +169,48 @@ impl StateStore {
         })
     }
 
+    /// Block (or unblock) tools of a server. Unblocking a tool that is not
+    /// blocked is an error, so a typo does not pass for success.
+    pub fn set_blocked(
+        &self,
+        name: &str,
+        tools: &[String],
+        blocked: bool,
+    ) -> Result<UpstreamRecord, GatewayError> {
+        for tool in tools {
+            if tool.is_empty() || tool.len() > 256 || tool.chars().any(char::is_control) {
+                return Err(GatewayError::Invalid(format!(
+                    "tool name {tool:?} must be 1-256 characters without control characters"
+                )));
+            }
+        }
+        self.update(name, |r| {
+            for tool in tools {
+                if blocked {
+                    r.blocked_tools.insert(tool.clone());
+                } else if !r.blocked_tools.remove(tool) {
+                    let blocked: Vec<&str> = r.blocked_tools.iter().map(String::as_str).collect();
+                    return Err(GatewayError::Invalid(format!(
+                        "`{name}:{tool}` is not blocked; blocked tools of `{name}`: {}",
+                        if blocked.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            blocked.join(", ")
+                        }
+                    )));
+                }
+            }
+            Ok(r.clone())
+        })
+    }
+
+    pub fn set_enabled(&self, name: &str, enabled: bool) -> Result<UpstreamRecord, GatewayError> {
+        self.update(name, |r| {
+            r.enabled = enabled;
+            Ok(r.clone())
+        })
+    }
+
     /// Approve a server (every listed tool, or one).
     pub fn approve(
         &self,
@@ -183,9 +227,12 @@ impl StateStore {
     /// Merge the config file's declarations: new servers are added (approved
     /// when the file says `quarantined = false`), known ones get the declared
     /// transport and `enabled`; pins and approvals already in the store stay.
+    /// `blocked` adds the config file's `blocked_tools` per server (tools
+    /// blocked through the CLI stay blocked).
     pub fn merge_declared(
         &self,
         declared: &[(UpstreamSpec, bool)],
+        blocked: &BTreeMap<String, BTreeSet<String>>,
     ) -> Result<Vec<String>, GatewayError> {
         let mut changed = Vec::new();
         for (spec, quarantined) in declared {
@@ -203,6 +250,9 @@ impl StateStore {
                 let before = record.clone();
                 record.transport = spec.transport.clone();
                 record.enabled = spec.enabled;
+                if let Some(tools) = blocked.get(&spec.name) {
+                    record.blocked_tools.extend(tools.iter().cloned());
+                }
                 if !quarantined {
                     record.quarantined = false;
                     record.pin_on_first_sight = true;
@@ -303,12 +353,13 @@ mod tests {
     fn config_merge_keeps_pins_and_only_writes_changes() {
         let state = StateStore::new(Store::open_in_memory().unwrap());
         let declared = vec![(spec("a"), true)];
-        assert_eq!(state.merge_declared(&declared).unwrap(), ["a"]);
+        let none = BTreeMap::new();
+        assert_eq!(state.merge_declared(&declared, &none).unwrap(), ["a"]);
         let g = state.generation().unwrap();
-        assert!(state.merge_declared(&declared).unwrap().is_empty());
+        assert!(state.merge_declared(&declared, &none).unwrap().is_empty());
         assert_eq!(state.generation().unwrap(), g);
         let approved = vec![(spec("a"), false)];
-        state.merge_declared(&approved).unwrap();
+        state.merge_declared(&approved, &none).unwrap();
         let r = state.get("a").unwrap().unwrap();
         assert!(!r.quarantined && r.pin_on_first_sight);
     }

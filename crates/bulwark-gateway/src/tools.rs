@@ -238,7 +238,7 @@ fn server_view(gw: &Gateway, r: &UpstreamRecord) -> Value {
         .tools
         .iter()
         .map(|(name, t)| {
-            let status = r.status(t);
+            let status = r.status(name, t);
             let mut v = json!({
                 "name": format!("{}:{name}", r.name),
                 "status": status,
@@ -270,8 +270,29 @@ fn server_view(gw: &Gateway, r: &UpstreamRecord) -> Value {
     })
 }
 
+/// `disable_management` turns the management tools off; `read_only_mode`
+/// leaves them able to look but not to change anything.
+fn check_management(gw: &Gateway, changes: bool) -> Result<(), GatewayError> {
+    let opts = gw.options();
+    if opts.disable_management {
+        return Err(GatewayError::Refused(
+            "upstream management through MCP is turned off (`gateway.disable_management = true`); a person manages upstreams with `bulwark upstream …`".into(),
+        ));
+    }
+    if changes && opts.read_only_mode {
+        return Err(GatewayError::Refused(
+            "the gateway is in read-only mode (`gateway.read_only_mode = true`): MCP tools cannot change upstreams; a person can with `bulwark upstream …`".into(),
+        ));
+    }
+    Ok(())
+}
+
 async fn servers(gw: Gateway, ctx: CallContext, a: ServersArgs) -> Result<ToolOutput, ToolError> {
     let opts = gw.options().clone();
+    check_management(
+        &gw,
+        !matches!(a.operation, ServerOp::List | ServerOp::TailLog),
+    )?;
     match a.operation {
         ServerOp::List => {
             let records = gw.sync()?;
@@ -407,7 +428,7 @@ fn inspection(r: &UpstreamRecord) -> Value {
             let quoted: String = t.description.lines().map(|l| format!("> {l}\n")).collect();
             let mut v = json!({
                 "name": format!("{}:{name}", r.name),
-                "status": r.status(t),
+                "status": r.status(name, t),
                 "description_quoted": quoted,
                 "input_schema": t.input_schema,
                 "annotations": t.annotations,
@@ -436,6 +457,7 @@ fn inspection(r: &UpstreamRecord) -> Value {
 }
 
 async fn quarantine(gw: Gateway, a: QuarantineArgs) -> Result<ToolOutput, ToolError> {
+    check_management(&gw, a.operation == QuarantineOp::QuarantineServer)?;
     match a.operation {
         QuarantineOp::ListQuarantined => {
             let records = gw.sync()?;
@@ -445,10 +467,15 @@ async fn quarantine(gw: Gateway, a: QuarantineArgs) -> Result<ToolOutput, ToolEr
                     let blocked: Vec<String> = r
                         .tools
                         .iter()
-                        .filter(|(_, t)| {
-                            matches!(r.status(t), ToolStatus::Changed | ToolStatus::Pending)
+                        .filter(|(n, t)| {
+                            matches!(
+                                r.status(n, t),
+                                ToolStatus::Changed | ToolStatus::Pending | ToolStatus::Blocked
+                            )
                         })
-                        .map(|(n, t)| format!("{}:{n} ({:?})", r.name, r.status(t)).to_lowercase())
+                        .map(|(n, t)| {
+                            format!("{}:{n} ({:?})", r.name, r.status(n, t)).to_lowercase()
+                        })
                         .collect();
                     if !r.quarantined && blocked.is_empty() {
                         return None;

@@ -50,6 +50,8 @@ pub struct HttpOptions {
     pub auth: AuthConfig,
     /// Routes served beside MCP (the authorization server's).
     pub extra: Option<ExtraRoutes>,
+    /// `/metrics` in the Prometheus text format; not served when `None`.
+    pub metrics: Option<crate::metrics::MetricsEndpoint>,
 }
 
 /// Routes served beside the MCP endpoints, such as the built-in authorization
@@ -94,6 +96,7 @@ impl Default for HttpOptions {
             shutdown_grace: Duration::from_secs(10),
             auth: AuthConfig::default(),
             extra: None,
+            metrics: None,
         }
     }
 }
@@ -225,6 +228,16 @@ impl HttpServer {
             .route("/health", get(health))
             .route("/ready", get(ready_check))
             .with_state(state);
+        if let Some(endpoint) = &options.metrics {
+            let state = Arc::new(crate::metrics::MetricsState {
+                endpoint: endpoint.clone(),
+                auth: options.auth.clone(),
+            });
+            router = router.route(
+                "/metrics",
+                get(crate::metrics::serve_metrics).with_state(state),
+            );
+        }
         if let Some(extra) = &options.extra {
             let gate = EndpointGate {
                 limits: bulwark.limits().clone(),

@@ -9,6 +9,7 @@ mod convert;
 mod handler;
 pub mod http;
 pub mod limits;
+pub mod metrics;
 pub mod pipeline;
 mod sessions;
 
@@ -24,6 +25,7 @@ pub use auth::{
 pub use convert::output_json;
 pub use handler::{McpServer, ProfileEndpoint, ServerCore};
 pub use http::{ExtraRoutes, HttpOptions, HttpServer};
+pub use metrics::{METRICS_SCOPE, MetricsAccess, MetricsEndpoint, ToolMetrics};
 pub use pipeline::{CallRequest, Pipeline, PipelineOptions};
 
 /// The server: registry, pipeline and one MCP endpoint per profile.

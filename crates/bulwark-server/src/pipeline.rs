@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use bulwark_core::{CallContext, Content, JsonObject, ToolDef, ToolError, ToolOutput};
 
 use crate::limits::{CallerKey, RateLimits, Verdict};
+use crate::metrics::{CallStatus, ToolMetrics};
 use tokio::sync::Notify;
 use tower::util::BoxCloneSyncService;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
@@ -42,6 +43,8 @@ pub struct PipelineOptions {
     pub call_timeout: Duration,
     /// Text content beyond this many bytes is cut, with a note saying so.
     pub max_result_bytes: usize,
+    /// Per-tool call counts and latencies for `/metrics`.
+    pub metrics: Option<ToolMetrics>,
 }
 
 impl Default for PipelineOptions {
@@ -51,6 +54,7 @@ impl Default for PipelineOptions {
             limits: Arc::default(),
             call_timeout: Duration::from_secs(120),
             max_result_bytes: 8 * 1024 * 1024,
+            metrics: None,
         }
     }
 }
@@ -67,7 +71,10 @@ impl Pipeline {
         let in_flight = InFlight::default();
         let service = ServiceBuilder::new()
             .layer(StepLayer(InFlightStep(in_flight.clone())))
-            .layer(StepLayer(AuditStep(options.audit.clone())))
+            .layer(StepLayer(AuditStep {
+                log: options.audit.clone(),
+                metrics: options.metrics.clone(),
+            }))
             .layer(StepLayer(AuthorizeStep))
             .layer(StepLayer(RateLimitStep(options.limits.clone())))
             .layer(StepLayer(DeadlineStep(options.call_timeout)))
@@ -216,8 +223,12 @@ impl Step for InFlightStep {
 /// when there is one. The record is written (and, by default, fsynced) before
 /// the caller gets the result, so an answered call is never missing from it.
 /// Arguments are recorded as a SHA-256 digest unless `audit.include_params`.
+/// The same step counts the call in the metrics, when there are any.
 #[derive(Clone)]
-struct AuditStep(Option<bulwark_audit::AuditLog>);
+struct AuditStep {
+    log: Option<bulwark_audit::AuditLog>,
+    metrics: Option<ToolMetrics>,
+}
 
 enum RecordedArgs {
     Raw(serde_json::Value),
@@ -231,14 +242,15 @@ impl Step for AuditStep {
         let ctx = request.ctx.clone();
         // Only pay for the arguments' copy when the log keeps them; otherwise
         // their digest is all it needs.
-        let args = self.0.as_ref().map(|log| {
+        let args = self.log.as_ref().map(|log| {
             if log.keeps_args() {
                 RecordedArgs::Raw(serde_json::Value::Object(request.args.clone()))
             } else {
                 RecordedArgs::Digest(bulwark_audit::args_object_digest(&request.args))
             }
         });
-        let log = self.0.clone();
+        let log = self.log.clone();
+        let metrics = self.metrics.clone();
         let started = Instant::now();
         let fut = next.run(request);
         Box::pin(async move {
@@ -248,7 +260,16 @@ impl Step for AuditStep {
                 Ok(ToolOutput::InputRequired { .. }) => "input_required",
                 Ok(_) => "ok",
             };
-            let duration_ms = started.elapsed().as_millis() as u64;
+            let took = started.elapsed();
+            let duration_ms = took.as_millis() as u64;
+            if let Some(metrics) = &metrics {
+                let status = match status {
+                    "ok" => CallStatus::ok,
+                    "input_required" => CallStatus::input_required,
+                    _ => CallStatus::error,
+                };
+                metrics.record(tool.clone(), status, took);
+            }
             // One line per call on stderr, unless the audit log holds the call:
             // then that record is the trace, and the line drops to debug
             // rather than paying for the same fact twice (`audit.stderr`

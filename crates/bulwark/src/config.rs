@@ -42,6 +42,8 @@ pub struct Config {
     pub gateway: GatewaySection,
     #[serde(default)]
     pub ioc: IocSection,
+    #[serde(default)]
+    pub metrics: MetricsSection,
     /// Upstream MCP servers for the gateway, merged into the store at start.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub upstreams: Vec<UpstreamDecl>,
@@ -93,6 +95,35 @@ impl IocSection {
     }
 }
 
+/// `[metrics]`: Prometheus metrics at `/metrics` (HTTP mode).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSection {
+    /// Serve `/metrics` at all.
+    pub enabled: bool,
+    /// Who may read it: `auth` (a credential with the `metrics:read` scope
+    /// when authentication is on, loopback clients when it is off),
+    /// `loopback`, or `open`.
+    pub access: MetricsAccessDecl,
+}
+
+impl Default for MetricsSection {
+    fn default() -> Self {
+        MetricsSection {
+            enabled: true,
+            access: MetricsAccessDecl::Auth,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricsAccessDecl {
+    Auth,
+    Loopback,
+    Open,
+}
+
 /// The gateway to upstream MCP servers (see docs/gateway.md).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -111,6 +142,13 @@ pub struct GatewaySection {
     pub allow_server_add: bool,
     /// Whether agents may remove servers with `upstream_servers`.
     pub allow_server_remove: bool,
+    /// MCP tools may look at upstreams but not add, remove, change or quarantine them.
+    pub read_only_mode: bool,
+    /// `upstream_servers` and `quarantine_security` refuse every operation.
+    pub disable_management: bool,
+    /// Replace secrets the scanner's detectors find in upstream responses by
+    /// `[REDACTED:RULE-ID]` (each `[[upstreams]]` entry may override it).
+    pub redact_secrets: bool,
 }
 
 impl Default for GatewaySection {
@@ -123,6 +161,9 @@ impl Default for GatewaySection {
             max_args_bytes: 1024 * 1024,
             allow_server_add: true,
             allow_server_remove: true,
+            read_only_mode: false,
+            disable_management: false,
+            redact_secrets: false,
         }
     }
 }
@@ -164,6 +205,12 @@ pub struct UpstreamDecl {
     /// `false` approves the server: each tool is pinned when first seen.
     #[serde(default = "yes")]
     pub quarantined: bool,
+    /// Tools of this server that are never listed, indexed or callable.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocked_tools: Vec<String>,
+    /// Redact secrets in this server's responses; default `gateway.redact_secrets`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redact_secrets: Option<bool>,
 }
 
 fn yes() -> bool {

@@ -283,6 +283,20 @@ fn gateway(config: &Config) -> bulwark_gateway::Gateway {
     options.max_args_bytes = g.max_args_bytes;
     options.allow_server_add = g.allow_server_add;
     options.allow_server_remove = g.allow_server_remove;
+    options.redact_secrets = g.redact_secrets;
+    options.read_only_mode = g.read_only_mode;
+    options.disable_management = g.disable_management;
+    options.declared_blocks = config
+        .upstreams
+        .iter()
+        .filter(|u| !u.blocked_tools.is_empty())
+        .map(|u| (u.name.clone(), u.blocked_tools.iter().cloned().collect()))
+        .collect();
+    options.redact_upstreams = config
+        .upstreams
+        .iter()
+        .filter_map(|u| u.redact_secrets.map(|on| (u.name.clone(), on)))
+        .collect();
     // Validated when the config was loaded.
     options.declared = config
         .upstreams
@@ -432,7 +446,33 @@ fn pipeline_options(
         limits,
         call_timeout: Duration::from_secs(config.server.call_timeout_secs),
         max_result_bytes: config.server.max_result_bytes,
+        metrics: None,
     }
+}
+
+/// The Prometheus registry behind `/metrics`: the pipeline's per-tool
+/// counters and the gateway's. `None` when `[metrics] enabled = false`.
+fn metrics_endpoint(
+    config: &Config,
+    pipeline: &mut PipelineOptions,
+    gateway: &bulwark_gateway::Gateway,
+) -> Option<bulwark_server::MetricsEndpoint> {
+    if !config.metrics.enabled {
+        return None;
+    }
+    let mut registry = prometheus_client::registry::Registry::default();
+    let tools = bulwark_server::ToolMetrics::default();
+    tools.register(&mut registry);
+    pipeline.metrics = Some(tools);
+    gateway.register_metrics(&mut registry);
+    Some(bulwark_server::MetricsEndpoint {
+        registry: Arc::new(registry),
+        access: match config.metrics.access {
+            config::MetricsAccessDecl::Auth => bulwark_server::MetricsAccess::Auth,
+            config::MetricsAccessDecl::Loopback => bulwark_server::MetricsAccess::Loopback,
+            config::MetricsAccessDecl::Open => bulwark_server::MetricsAccess::Open,
+        },
+    })
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -525,7 +565,16 @@ fn serve(config: Config, args: ServeArgs) -> Result<ExitCode> {
     let _enter = rt.enter();
     let audit = open_audit(&config)?;
     let limits = rate_limits(&config, &rt)?;
-    let bulwark = Bulwark::new(registry, pipeline_options(&config, audit, limits));
+    if let Some(log) = &audit {
+        gateway.set_audit(log.clone());
+    }
+    let mut pipeline = pipeline_options(&config, audit, limits);
+    // Metrics are served over HTTP only; stdio has nowhere to scrape them.
+    let metrics = match config.server.mode {
+        Mode::Http => metrics_endpoint(&config, &mut pipeline, &gateway),
+        Mode::Stdio => None,
+    };
+    let bulwark = Bulwark::new(registry, pipeline);
     bulwark.limits().spawn_pruner();
     // Merges `[[upstreams]]` into the store and follows it; a store that
     // cannot be opened leaves the gateway's tools failing with the reason.
@@ -576,6 +625,7 @@ fn serve(config: Config, args: ServeArgs) -> Result<ExitCode> {
                 shutdown_grace: Duration::from_secs(config.http.shutdown_grace_secs),
                 auth: security.auth,
                 extra: security.extra,
+                metrics,
             };
             let server = HttpServer::new(&bulwark, &options)?;
             rt.block_on(async {

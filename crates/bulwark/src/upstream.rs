@@ -65,6 +65,23 @@ pub enum UpstreamCommand {
     },
     /// Put a server back into quarantine.
     Quarantine { name: String },
+    /// Block tools of a server: they are neither listed, indexed nor
+    /// callable, approved or not, until unblocked.
+    Block {
+        name: String,
+        #[arg(required = true)]
+        tools: Vec<String>,
+    },
+    /// Lift `block`.
+    Unblock {
+        name: String,
+        #[arg(required = true)]
+        tools: Vec<String>,
+    },
+    /// Disable a server, or only the given tools of it (the same as `block`).
+    Disable { name: String, tools: Vec<String> },
+    /// Enable a server, or only the given tools of it (the same as `unblock`).
+    Enable { name: String, tools: Vec<String> },
     /// Show every tool's description with the scanner's findings (connects to list them).
     Inspect {
         name: String,
@@ -111,8 +128,13 @@ fn status_word(r: &UpstreamRecord) -> String {
     } else {
         let blocked = r
             .tools
-            .values()
-            .filter(|t| matches!(r.status(t), ToolStatus::Changed | ToolStatus::Pending))
+            .iter()
+            .filter(|(n, t)| {
+                matches!(
+                    r.status(n, t),
+                    ToolStatus::Changed | ToolStatus::Pending | ToolStatus::Blocked
+                )
+            })
             .count();
         if blocked > 0 {
             format!("approved, {blocked} tool(s) blocked")
@@ -134,7 +156,7 @@ fn print_inspection(r: &UpstreamRecord) {
         println!("  last error: {err}");
     }
     for (name, t) in &r.tools {
-        println!("\n  {}:{name}  [{:?}]", r.name, r.status(t));
+        println!("\n  {}:{name}  [{:?}]", r.name, r.status(name, t));
         for line in t.description.lines() {
             println!("    > {line}");
         }
@@ -151,6 +173,28 @@ fn print_inspection(r: &UpstreamRecord) {
             }
         }
     }
+}
+
+fn block(
+    state: &bulwark_gateway::StateStore,
+    name: &str,
+    tools: &[String],
+    blocked: bool,
+) -> Result<()> {
+    let r = state.set_blocked(name, tools, blocked)?;
+    for tool in tools {
+        if !blocked {
+            println!("unblocked `{}:{tool}`", r.name);
+        } else if r.tools.contains_key(tool) {
+            println!("blocked `{}:{tool}`", r.name);
+        } else {
+            println!(
+                "blocked `{}:{tool}` (the server does not list it yet; it stays blocked if it appears)",
+                r.name
+            );
+        }
+    }
+    Ok(())
 }
 
 pub fn run(gateway: &Gateway, command: UpstreamCommand) -> Result<ExitCode> {
@@ -248,6 +292,25 @@ pub fn run(gateway: &Gateway, command: UpstreamCommand) -> Result<ExitCode> {
                 "`{}` is quarantined: its tools are neither listed nor callable",
                 r.name
             );
+        }
+        UpstreamCommand::Block { name, tools } => block(state, &name, &tools, true)?,
+        UpstreamCommand::Unblock { name, tools } => block(state, &name, &tools, false)?,
+        UpstreamCommand::Disable { name, tools } if !tools.is_empty() => {
+            block(state, &name, &tools, true)?
+        }
+        UpstreamCommand::Enable { name, tools } if !tools.is_empty() => {
+            block(state, &name, &tools, false)?
+        }
+        UpstreamCommand::Disable { name, .. } => {
+            let r = state.set_enabled(&name, false)?;
+            println!(
+                "`{}` is disabled: it is not connected and none of its tools is listed or callable",
+                r.name
+            );
+        }
+        UpstreamCommand::Enable { name, .. } => {
+            let r = state.set_enabled(&name, true)?;
+            println!("`{}` is enabled", r.name);
         }
         UpstreamCommand::Inspect { name, no_connect } => {
             let record = refreshed(gateway, &name, no_connect)?;

@@ -128,6 +128,45 @@ pub fn scan_secrets(path: &str, text: &str) -> Vec<Finding> {
     build_findings(path, text, accepted)
 }
 
+/// One secret in a text: the detector rule that found it and the bytes to
+/// hide (for a connection string, the password only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretSpan {
+    pub rule: &'static str,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// The secrets in `text`, by position, without overlaps. Unlike
+/// [`scan_secrets`], `bulwark-ignore` comments are not honoured: this is for
+/// redacting text someone else wrote (an upstream server's response), who
+/// must not be able to wave a secret through.
+pub fn find_secrets(text: &str) -> Vec<SecretSpan> {
+    let mut candidates = collect(text);
+    if candidates.is_empty() {
+        return Vec::new();
+    }
+    let mut spans: Vec<SecretSpan> = resolve_overlaps(&mut candidates)
+        .into_iter()
+        .map(|c| SecretSpan {
+            rule: c.rule,
+            start: c.mask.0.min(c.mask.1),
+            end: c.mask.1.max(c.mask.0),
+        })
+        .filter(|s| s.end > s.start)
+        .collect();
+    spans.sort_by_key(|s| (s.start, s.end));
+    // Masks of different patterns may still overlap: keep the first.
+    let mut out: Vec<SecretSpan> = Vec::with_capacity(spans.len());
+    for span in spans {
+        if out.last().is_some_and(|last| span.start < last.end) {
+            continue;
+        }
+        out.push(span);
+    }
+    out
+}
+
 fn collect(text: &str) -> Vec<Candidate> {
     let pf = &*PREFILTER;
     // (pattern, window start, window end)
