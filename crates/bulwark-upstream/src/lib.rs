@@ -56,6 +56,10 @@ pub struct ConnectOptions {
     pub stderr_copy: Option<StderrCopy>,
     /// Called when the server sends `notifications/tools/list_changed`. Default: none.
     pub on_tools_changed: Option<OnToolsChanged>,
+    /// Start a stdio server in this sandbox. Then it gets the sandbox's environment (its
+    /// allowlist plus the target's `env`) and working directory instead of bulwark's.
+    /// Default: none (bulwark's rights, bulwark's environment).
+    pub sandbox: Option<Arc<bulwark_sandbox::Sandbox>>,
 }
 
 /// What [`StderrCopy`] wraps.
@@ -90,6 +94,7 @@ impl Default for ConnectOptions {
             stderr: StderrMode::Capture(64 * 1024),
             stderr_copy: None,
             on_tools_changed: None,
+            sandbox: None,
         }
     }
 }

@@ -121,6 +121,7 @@ impl Upstream {
             cwd,
             &options.stderr,
             options.stderr_copy.clone(),
+            options.sandbox.as_deref(),
             &label,
         )?;
         let started = serve_client_with_lifecycle(
