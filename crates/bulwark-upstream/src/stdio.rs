@@ -90,11 +90,12 @@ pub(crate) fn spawn(
     args: &[String],
     env: &std::collections::BTreeMap<String, String>,
     cwd: Option<&std::path::Path>,
-    stderr: &StderrMode,
-    copy: Option<crate::StderrCopy>,
-    sandbox: Option<&bulwark_sandbox::Sandbox>,
+    options: &crate::ConnectOptions,
     label: &str,
 ) -> Result<(ChildProcess, ChildStdout, ChildStdin), UpstreamError> {
+    let stderr = &options.stderr;
+    let copy = options.stderr_copy.clone();
+    let sandbox = options.sandbox.as_deref();
     if let Some(cwd) = cwd
         && !cwd.is_dir()
     {
