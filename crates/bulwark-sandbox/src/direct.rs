@@ -46,7 +46,7 @@ impl Backend for Direct {
         out.push("environment: the allowlist plus the declared variables".into());
         out.push(crate::bwrap::rlimit_phrase(policy));
         out.push(
-            "not isolated: the process list, /tmp outside the policy, and IPC (use bwrap for namespaces)"
+            "not isolated: the process list and /proc of the same user's processes (their command lines and environments), and IPC (use bwrap for namespaces)"
                 .into(),
         );
         out
@@ -116,8 +116,8 @@ fn prepare(policy: &Policy) -> Result<PreExec, SandboxError> {
                 AccessFs::from_read(abi) | AccessFs::WriteFile,
             ))
         })
-        // Runtimes read /proc/self (node: /proc/self/exe, python: /proc/self/fd). Landlock
-        // itself keeps other processes' /proc entries from being read (ptrace rules).
+        // Runtimes read /proc/self (node: /proc/self/exe, python: /proc/self/fd). This also
+        // leaves other processes of the same user readable there (see docs/sandbox.md).
         .and_then(|r| r.add_rules(path_beneath_rules(["/proc"], AccessFs::from_read(abi))))
         .map_err(|e| setup(e.to_string()))?;
     let filter = if policy.network {
