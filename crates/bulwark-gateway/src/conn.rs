@@ -44,6 +44,8 @@ pub struct ConnOptions {
     pub log_max_bytes: u64,
     /// Sealed OAuth tokens, for HTTP upstreams with `auth = "oauth"`.
     pub tokens: Option<Arc<UpstreamTokens>>,
+    /// Each stdio upstream's private directories (`NAME/home`, `tmp`, `work`) go here.
+    pub sandbox_dir: PathBuf,
 }
 
 #[derive(Default, Debug)]
@@ -290,16 +292,31 @@ impl Connections {
         transport: &Transport,
         stale: Arc<AtomicBool>,
     ) -> Result<Upstream, UpstreamError> {
+        let mut sandbox = None;
         let target = match transport {
             Transport::Stdio {
                 command,
                 args,
                 env,
                 cwd,
+                sandbox: config,
             } => {
                 let (command, path) = crate::path::resolve(command, env);
                 let mut env = env.clone();
                 env.entry("PATH".to_owned()).or_insert(path);
+                let built = crate::sandbox::build(
+                    name,
+                    config,
+                    &command,
+                    args,
+                    cwd.as_deref(),
+                    &self.options.sandbox_dir,
+                )
+                .map_err(|e| UpstreamError::Sandbox {
+                    command: command.clone(),
+                    reason: e.to_string(),
+                })?;
+                sandbox = Some(Arc::new(built));
                 Target::Stdio {
                     command,
                     args: args.clone(),
@@ -327,6 +344,7 @@ impl Connections {
             request_timeout: self.options.call_timeout,
             client_name: "bulwark-gateway".to_owned(),
             stderr: StderrMode::Capture(16 * 1024),
+            sandbox,
             ..ConnectOptions::default()
         };
         if let Some(dir) = &self.options.log_dir
@@ -360,6 +378,48 @@ impl Connections {
             }
         })));
         Upstream::connect(&target, &options).await
+    }
+}
+
+impl Connections {
+    /// The sandbox `name` runs in (or would run in, if not connected yet): backend, what it
+    /// enforces, paths, network, variable names; or why it cannot start. `None` for HTTP.
+    pub fn sandbox_report(&self, name: &str, transport: &Transport) -> Option<Value> {
+        let Transport::Stdio {
+            command,
+            args,
+            env,
+            cwd,
+            sandbox,
+        } = transport
+        else {
+            return None;
+        };
+        let (command, _) = crate::path::resolve(command, env);
+        let report = crate::sandbox::build(
+            name,
+            sandbox,
+            &command,
+            args,
+            cwd.as_deref(),
+            &self.options.sandbox_dir,
+        )
+        .and_then(|sb| sb.report());
+        Some(match report {
+            Ok(mut report) => {
+                let mut names: Vec<String> = report.env.drain(..).collect();
+                names.extend(env.keys().cloned());
+                names.sort();
+                names.dedup();
+                report.env = names;
+                serde_json::to_value(report).unwrap_or(Value::Null)
+            }
+            Err(e) => serde_json::json!({
+                "requested": sandbox.kind,
+                "backend": "none",
+                "error": format!("the server will not start: {e}"),
+            }),
+        })
     }
 }
 
@@ -471,6 +531,7 @@ mod tests {
                 log_dir: None,
                 log_max_bytes: 1024,
                 tokens: None,
+                sandbox_dir: std::env::temp_dir().join("bulwark-sandbox-test"),
             },
             None,
         );
@@ -479,6 +540,7 @@ mod tests {
             args: vec![],
             env: Default::default(),
             cwd: None,
+            sandbox: Default::default(),
         };
         for _ in 0..TRIP_AFTER {
             let err = conns.lease("bad", &transport).await.err().unwrap();
@@ -495,6 +557,7 @@ mod tests {
             args: vec![],
             env: Default::default(),
             cwd: None,
+            sandbox: Default::default(),
         };
         let err = conns.lease("bad", &other).await.err().unwrap();
         assert!(matches!(err, GatewayError::Connect { .. }), "{err}");

@@ -84,6 +84,8 @@ fn spec(name: &str, server: &Value) -> Result<UpstreamSpec, String> {
             cwd: str_of("cwd")
                 .or_else(|| str_of("working_dir"))
                 .map(PathBuf::from),
+            // Imported servers get the default sandbox whatever the file says.
+            sandbox: Default::default(),
         }
     } else if let Some(url) = url {
         let headers = map(server.get("headers"));

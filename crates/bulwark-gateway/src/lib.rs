@@ -23,6 +23,7 @@ mod metrics;
 mod path;
 pub mod record;
 pub mod redact;
+pub mod sandbox;
 mod search;
 mod state;
 pub mod tokens;
@@ -38,8 +39,10 @@ use bulwark_core::{CallContext, RegistryBuilder, ToolError};
 use serde_json::{Map, Value};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
+pub use bulwark_sandbox::SandboxKind;
 pub use conn::{ConnState, TRIP_AFTER, backoff};
 pub use record::{OAuthSettings, ToolStatus, Transport, UpstreamRecord};
+pub use sandbox::SandboxConfig;
 pub use search::SearchSink;
 pub use state::{StateStore, UpstreamSpec};
 pub use tokens::UpstreamTokens;
@@ -120,6 +123,8 @@ pub struct GatewayOptions {
     pub store_path: PathBuf,
     /// Per-upstream stderr logs go here.
     pub log_dir: PathBuf,
+    /// Per-upstream sandbox directories (private HOME, TMPDIR, working directory).
+    pub sandbox_dir: PathBuf,
     pub log_max_bytes: u64,
     /// Responses longer than this many characters are cut; the rest is paged
     /// with `read_cache`.
@@ -152,6 +157,7 @@ impl GatewayOptions {
         GatewayOptions {
             store_path: data_dir.join("bulwark.db"),
             log_dir: data_dir.join("logs").join("upstreams"),
+            sandbox_dir: data_dir.join("sandbox"),
             log_max_bytes: 5 * 1024 * 1024,
             secrets_key: data_dir.join("secrets.key"),
             tool_response_limit: 20_000,
@@ -280,6 +286,7 @@ impl Gateway {
                     options.store_path.clone(),
                     options.secrets_key.clone(),
                 ))),
+                sandbox_dir: options.sandbox_dir.clone(),
             },
             Some(tx),
         );
@@ -1027,6 +1034,13 @@ impl Gateway {
 
     pub fn conn_state(&self, name: &str) -> ConnState {
         self.inner.conns.state(name)
+    }
+
+    /// The sandbox a stdio upstream runs in, or why it cannot start (see docs/sandbox.md).
+    pub fn sandbox_report(&self, record: &UpstreamRecord) -> Option<serde_json::Value> {
+        self.inner
+            .conns
+            .sandbox_report(&record.name, &record.transport)
     }
 
     /// Add a server from an agent (saved quarantined) and inspect it in the background.

@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::sandbox::SandboxConfig;
+
 /// How to reach an upstream server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -25,6 +27,9 @@ pub enum Transport {
         env: BTreeMap<String, String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         cwd: Option<PathBuf>,
+        /// The sandbox it runs in (default: `auto`).
+        #[serde(default, skip_serializing_if = "SandboxConfig::is_default")]
+        sandbox: SandboxConfig,
     },
     /// Streamable HTTP at `url`.
     Http {
@@ -464,6 +469,7 @@ mod tests {
                 args: vec![],
                 env: BTreeMap::new(),
                 cwd: None,
+                sandbox: SandboxConfig::default(),
             },
             Origin::Cli,
         )

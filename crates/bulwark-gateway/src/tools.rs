@@ -142,12 +142,19 @@ struct ServersArgs {
 
 fn transport_of(a: &ServersArgs, base: Option<&Transport>) -> Result<Transport, GatewayError> {
     let protocol = a.protocol.as_deref().unwrap_or("auto");
+    // Agents never choose the sandbox: a server they add gets the default, and an update keeps
+    // what the administrator set (docs/sandbox.md).
+    let b_sandbox = match base {
+        Some(Transport::Stdio { sandbox, .. }) => sandbox.clone(),
+        _ => Default::default(),
+    };
     let (b_cmd, b_args, b_env, b_cwd, b_url, b_headers) = match base {
         Some(Transport::Stdio {
             command,
             args,
             env,
             cwd,
+            ..
         }) => (
             Some(command.clone()),
             args.clone(),
@@ -202,6 +209,7 @@ fn transport_of(a: &ServersArgs, base: Option<&Transport>) -> Result<Transport, 
             args: a.args.clone().unwrap_or(b_args),
             env: a.env.clone().unwrap_or(b_env),
             cwd: a.cwd.clone().map(PathBuf::from).or(b_cwd),
+            sandbox: b_sandbox,
         }),
         "http" | "sse" => {
             let url =
@@ -266,6 +274,7 @@ fn server_view(gw: &Gateway, r: &UpstreamRecord) -> Value {
         "inspected_at": r.inspected_at,
         "last_error": r.last_error,
         "connection": gw.conn_state(&r.name),
+        "sandbox": gw.sandbox_report(r),
         "tools": tools,
     })
 }
@@ -631,4 +640,48 @@ pub(crate) fn tools(gateway: &Gateway) -> Vec<ToolDef> {
         }),
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::SandboxConfig;
+    use bulwark_sandbox::SandboxKind;
+
+    fn stdio_sandbox(t: &Transport) -> &SandboxConfig {
+        match t {
+            Transport::Stdio { sandbox, .. } => sandbox,
+            _ => panic!("not stdio: {t:?}"),
+        }
+    }
+
+    #[test]
+    fn agents_cannot_choose_or_change_the_sandbox() {
+        let base = Transport::Stdio {
+            command: "python3".into(),
+            args: vec![],
+            env: BTreeMap::new(),
+            cwd: None,
+            sandbox: SandboxConfig {
+                kind: SandboxKind::Bwrap,
+                network: Some(false),
+                ..Default::default()
+            },
+        };
+        let patch: ServersArgs = serde_json::from_value(
+            json!({"operation": "patch", "name": "x", "command": "node", "args": ["s.js"]}),
+        )
+        .unwrap();
+        let patched = transport_of(&patch, Some(&base)).unwrap();
+        assert_eq!(stdio_sandbox(&patched), stdio_sandbox(&base));
+        let added = transport_of(&patch, None).unwrap();
+        assert!(stdio_sandbox(&added).is_default());
+        let sneaky = serde_json::from_value::<ServersArgs>(
+            json!({"operation": "add", "name": "x", "command": "sh", "sandbox": "none"}),
+        );
+        assert!(
+            sneaky.is_err(),
+            "an agent-supplied sandbox setting is refused"
+        );
+    }
 }

@@ -75,6 +75,7 @@ async fn only_approved_tools_reach_the_index_and_the_caller() {
                     args: vec![js.display().to_string(), "stdio".into()],
                     env: Default::default(),
                     cwd: None,
+                    sandbox: Default::default(),
                 },
                 enabled: true,
             },

@@ -32,6 +32,10 @@ pub enum UpstreamError {
         reason: String,
     },
 
+    /// The sandbox a stdio server was to run in could not be set up; it was not started.
+    #[error("did not start `{command}`: {reason}")]
+    Sandbox { command: String, reason: String },
+
     /// The command of a stdio server was not found.
     #[error("could not start `{command}`: {reason}")]
     CommandNotFound { command: String, reason: String },

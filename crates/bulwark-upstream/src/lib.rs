@@ -60,6 +60,10 @@ pub struct ConnectOptions {
     pub on_tools_changed: Option<OnToolsChanged>,
     /// For an HTTP server behind OAuth: the stored tokens to send (and refresh). Default: none.
     pub oauth: Option<OAuthConnect>,
+    /// Start a stdio server in this sandbox. Then it gets the sandbox's environment (its
+    /// allowlist plus the target's `env`) and working directory instead of bulwark's.
+    /// Default: none (bulwark's rights, bulwark's environment).
+    pub sandbox: Option<Arc<bulwark_sandbox::Sandbox>>,
 }
 
 /// What [`StderrCopy`] wraps.
@@ -95,6 +99,7 @@ impl Default for ConnectOptions {
             stderr_copy: None,
             on_tools_changed: None,
             oauth: None,
+            sandbox: None,
         }
     }
 }

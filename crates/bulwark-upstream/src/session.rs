@@ -135,15 +135,7 @@ impl Upstream {
         options: &ConnectOptions,
     ) -> Result<Upstream, UpstreamError> {
         let label = target.to_string();
-        let (mut child, stdout, stdin) = stdio::spawn(
-            command,
-            args,
-            env,
-            cwd,
-            &options.stderr,
-            options.stderr_copy.clone(),
-            &label,
-        )?;
+        let (mut child, stdout, stdin) = stdio::spawn(command, args, env, cwd, options, &label)?;
         let started = serve_client_with_lifecycle(
             client_info(options),
             (stdout, stdin),

@@ -211,6 +211,18 @@ pub struct UpstreamDecl {
     /// Redact secrets in this server's responses; default `gateway.redact_secrets`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redact_secrets: Option<bool>,
+    /// stdio only: `auto` (default), `bwrap`, `landlock` or `none` (docs/sandbox.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<String>,
+    /// stdio only: network inside the sandbox; default on for npx/uvx-style package runners.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<bool>,
+    /// stdio only: extra paths the sandboxed server may read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub read_only: Vec<PathBuf>,
+    /// stdio only: extra paths the sandboxed server may read and write.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub writable: Vec<PathBuf>,
 }
 
 fn yes() -> bool {
@@ -262,6 +274,9 @@ impl UpstreamDecl {
                 args: self.args.clone(),
                 env: self.env.clone(),
                 cwd: self.cwd.clone(),
+                sandbox: self
+                    .sandbox_config()
+                    .map_err(|e| anyhow::anyhow!("{at}: {e}"))?,
             },
             ("http" | "streamable-http", None, Some(url)) => Transport::Http {
                 url: url.clone(),
@@ -276,11 +291,38 @@ impl UpstreamDecl {
                 "{at}: give either `command` (stdio) or `url` (with protocol `http` or `sse`), not both or neither"
             ),
         };
+        if protocol != "stdio"
+            && (self.sandbox.is_some()
+                || self.network.is_some()
+                || !self.read_only.is_empty()
+                || !self.writable.is_empty())
+        {
+            bail!(
+                "{at}: `sandbox`, `network`, `read_only` and `writable` apply to stdio servers (`command`) only; remove them"
+            );
+        }
         bulwark_store::valid_upstream_name(&self.name).map_err(|e| anyhow::anyhow!("{at}: {e}"))?;
         Ok(bulwark_gateway::UpstreamSpec {
             name: self.name.clone(),
             transport,
             enabled: self.enabled,
+        })
+    }
+}
+
+impl UpstreamDecl {
+    fn sandbox_config(&self) -> Result<bulwark_gateway::SandboxConfig> {
+        let kind = match &self.sandbox {
+            Some(kind) => kind
+                .parse()
+                .map_err(|e| anyhow::anyhow!("`sandbox`: {e}"))?,
+            None => Default::default(),
+        };
+        Ok(bulwark_gateway::SandboxConfig {
+            kind,
+            network: self.network,
+            read_only: self.read_only.clone(),
+            writable: self.writable.clone(),
         })
     }
 }
@@ -789,6 +831,15 @@ pub fn load(
             .into_iter()
             .chain(config.upstreams.iter_mut().map(|u| &mut u.cwd))
             .flatten()
+        {
+            if dir.is_relative() {
+                *dir = base.join(&*dir);
+            }
+        }
+        for dir in config
+            .upstreams
+            .iter_mut()
+            .flat_map(|u| u.read_only.iter_mut().chain(u.writable.iter_mut()))
         {
             if dir.is_relative() {
                 *dir = base.join(&*dir);

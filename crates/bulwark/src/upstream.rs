@@ -42,6 +42,18 @@ pub enum UpstreamCommand {
         /// Add it disabled.
         #[arg(long)]
         disabled: bool,
+        /// Sandbox for a stdio server: auto (default), bwrap, landlock or none.
+        #[arg(long, value_name = "KIND")]
+        sandbox: Option<String>,
+        /// Network inside the sandbox (default: on for npx/uvx-style package runners, else off).
+        #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
+        network: Option<bool>,
+        /// Extra path the sandboxed server may read (repeatable).
+        #[arg(long = "read-only", value_name = "PATH")]
+        read_only: Vec<PathBuf>,
+        /// Extra path the sandboxed server may read and write (repeatable).
+        #[arg(long = "writable", value_name = "PATH")]
+        writable: Vec<PathBuf>,
         /// The stdio command and its arguments, after `--`.
         #[arg(last = true, value_name = "CMD ARGS")]
         command: Vec<String>,
@@ -211,8 +223,25 @@ pub fn run(gateway: &Gateway, command: UpstreamCommand) -> Result<ExitCode> {
             env,
             cwd,
             disabled,
+            sandbox,
+            network,
+            read_only,
+            writable,
             command,
         } => {
+            let absolute = |paths: Vec<PathBuf>| -> Result<Vec<PathBuf>> {
+                let here = std::env::current_dir().context("cannot read the current directory")?;
+                Ok(paths.into_iter().map(|p| here.join(p)).collect())
+            };
+            let sandbox = bulwark_gateway::SandboxConfig {
+                kind: match sandbox {
+                    Some(kind) => kind.parse().map_err(|e| anyhow!("--sandbox: {e}"))?,
+                    None => Default::default(),
+                },
+                network,
+                read_only: absolute(read_only)?,
+                writable: absolute(writable)?,
+            };
             let transport = match (url, command.split_first()) {
                 (Some(url), None) => {
                     let headers = pairs(&headers, ':', "--header")?;
@@ -238,6 +267,7 @@ pub fn run(gateway: &Gateway, command: UpstreamCommand) -> Result<ExitCode> {
                     args: args.to_vec(),
                     env: pairs(&env, '=', "--env")?,
                     cwd,
+                    sandbox,
                 },
                 _ => bail!(
                     "give the server as `bulwark upstream add {name} -- CMD ARGS…` (stdio) or `bulwark upstream add {name} --url URL` (HTTP)"
@@ -315,6 +345,7 @@ pub fn run(gateway: &Gateway, command: UpstreamCommand) -> Result<ExitCode> {
         UpstreamCommand::Inspect { name, no_connect } => {
             let record = refreshed(gateway, &name, no_connect)?;
             print_inspection(&record);
+            print_sandbox(gateway, &record);
         }
         UpstreamCommand::Approve {
             name,
@@ -385,6 +416,52 @@ pub fn run(gateway: &Gateway, command: UpstreamCommand) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `inspect` says about the sandbox a stdio server runs in.
+fn print_sandbox(gateway: &Gateway, record: &UpstreamRecord) {
+    let Some(report) = gateway.sandbox_report(record) else {
+        return;
+    };
+    let field = |k: &str| report.get(k).and_then(|v| v.as_str()).unwrap_or("");
+    println!();
+    if let Some(error) = report.get("error").and_then(|v| v.as_str()) {
+        println!("sandbox: {} (requested) — {error}", field("requested"));
+        return;
+    }
+    println!(
+        "sandbox: {} (requested {}), network {}",
+        field("backend"),
+        field("requested"),
+        if report["network"].as_bool() == Some(true) {
+            "on"
+        } else {
+            "off"
+        }
+    );
+    if let Some(warning) = report.get("warning").and_then(|v| v.as_str()) {
+        println!("  WARNING: {warning}");
+    }
+    for line in report["enforces"].as_array().into_iter().flatten() {
+        println!("  - {}", line.as_str().unwrap_or(""));
+    }
+    let list = |k: &str| {
+        report[k]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default()
+    };
+    if field("backend") != "none" {
+        println!("  working directory: {}", field("workdir"));
+        println!("  writable: {}", list("writable"));
+        println!("  read-only: {}", list("read_only"));
+    }
+    println!("  environment: {}", list("env"));
 }
 
 /// The record after a fresh listing, unless `no_connect` or the server is
