@@ -11,6 +11,8 @@ use bulwark_gateway::{Gateway, OAuthSettings, Transport, UpstreamRecord, Upstrea
 use clap::Subcommand;
 
 #[derive(Debug, Subcommand)]
+// Parsed once per process from the command line: the size of `Add` costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum UpstreamCommand {
     /// Add a server, quarantined: `add NAME -- CMD ARGS…` (stdio) or `add NAME --url URL`.
     Add {
