@@ -46,7 +46,12 @@ async def test_reference_servers_are_aggregated_searched_and_called(servers, tmp
     repo = git_repo(tmp_path / "repo")
     memory_file = tmp_path / "memory.jsonl"
     upstreams = {
-        "memory": ("node", [MEMORY], f'env = {{ MEMORY_FILE_PATH = "{memory_file}" }}\n'),
+        # Sandboxed (the default), the server writes only where it is allowed to.
+        "memory": (
+            "node",
+            [MEMORY],
+            f'env = {{ MEMORY_FILE_PATH = "{memory_file}" }}\nwritable = ["{tmp_path}"]\n',
+        ),
         "time": (PYTHON, ["-m", "mcp_server_time", "--local-timezone", "UTC"], ""),
         "git": (PYTHON, ["-m", "mcp_server_git", "--repository", repo], ""),
     }

@@ -618,8 +618,20 @@ impl Gateway {
                 "upstream `{name}` is disabled; enable it with `upstream_servers` (operation `patch`, enabled: true)"
             )));
         }
-        let lease = self.inner.conns.lease(name, &record.transport).await?;
-        self.relist(name, &lease).await
+        let result = match self.inner.conns.lease(name, &record.transport).await {
+            Ok(lease) => self.relist(name, &lease).await,
+            Err(err) => Err(err.into()),
+        };
+        // Kept on the record, so `upstream list` says why a server is not up.
+        if let Err(err) = &result {
+            let _ = self.state().and_then(|s| {
+                s.update(name, |r| {
+                    r.last_error = Some(err.to_string());
+                    Ok(())
+                })
+            });
+        }
+        result
     }
 
     async fn relist(

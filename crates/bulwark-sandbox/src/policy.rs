@@ -244,8 +244,9 @@ pub fn command_paths(program: &str, args: &[String], cwd: &Path) -> Vec<PathBuf>
     out
 }
 
-/// The tree a script or program belongs to: above the outermost `node_modules`, or the root of
-/// a Python venv (`bin/` beside `pyvenv.cfg`); else its own directory.
+/// The tree a script or program belongs to: above the outermost `node_modules`, the root of
+/// a Python venv (`bin/` beside `pyvenv.cfg`), or an installation prefix (`bin/` beside
+/// `lib/`); else its own directory.
 fn widen(dir: &Path) -> PathBuf {
     if let Some(root) = dir
         .ancestors()
@@ -260,6 +261,15 @@ fn widen(dir: &Path) -> PathBuf {
         && venv.join("pyvenv.cfg").is_file()
     {
         return venv.to_owned();
+    }
+    // An installation prefix (`PREFIX/bin` beside `PREFIX/lib`): a pyenv or nvm interpreter
+    // needs its standard library, which lives there, not beside the program.
+    if dir.file_name().is_some_and(|n| n == "bin")
+        && let Some(prefix) = dir.parent()
+        && prefix.parent().is_some()
+        && prefix.join("lib").is_dir()
+    {
+        return prefix.to_owned();
     }
     dir.to_owned()
 }
