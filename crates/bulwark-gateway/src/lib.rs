@@ -620,7 +620,7 @@ impl Gateway {
         }
         let result = match self.inner.conns.lease(name, &record.transport).await {
             Ok(lease) => self.relist(name, &lease).await,
-            Err(err) => Err(err.into()),
+            Err(err) => Err(err),
         };
         // Kept on the record, so `upstream list` says why a server is not up.
         if let Err(err) = &result {
