@@ -230,6 +230,23 @@ pub struct AuthConfig {
     pub credential_headers: bool,
 }
 
+impl AuthConfig {
+    /// Asks each authenticator in turn; the first that recognises `credential`
+    /// names the principal. `Ok(None)`: none does. `Err`: one could not check it.
+    pub async fn principal(
+        &self,
+        credential: &str,
+        target: &AuthTarget,
+    ) -> Result<Option<Principal>, String> {
+        for authenticator in &self.authenticators {
+            if let Some(found) = authenticator.authenticate(credential, target).await? {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
+    }
+}
+
 impl Default for AuthConfig {
     fn default() -> Self {
         AuthConfig {
@@ -484,25 +501,18 @@ pub(crate) async fn authenticate(
         resource,
         path: path.to_string(),
     };
-    let mut principal = None;
-    for authenticator in &gate.config.authenticators {
-        match authenticator.authenticate(credential, &target).await {
-            Ok(Some(found)) => {
-                principal = Some(found);
-                break;
-            }
-            Ok(None) => {}
-            Err(err) => {
-                tracing::warn!("authenticator failed: {err}");
-                return challenge(
-                    &request,
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    None,
-                    "authentication is unavailable right now; retry shortly".into(),
-                );
-            }
+    let principal = match gate.config.principal(credential, &target).await {
+        Ok(principal) => principal,
+        Err(err) => {
+            tracing::warn!("authenticator failed: {err}");
+            return challenge(
+                &request,
+                StatusCode::SERVICE_UNAVAILABLE,
+                None,
+                "authentication is unavailable right now; retry shortly".into(),
+            );
         }
-    }
+    };
     let Some(principal) = principal else {
         let event = http_event(
             &request,

@@ -190,23 +190,16 @@ pub(crate) async fn serve_metrics(
             path: "/metrics".into(),
             resource: format!("http://{host}/metrics"),
         };
-        let mut principal = None;
-        for authenticator in &state.auth.authenticators {
-            match authenticator.authenticate(credential, &target).await {
-                Ok(Some(found)) => {
-                    principal = Some(found);
-                    break;
-                }
-                Ok(None) => {}
-                Err(err) => {
-                    tracing::warn!("metrics: authenticator unavailable: {err}");
-                    return denied(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "the credential cannot be checked right now; retry shortly",
-                    );
-                }
+        let principal = match state.auth.principal(credential, &target).await {
+            Ok(principal) => principal,
+            Err(err) => {
+                tracing::warn!("metrics: authenticator unavailable: {err}");
+                return denied(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the credential cannot be checked right now; retry shortly",
+                );
             }
-        }
+        };
         match principal {
             None => return denied(StatusCode::UNAUTHORIZED, "the credential is not valid"),
             Some(p) if !p.has_scope(METRICS_SCOPE) => {
