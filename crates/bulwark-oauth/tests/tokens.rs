@@ -76,13 +76,26 @@ async fn token_claims_have_the_documented_shape() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_access_token_is_rejected() {
-    let h = Harness::start_with(|c| c.access_token_ttl = Duration::from_secs(1)).await;
+    // Times are whole seconds, so a 1 s token may live only a few
+    // milliseconds; 3 s leaves a loaded CI machine room for the first check.
+    let h = Harness::start_with(|c| c.access_token_ttl = Duration::from_secs(3)).await;
     h.add_user("bea", false);
     let client = h.public_client(REDIRECT).await;
     let t = h.tokens_for(&client, "bea", &[]).await;
     let token = t["access_token"].as_str().unwrap();
-    assert!(h.check(token, "/mcp").await.is_some());
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let exp = claims_of(token)["exp"].as_u64().unwrap();
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+    };
+    if now() + 0.5 < exp as f64 {
+        assert!(h.check(token, "/mcp").await.is_some());
+    }
+    // Sleep until just past `exp`, then it must be refused.
+    let wait = (exp as f64 - now()).max(0.0) + 0.1;
+    tokio::time::sleep(Duration::from_secs_f64(wait)).await;
     assert!(h.check(token, "/mcp").await.is_none());
     // The refresh token still gets a new one.
     let r = h
