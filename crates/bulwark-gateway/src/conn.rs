@@ -328,16 +328,10 @@ impl Connections {
                 url: url.clone(),
                 headers: headers.clone(),
             },
-            Transport::Sse { url, .. } => {
-                return Err(UpstreamError::Protocol {
-                    method: "connect".into(),
-                    detail: format!(
-                        "{url} uses the legacy SSE transport, which the gateway does not speak yet; \
-                         if the server also offers Streamable HTTP (usually at /mcp), switch to it with \
-                         `upstream_servers update` and protocol `http`"
-                    ),
-                });
-            }
+            Transport::Sse { url, headers } => Target::Sse {
+                url: url.clone(),
+                headers: headers.clone(),
+            },
         };
         let mut options = ConnectOptions {
             timeout: self.options.connect_timeout,

@@ -41,8 +41,8 @@ pub enum Transport {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         oauth: Option<OAuthSettings>,
     },
-    /// The legacy HTTP+SSE transport (2024-11-05). Stored and listed, but not
-    /// connected yet: see docs/gateway.md.
+    /// The legacy HTTP+SSE transport (2024-11-05): an event stream at `url`
+    /// and POSTs to the endpoint it names (docs/gateway.md).
     Sse {
         url: String,
         #[serde(default)]

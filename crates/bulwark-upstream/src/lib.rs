@@ -2,8 +2,9 @@
 //!
 //! `bulwark scan --server/--url` uses it to list a live server's tools, prompts and resources and
 //! judge their descriptions; the gateway uses it to proxy calls. It speaks stdio (bulwark starts
-//! the server as a child process) and Streamable HTTP, both through rmcp's client, with the
-//! `initialize` handshake that deployed servers speak (protocol 2025-11-25 and older).
+//! the server as a child process), Streamable HTTP and the legacy HTTP+SSE transport, all through
+//! rmcp's client, with the `initialize` handshake that deployed servers speak (protocol 2025-11-25
+//! and older).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), bulwark_upstream::UpstreamError> {
@@ -26,6 +27,7 @@ mod error;
 mod http;
 pub mod oauth;
 mod session;
+mod sse;
 mod stdio;
 mod target;
 

@@ -20,6 +20,7 @@ use crate::{
     Capabilities, ConnectOptions, MAX_LIST_ITEMS, MAX_LIST_PAGES, ServerInfo, Target,
     UpstreamError,
     http::{self, chain},
+    sse,
     stdio::{self, ChildProcess},
 };
 
@@ -123,6 +124,7 @@ impl Upstream {
                 cwd,
             } => Self::connect_stdio(target, command, args, env, cwd.as_deref(), options).await,
             Target::Http { url, headers } => Self::connect_http(url, headers, options).await,
+            Target::Sse { url, headers } => Self::connect_sse(url, headers, options).await,
         }
     }
 
@@ -212,6 +214,61 @@ impl Upstream {
                     .await
                     .map_err(|e| needs_login(e, Some(oauth.name.as_str())))
             }
+        }
+    }
+
+    async fn connect_sse(
+        url: &str,
+        headers: &std::collections::BTreeMap<String, String>,
+        options: &ConnectOptions,
+    ) -> Result<Upstream, UpstreamError> {
+        http::check_url(url)?;
+        if options.oauth.is_some() {
+            return Err(UpstreamError::OAuth {
+                url: url.to_owned(),
+                detail: "OAuth is supported for Streamable HTTP upstreams only; for a legacy SSE \
+                         server pass its token as a header instead"
+                    .to_owned(),
+            });
+        }
+        let headers = http::headers(headers)?;
+        let client = http::client(url, options)?;
+        let deadline = tokio::time::Instant::now() + options.timeout;
+        let transport = sse::connect(url, headers, client, options.timeout).await?;
+        // Boxed as `Send` here: otherwise rustc cannot prove the enclosing future `Send` for every
+        // lifetime of its borrowed arguments (a known limit of its auto-trait inference over the
+        // sink-and-stream transport's generic futures).
+        let started: std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>> =
+            Box::pin(serve_client_with_lifecycle(
+                client_info(options),
+                transport,
+                ClientLifecycleMode::Initialize,
+            ));
+        match tokio::time::timeout_at(deadline, started).await {
+            Ok(Ok(service)) => {
+                let info = server_info(service.peer_info().as_deref());
+                tracing::debug!(server = %url, ?info, "connected over legacy SSE");
+                Ok(Upstream {
+                    service,
+                    child: None,
+                    pid: None,
+                    info,
+                    label: url.to_owned(),
+                    url: Some(url.to_owned()),
+                    request_timeout: options.request_timeout,
+                    oauth_name: None,
+                })
+            }
+            Ok(Err(error)) => Err(UpstreamError::Initialize {
+                target: url.to_owned(),
+                detail: http::describe_initialize_error(&error),
+                stderr: String::new(),
+            }),
+            Err(_) => Err(UpstreamError::InitializeTimeout {
+                target: url.to_owned(),
+                after: options.timeout,
+                hint: "the event stream opened but the server did not answer initialize".to_owned(),
+            }),
         }
     }
 

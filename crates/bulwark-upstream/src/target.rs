@@ -1,4 +1,4 @@
-//! Where an upstream server is: a command to start (stdio) or a URL (Streamable HTTP).
+//! Where an upstream server is: a command to start (stdio) or a URL (Streamable HTTP or legacy SSE).
 
 use std::{collections::BTreeMap, fmt, path::PathBuf};
 
@@ -19,6 +19,12 @@ pub enum Target {
     },
     /// Speak MCP over Streamable HTTP to `url`, sending `headers` with every request.
     Http {
+        url: String,
+        headers: BTreeMap<String, String>,
+    },
+    /// Speak MCP over the legacy HTTP+SSE transport (protocol 2024-11-05): an event stream at
+    /// `url` and POSTs to the endpoint it names, sending `headers` with every request.
+    Sse {
         url: String,
         headers: BTreeMap<String, String>,
     },
@@ -112,7 +118,7 @@ impl fmt::Display for Target {
                 });
                 write!(f, "`{line}`")
             }
-            Target::Http { url, .. } => f.write_str(url),
+            Target::Http { url, .. } | Target::Sse { url, .. } => f.write_str(url),
         }
     }
 }
@@ -126,7 +132,7 @@ mod tests {
             Target::Stdio {
                 command, args, env, ..
             } => (command, args.iter().map(String::as_str).collect(), env),
-            Target::Http { .. } => panic!("not stdio"),
+            Target::Http { .. } | Target::Sse { .. } => panic!("not stdio"),
         }
     }
 

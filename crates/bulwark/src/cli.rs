@@ -88,6 +88,10 @@ pub struct ScanArgs {
     /// Connect to a live MCP server over Streamable HTTP at this URL.
     #[arg(long, value_name = "URL", conflicts_with = "server")]
     pub url: Option<String>,
+    /// With --url: the URL is a legacy HTTP+SSE endpoint (protocol 2024-11-05, often `/sse`)
+    /// rather than Streamable HTTP.
+    #[arg(long, requires = "url")]
+    pub sse: bool,
     /// An HTTP header for --url, `Name: value` (repeatable).
     #[arg(long = "header", value_name = "NAME: VALUE", requires = "url")]
     pub headers: Vec<String>,

@@ -148,7 +148,7 @@ fn scan(args: ScanArgs) -> Result<i32, Failure> {
     Ok(bulwark_scan::exit_code(&report, fail_on))
 }
 
-/// `--server` or `--url` (with `--header`s) as an upstream target.
+/// `--server` or `--url` (with `--header`s, and `--sse` for a legacy endpoint) as an upstream target.
 fn live_target(args: &ScanArgs) -> Result<Option<bulwark_upstream::Target>, Failure> {
     if let Some(command) = &args.server {
         return bulwark_upstream::Target::parse_command_line(command)
@@ -167,9 +167,11 @@ fn live_target(args: &ScanArgs) -> Result<Option<bulwark_upstream::Target>, Fail
         };
         headers.insert(name.trim().to_string(), value.trim().to_string());
     }
-    Ok(Some(bulwark_upstream::Target::Http {
-        url: url.clone(),
-        headers,
+    let url = url.clone();
+    Ok(Some(if args.sse {
+        bulwark_upstream::Target::Sse { url, headers }
+    } else {
+        bulwark_upstream::Target::Http { url, headers }
     }))
 }
 
