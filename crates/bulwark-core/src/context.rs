@@ -86,6 +86,10 @@ pub struct CallContext {
     pub client_id: Option<String>,
     /// The HTTP `User-Agent`, for the audit trail.
     pub user_agent: Option<String>,
+    /// The MCP session (`Mcp-Session-Id`) of a 2025-11-25 session over HTTP; `None` for stdio,
+    /// stateless requests and in-process calls. Gateway upstreams with per-client sessions key
+    /// their connections on it.
+    pub session_id: Option<String>,
     pub era: ProtocolEra,
     /// What the client said it supports.
     pub client_caps: ClientCaps,
@@ -113,6 +117,7 @@ impl CallContext {
             client_addr: None,
             client_id: None,
             user_agent: None,
+            session_id: None,
             era: ProtocolEra::InProcess,
             client_caps: ClientCaps::default(),
             progress_token: None,

@@ -8,8 +8,15 @@
 //! until it has passed. Then one attempt goes through: success closes the
 //! breaker, failure opens it again for longer. An upstream that answers 401
 //! or 403 is not redialled at all until its settings change.
+//!
+//! An upstream has one connection shared by every caller, or, with
+//! `sessions = "per-client"`, one per client (an MCP session, else a
+//! principal), for servers that keep state per connection. Those close after
+//! [`ConnOptions::client_idle`] unused, and at most
+//! [`ConnOptions::max_client_sessions`] are open per upstream; the breaker is
+//! the upstream's, shared by all of them.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -46,6 +53,30 @@ pub struct ConnOptions {
     pub tokens: Option<Arc<UpstreamTokens>>,
     /// Each stdio upstream's private directories (`NAME/home`, `tmp`, `work`) go here.
     pub sandbox_dir: PathBuf,
+    /// Upstreams that get one connection per client instead of one shared.
+    pub per_client: BTreeSet<String>,
+    /// A per-client connection unused this long is closed.
+    pub client_idle: Duration,
+    /// Per-client connections open at once, per upstream.
+    pub max_client_sessions: usize,
+}
+
+#[cfg(test)]
+impl ConnOptions {
+    /// Defaults for everything but where files go.
+    pub fn new(sandbox_dir: PathBuf) -> Self {
+        ConnOptions {
+            connect_timeout: Duration::from_secs(30),
+            call_timeout: Duration::from_secs(120),
+            log_dir: None,
+            log_max_bytes: 5 * 1024 * 1024,
+            tokens: None,
+            sandbox_dir,
+            per_client: BTreeSet::new(),
+            client_idle: Duration::from_secs(600),
+            max_client_sessions: 32,
+        }
+    }
 }
 
 #[derive(Default, Debug)]
@@ -66,6 +97,20 @@ struct Slot {
     health: Mutex<Health>,
     /// Set by `notifications/tools/list_changed`: re-list before the next call.
     stale: Arc<AtomicBool>,
+    /// With per-client sessions: each client's connection, by client key.
+    clients: Mutex<HashMap<String, ClientConn>>,
+}
+
+struct ClientConn {
+    upstream: Arc<Upstream>,
+    last_used: Instant,
+}
+
+impl ClientConn {
+    /// Held by no call right now (only the map holds it).
+    fn idle(&self) -> bool {
+        Arc::strong_count(&self.upstream) == 1
+    }
 }
 
 /// A connection handed out for one use, and whether it is new (its tools
@@ -90,6 +135,9 @@ pub struct ConnState {
     pub breaker_open_for_secs: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// Per-client connections open now (upstreams with per-client sessions).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_sessions: Option<usize>,
 }
 
 impl Connections {
@@ -122,6 +170,7 @@ impl Connections {
                     live: tokio::sync::Mutex::new(None),
                     health: Mutex::new(Health::default()),
                     stale: Arc::new(AtomicBool::new(false)),
+                    clients: Mutex::new(HashMap::new()),
                 });
                 slots.insert(name.to_owned(), slot.clone());
                 slot
@@ -149,19 +198,29 @@ impl Connections {
 
     pub fn state(&self, name: &str) -> ConnState {
         let slot = self.existing(name);
+        let per_client = self.options.per_client.contains(name);
         let Some(slot) = slot else {
             return ConnState {
                 connected: false,
                 failures: 0,
                 breaker_open_for_secs: None,
                 last_error: None,
+                client_sessions: per_client.then_some(0),
             };
         };
-        let connected = slot
-            .live
-            .try_lock()
-            .map(|l| l.as_ref().is_some_and(|u| !u.is_closed()))
-            .unwrap_or(true);
+        let clients = slot
+            .clients
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .filter(|c| !c.upstream.is_closed())
+            .count();
+        let connected = clients > 0
+            || slot
+                .live
+                .try_lock()
+                .map(|l| l.as_ref().is_some_and(|u| !u.is_closed()))
+                .unwrap_or(true);
         let health = slot.health.lock().unwrap_or_else(PoisonError::into_inner);
         ConnState {
             connected,
@@ -171,6 +230,28 @@ impl Connections {
                 .and_then(|t| t.checked_duration_since(Instant::now()))
                 .map(|d| d.as_secs().max(1)),
             last_error: health.last_error.clone(),
+            client_sessions: per_client.then_some(clients),
+        }
+    }
+
+    /// Close per-client connections unused for longer than `client_idle`
+    /// (and forget dead ones). Called from the gateway's background tick.
+    pub fn reap_idle_clients(&self) {
+        let slots: Vec<(String, Arc<Slot>)> = self
+            .slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(n, s)| (n.clone(), s.clone()))
+            .collect();
+        for (name, slot) in slots {
+            let closed = reap(
+                &mut slot.clients.lock().unwrap_or_else(PoisonError::into_inner),
+                self.options.client_idle,
+            );
+            if closed > 0 {
+                tracing::info!(upstream = %name, closed, "closed idle per-client connections");
+            }
         }
     }
 
@@ -182,10 +263,24 @@ impl Connections {
     }
 
     /// A live connection, made now if there is none or the last one died.
-    pub async fn lease(&self, name: &str, transport: &Transport) -> Result<Lease, GatewayError> {
+    /// `client` names the caller (see [`client_key`]); it matters only for
+    /// upstreams with per-client sessions.
+    pub async fn lease(
+        &self,
+        name: &str,
+        transport: &Transport,
+        client: Option<&str>,
+    ) -> Result<Lease, GatewayError> {
         let slot = self.slot(name, transport);
         self.reset_after_login(name, &slot);
         check_breaker(name, &slot)?;
+        if self.options.per_client.contains(name) {
+            // Callers that cannot be told apart (stdio, unauthenticated
+            // stateless requests, the gateway's own inspections) are one client.
+            return self
+                .lease_for_client(name, transport, &slot, client.unwrap_or(""))
+                .await;
+        }
         let mut live = slot.live.lock().await;
         if let Some(upstream) = live.as_ref()
             && !upstream.is_closed()
@@ -198,22 +293,82 @@ impl Connections {
         *live = None;
         // Another caller may have tripped the breaker while we waited.
         check_breaker(name, &slot)?;
+        let upstream = self.dial(name, transport, &slot).await?;
+        *live = Some(upstream.clone());
+        Ok(Lease {
+            upstream,
+            fresh: true,
+        })
+    }
+
+    async fn lease_for_client(
+        &self,
+        name: &str,
+        transport: &Transport,
+        slot: &Arc<Slot>,
+        client: &str,
+    ) -> Result<Lease, GatewayError> {
+        {
+            let mut clients = slot.clients.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(conn) = clients.get_mut(client)
+                && !conn.upstream.is_closed()
+            {
+                conn.last_used = Instant::now();
+                return Ok(Lease {
+                    upstream: conn.upstream.clone(),
+                    fresh: false,
+                });
+            }
+            clients.remove(client);
+            make_room(name, &mut clients, self.options.max_client_sessions)?;
+        }
+        // Dialled without holding the map: one slow server start must not
+        // hold up the other clients of this upstream.
+        let upstream = self.dial(name, transport, slot).await?;
+        let mut clients = slot.clients.lock().unwrap_or_else(PoisonError::into_inner);
+        // The same client may have dialled twice at once: keep the first.
+        if let Some(conn) = clients.get_mut(client)
+            && !conn.upstream.is_closed()
+        {
+            conn.last_used = Instant::now();
+            return Ok(Lease {
+                upstream: conn.upstream.clone(),
+                fresh: false,
+            });
+        }
+        make_room(name, &mut clients, self.options.max_client_sessions)?;
+        clients.insert(
+            client.to_owned(),
+            ClientConn {
+                upstream: upstream.clone(),
+                last_used: Instant::now(),
+            },
+        );
+        tracing::info!(upstream = name, client, "per-client connection opened");
+        Ok(Lease {
+            upstream,
+            fresh: true,
+        })
+    }
+
+    /// Connect, and count the outcome on the upstream's breaker.
+    async fn dial(
+        &self,
+        name: &str,
+        transport: &Transport,
+        slot: &Arc<Slot>,
+    ) -> Result<Arc<Upstream>, GatewayError> {
         match self.connect(name, transport, slot.stale.clone()).await {
             Ok(upstream) => {
-                let upstream = Arc::new(upstream);
-                *live = Some(upstream.clone());
-                record_success(&slot);
+                record_success(slot);
                 tracing::info!(upstream = name, "connected");
-                Ok(Lease {
-                    upstream,
-                    fresh: true,
-                })
+                Ok(Arc::new(upstream))
             }
             Err(err) => {
                 let unauthorized = needs_credentials(&err);
                 let message = err.to_string();
-                record_failure(&slot, &message, unauthorized);
-                self.note_token_stamp(name, &slot, unauthorized);
+                record_failure(slot, &message, unauthorized);
+                self.note_token_stamp(name, slot, unauthorized);
                 tracing::warn!(upstream = name, "connect failed: {message}");
                 Err(GatewayError::Connect {
                     name: name.to_owned(),
@@ -250,6 +405,11 @@ impl Connections {
                     {
                         *live = None;
                     }
+                    drop(live);
+                    slot.clients
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .retain(|_, c| !Arc::ptr_eq(&c.upstream, &lease.upstream));
                 }
                 let unauthorized = needs_credentials(err);
                 record_failure(&slot, &err.to_string(), unauthorized);
@@ -418,6 +578,57 @@ impl Connections {
 }
 
 /// The stderr log of a stdio upstream.
+/// Who a call is for, as far as per-client sessions go: its MCP session, else
+/// its principal (and tenant); `None` (the shared connection) for an
+/// unauthenticated stateless or in-process caller, who cannot be told apart.
+pub fn client_key(ctx: &bulwark_core::CallContext) -> Option<String> {
+    if let Some(session) = &ctx.session_id {
+        return Some(format!("session:{session}"));
+    }
+    let principal = ctx.principal.as_deref()?;
+    Some(match &ctx.tenant {
+        Some(tenant) => format!("principal:{principal}@{tenant}"),
+        None => format!("principal:{principal}"),
+    })
+}
+
+/// Drop dead and long-idle per-client connections; how many were closed.
+fn reap(clients: &mut HashMap<String, ClientConn>, idle: Duration) -> usize {
+    let before = clients.len();
+    let expired = |c: &ClientConn| c.idle() && c.last_used.elapsed() >= idle;
+    clients.retain(|_, c| !(c.upstream.is_closed() || expired(c)));
+    before - clients.len()
+}
+
+/// Make room for one more per-client connection: close the least recently
+/// used one that no call holds, or refuse when every one is busy.
+fn make_room(
+    name: &str,
+    clients: &mut HashMap<String, ClientConn>,
+    max: usize,
+) -> Result<(), GatewayError> {
+    clients.retain(|_, c| !c.upstream.is_closed());
+    while clients.len() >= max.max(1) {
+        let oldest = clients
+            .iter()
+            .filter(|(_, c)| c.idle())
+            .min_by_key(|(_, c)| c.last_used)
+            .map(|(k, _)| k.clone());
+        match oldest {
+            Some(key) => {
+                clients.remove(&key);
+            }
+            None => {
+                return Err(GatewayError::Refused(format!(
+                    "upstream `{name}` already has {} per-client connections, all in use; retry shortly, or raise `gateway.max_client_sessions`",
+                    clients.len()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 pub fn log_path(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}.log"))
 }
@@ -516,16 +727,30 @@ mod tests {
         assert!(draws.len() > 1, "jitter varies the delay");
     }
 
+    #[test]
+    fn a_client_is_its_session_else_its_principal_and_tenant() {
+        let mut ctx = bulwark_core::CallContext::in_process("gateway");
+        assert_eq!(
+            client_key(&ctx),
+            None,
+            "stdio and in-process callers are one client"
+        );
+        ctx.principal = Some("ann".into());
+        assert_eq!(client_key(&ctx).as_deref(), Some("principal:ann"));
+        ctx.tenant = Some("acme".into());
+        assert_eq!(client_key(&ctx).as_deref(), Some("principal:ann@acme"));
+        ctx.session_id = Some("s-1".into());
+        assert_eq!(client_key(&ctx).as_deref(), Some("session:s-1"));
+    }
+
     #[tokio::test]
     async fn the_breaker_opens_after_repeated_failures_and_fails_fast() {
         let conns = Connections::new(
             ConnOptions {
                 connect_timeout: Duration::from_secs(5),
                 call_timeout: Duration::from_secs(5),
-                log_dir: None,
                 log_max_bytes: 1024,
-                tokens: None,
-                sandbox_dir: std::env::temp_dir().join("bulwark-sandbox-test"),
+                ..ConnOptions::new(std::env::temp_dir().join("bulwark-sandbox-test"))
             },
             None,
         );
@@ -537,10 +762,10 @@ mod tests {
             sandbox: Default::default(),
         };
         for _ in 0..TRIP_AFTER {
-            let err = conns.lease("bad", &transport).await.err().unwrap();
+            let err = conns.lease("bad", &transport, None).await.err().unwrap();
             assert!(matches!(err, GatewayError::Connect { .. }), "{err}");
         }
-        let err = conns.lease("bad", &transport).await.err().unwrap();
+        let err = conns.lease("bad", &transport, None).await.err().unwrap();
         assert!(matches!(err, GatewayError::CircuitOpen { .. }), "{err}");
         assert!(err.to_string().contains("retry in"), "{err}");
         let state = conns.state("bad");
@@ -553,7 +778,7 @@ mod tests {
             cwd: None,
             sandbox: Default::default(),
         };
-        let err = conns.lease("bad", &other).await.err().unwrap();
+        let err = conns.lease("bad", &other, None).await.err().unwrap();
         assert!(matches!(err, GatewayError::Connect { .. }), "{err}");
     }
 

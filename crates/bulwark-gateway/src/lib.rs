@@ -150,6 +150,12 @@ pub struct GatewayOptions {
     pub redact_secrets: bool,
     /// …unless the upstream's own setting says otherwise.
     pub redact_upstreams: BTreeMap<String, bool>,
+    /// Upstreams with `sessions = "per-client"`: one connection per client.
+    pub per_client: std::collections::BTreeSet<String>,
+    /// A per-client connection unused this long is closed.
+    pub client_idle: Duration,
+    /// Per-client connections open at once, per upstream.
+    pub max_client_sessions: usize,
 }
 
 impl GatewayOptions {
@@ -172,6 +178,9 @@ impl GatewayOptions {
             declared_blocks: BTreeMap::new(),
             redact_secrets: false,
             redact_upstreams: BTreeMap::new(),
+            per_client: Default::default(),
+            client_idle: Duration::from_secs(600),
+            max_client_sessions: 32,
         }
     }
 }
@@ -287,6 +296,9 @@ impl Gateway {
                     options.secrets_key.clone(),
                 ))),
                 sandbox_dir: options.sandbox_dir.clone(),
+                per_client: options.per_client.clone(),
+                client_idle: options.client_idle,
+                max_client_sessions: options.max_client_sessions,
             },
             Some(tx),
         );
@@ -454,6 +466,7 @@ impl Gateway {
     }
 
     fn background_tick(&self) {
+        self.inner.conns.reap_idle_clients();
         let records = match self.sync() {
             Ok(records) => records,
             Err(err) => {
@@ -618,7 +631,7 @@ impl Gateway {
                 "upstream `{name}` is disabled; enable it with `upstream_servers` (operation `patch`, enabled: true)"
             )));
         }
-        let result = match self.inner.conns.lease(name, &record.transport).await {
+        let result = match self.inner.conns.lease(name, &record.transport, None).await {
             Ok(lease) => self.relist(name, &lease).await,
             Err(err) => Err(err),
         };
@@ -704,7 +717,12 @@ impl Gateway {
             ))
             .into());
         }
-        let lease = self.inner.conns.lease(server, &record.transport).await?;
+        let client = conn::client_key(ctx);
+        let lease = self
+            .inner
+            .conns
+            .lease(server, &record.transport, client.as_deref())
+            .await?;
         let relisted = lease.fresh || self.inner.conns.take_stale(server);
         let mut record = if relisted {
             std::borrow::Cow::Owned(self.relist(server, &lease).await?)

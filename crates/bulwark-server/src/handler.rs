@@ -153,6 +153,12 @@ impl McpServer {
             .and_then(|p| p.headers.get(http::header::USER_AGENT))
             .and_then(|v| v.to_str().ok())
             .map(|v| v.chars().take(256).collect());
+        if era == ProtocolEra::Session {
+            ctx.session_id = parts
+                .and_then(|p| p.headers.get("mcp-session-id"))
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.chars().take(128).collect());
+        }
         if let Some(tenant) = parts.and_then(|p| p.extensions.get::<crate::auth::TenantContext>()) {
             ctx.tenant = Some(tenant.tenant.clone());
             ctx.credentials = Some(tenant.credentials.clone());

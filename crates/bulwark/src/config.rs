@@ -149,6 +149,10 @@ pub struct GatewaySection {
     /// Replace secrets the scanner's detectors find in upstream responses by
     /// `[REDACTED:RULE-ID]` (each `[[upstreams]]` entry may override it).
     pub redact_secrets: bool,
+    /// Upstreams with `sessions = "per-client"`: a client's connection unused this long closes.
+    pub client_session_idle_secs: u64,
+    /// Upstreams with `sessions = "per-client"`: connections open at once, per upstream.
+    pub max_client_sessions: usize,
 }
 
 impl Default for GatewaySection {
@@ -164,8 +168,22 @@ impl Default for GatewaySection {
             read_only_mode: false,
             disable_management: false,
             redact_secrets: false,
+            client_session_idle_secs: 600,
+            max_client_sessions: 32,
         }
     }
+}
+
+/// Whether an upstream's callers share one connection or get one each.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Sessions {
+    /// One connection for every caller.
+    #[default]
+    Shared,
+    /// One connection per MCP session (else per principal), for servers that keep state
+    /// per connection.
+    PerClient,
 }
 
 /// One `[[upstreams]]` entry: a stdio `command` or an HTTP `url`.
@@ -211,6 +229,9 @@ pub struct UpstreamDecl {
     /// Redact secrets in this server's responses; default `gateway.redact_secrets`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redact_secrets: Option<bool>,
+    /// `shared` (default) or `per-client` connections (docs/gateway.md).
+    #[serde(default)]
+    pub sessions: Sessions,
     /// stdio only: `auto` (default), `bwrap`, `landlock` or `none` (docs/sandbox.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<String>,

@@ -297,6 +297,14 @@ fn gateway(config: &Config) -> bulwark_gateway::Gateway {
         .iter()
         .filter_map(|u| u.redact_secrets.map(|on| (u.name.clone(), on)))
         .collect();
+    options.per_client = config
+        .upstreams
+        .iter()
+        .filter(|u| u.sessions == config::Sessions::PerClient)
+        .map(|u| u.name.clone())
+        .collect();
+    options.client_idle = Duration::from_secs(g.client_session_idle_secs.max(1));
+    options.max_client_sessions = g.max_client_sessions.max(1);
     // Validated when the config was loaded.
     options.declared = config
         .upstreams
