@@ -17,9 +17,12 @@ mod tool;
 
 pub use content::{Content, ResourceBody, ToolOutput};
 pub use context::{CallContext, ClientCaps, ClientChannel, InputState, LogLevel, ProtocolEra};
-pub use profile::{ALL_PROFILE, CORE_PROFILE, ProfileDef, ProfileError, ProfileFile, ProfileSet};
+pub use profile::{
+    ALL_PROFILE, CORE_PROFILE, ProfileDef, ProfileError, ProfileFile, ProfileSet,
+    upstream_pattern_matches,
+};
 pub use prompt::{PromptArg, PromptDef, PromptHandler, PromptMessage, PromptOutput, PromptRole};
-pub use registry::{Profile, Registry, RegistryBuilder, RegistryError};
+pub use registry::{Profile, Registry, RegistryBuilder, RegistryError, UpstreamTools};
 pub use resource::{
     ReadResult, ResourceContent, ResourceDef, ResourceHandler, ResourceTemplateDef,
 };

@@ -43,6 +43,10 @@ pub enum ProfileError {
         include: String,
         known: String,
     },
+    #[error(
+        "profile `{profile}` lists `{pattern}`, which is neither a known tool nor an upstream tool pattern; write `SERVER:TOOL` or `SERVER:*` with the upstream's name"
+    )]
+    BadUpstreamPattern { profile: String, pattern: String },
     #[error("profile `all` is the union of the others and cannot be defined in a profiles file")]
     AllIsDerived,
     #[error("profile name `{0}` is not allowed: use lowercase letters, digits, `_` and `-`")]
@@ -96,6 +100,32 @@ impl ProfileFile {
     }
 }
 
+/// `SERVER:TOOL` or `SERVER:*`: an upstream's name (the gateway's rules) and a tool name or `*`.
+pub(crate) fn valid_upstream_pattern(pattern: &str) -> bool {
+    let Some((server, tool)) = pattern.split_once(':') else {
+        return false;
+    };
+    let server_ok = (1..=64).contains(&server.len())
+        && server
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    let tool_ok = tool == "*"
+        || ((1..=128).contains(&tool.len())
+            && !tool.contains(['*', ':'])
+            && !tool.contains(char::is_whitespace));
+    server_ok && tool_ok
+}
+
+/// Whether the upstream tool `name` (`server:tool`) is placed by `pattern`.
+pub fn upstream_pattern_matches(pattern: &str, name: &str) -> bool {
+    match pattern.strip_suffix(":*") {
+        Some(server) => name
+            .split_once(':')
+            .is_some_and(|(s, tool)| s == server && !tool.is_empty()),
+        None => pattern == name,
+    }
+}
+
 pub(crate) fn valid_profile_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
@@ -132,6 +162,17 @@ impl ProfileSet {
                 tools.extend(included.tools.iter().cloned());
             }
             for tool in entry.tools.iter().chain(&entry.exclude) {
+                // `server:tool` and `server:*` place the gateway's upstream tools, which
+                // are only known at run time: checked for shape here, matched per listing.
+                if !known_tools.contains(tool) && tool.contains(':') {
+                    if !valid_upstream_pattern(tool) {
+                        return Err(ProfileError::BadUpstreamPattern {
+                            profile: name.clone(),
+                            pattern: tool.clone(),
+                        });
+                    }
+                    continue;
+                }
                 if !known_tools.contains(tool) {
                     return Err(ProfileError::UnknownTool {
                         profile: name.clone(),

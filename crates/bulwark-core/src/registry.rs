@@ -26,6 +26,7 @@ pub enum RegistryError {
 /// Collects declarations from every domain crate, then freezes them.
 #[derive(Default)]
 pub struct RegistryBuilder {
+    upstream: Option<Arc<dyn UpstreamTools>>,
     tools: Vec<ToolDef>,
     resources: Vec<ResourceDef>,
     templates: Vec<ResourceTemplateDef>,
@@ -61,6 +62,12 @@ impl RegistryBuilder {
 
     /// Describe a built-in profile. `isolated` profiles get no `core` tools and
     /// stay out of `all`.
+    /// Where `server:tool` entries of profiles files come from (the gateway).
+    pub fn upstream_tools(&mut self, source: Arc<dyn UpstreamTools>) -> &mut Self {
+        self.upstream = Some(source);
+        self
+    }
+
     pub fn profile(&mut self, name: &str, description: &str, isolated: bool) -> &mut Self {
         self.descriptions
             .insert(name.to_string(), (description.to_string(), isolated));
@@ -136,6 +143,7 @@ impl RegistryBuilder {
         }
 
         let registry = Registry {
+            upstream: self.upstream,
             tools,
             resources: self.resources,
             templates: self.templates,
@@ -158,6 +166,7 @@ fn valid_tool_name(name: &str) -> bool {
 
 /// Every declaration, frozen, with each profile resolved once.
 pub struct Registry {
+    upstream: Option<Arc<dyn UpstreamTools>>,
     tools: BTreeMap<String, ToolDef>,
     resources: Vec<ResourceDef>,
     templates: Vec<ResourceTemplateDef>,
@@ -166,9 +175,22 @@ pub struct Registry {
     resolved: BTreeMap<String, Arc<Profile>>,
 }
 
+/// Tools that come and go at run time: the gateway's upstream tools, placed in
+/// profiles by `server:tool` or `server:*` entries of a profiles file. Only
+/// tools that may be called now (approved, not blocked) are offered.
+pub trait UpstreamTools: Send + Sync + 'static {
+    /// The tools matching any of `patterns`, sorted by name.
+    fn list(&self, patterns: &[String]) -> Vec<ToolDef>;
+    /// The tool called `name`, when it may be offered now.
+    fn get(&self, name: &str) -> Option<ToolDef>;
+}
+
 /// A resolved profile: what one MCP endpoint offers, in listing order.
 #[derive(Clone)]
 pub struct Profile {
+    /// `server:tool` / `server:*` entries, matched against [`Profile::upstream`].
+    pub upstream_patterns: Vec<String>,
+    upstream: Option<Arc<dyn UpstreamTools>>,
     pub name: String,
     pub description: String,
     pub isolated: bool,
@@ -183,6 +205,31 @@ pub struct Profile {
 impl Profile {
     pub fn tool(&self, name: &str) -> Option<&ToolDef> {
         self.index.get(name).map(|&i| &self.tools[i])
+    }
+
+    /// Whether this profile places upstream tools (its listing changes at run time).
+    pub fn has_upstream_tools(&self) -> bool {
+        self.upstream.is_some() && !self.upstream_patterns.is_empty()
+    }
+
+    /// The upstream tools this profile offers now.
+    pub fn upstream_tools(&self) -> Vec<ToolDef> {
+        match &self.upstream {
+            Some(source) if !self.upstream_patterns.is_empty() => {
+                source.list(&self.upstream_patterns)
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The upstream tool `name`, if this profile places it and it may be called now.
+    pub fn upstream_tool(&self, name: &str) -> Option<ToolDef> {
+        let source = self.upstream.as_ref()?;
+        self.upstream_patterns
+            .iter()
+            .any(|p| crate::profile::upstream_pattern_matches(p, name))
+            .then(|| source.get(name))
+            .flatten()
     }
 
     /// Where a tool sits in the listing order.
@@ -253,6 +300,11 @@ impl Registry {
             .iter()
             .filter_map(|n| self.tools.get(n).cloned())
             .collect();
+        let upstream_patterns: Vec<String> = tool_names
+            .iter()
+            .filter(|n| n.contains(':') && !self.tools.contains_key(n.as_str()))
+            .cloned()
+            .collect();
         let index = tools
             .iter()
             .enumerate()
@@ -283,6 +335,8 @@ impl Registry {
             .collect();
         prompts.sort_by(|a, b| a.name.cmp(&b.name));
         Profile {
+            upstream: self.upstream.clone(),
+            upstream_patterns,
             name: name.to_string(),
             description: description.to_string(),
             isolated,
@@ -349,6 +403,93 @@ mod tests {
 
     fn names(p: &Profile) -> Vec<&str> {
         p.tools.iter().map(|t| t.name.as_ref()).collect()
+    }
+
+    /// Upstream tools as the gateway would offer them: `srv:a`, `srv:b`, `other:c`.
+    struct FakeUpstream;
+
+    impl UpstreamTools for FakeUpstream {
+        fn list(&self, patterns: &[String]) -> Vec<ToolDef> {
+            ["other:c", "srv:a", "srv:b"]
+                .into_iter()
+                .filter(|n| {
+                    patterns
+                        .iter()
+                        .any(|p| crate::upstream_pattern_matches(p, n))
+                })
+                .map(|n| ToolDef::new(n, "upstream"))
+                .collect()
+        }
+        fn get(&self, name: &str) -> Option<ToolDef> {
+            ["other:c", "srv:a", "srv:b"]
+                .contains(&name)
+                .then(|| ToolDef::new(name.to_owned(), "upstream"))
+        }
+    }
+
+    fn file_with(tools: &[&str]) -> ProfileFile {
+        let mut file = ProfileFile::default();
+        file.profiles.insert(
+            "ops".into(),
+            ProfileEntry {
+                tools: tools.iter().map(|t| t.to_string()).collect(),
+                ..Default::default()
+            },
+        );
+        file
+    }
+
+    #[test]
+    fn upstream_tools_are_placed_by_pattern_and_resolved_at_call_time() {
+        let mut b = sample();
+        b.upstream_tools(Arc::new(FakeUpstream));
+        let r = b
+            .build(Some(&file_with(&["get_processes", "srv:*", "other:c"])))
+            .unwrap();
+        let ops = r.profile("ops").unwrap();
+        assert_eq!(names(&ops), ["get_processes", "test_tool"], "static part");
+        assert!(ops.has_upstream_tools());
+        let listed: Vec<String> = ops
+            .upstream_tools()
+            .iter()
+            .map(|t| t.name.to_string())
+            .collect();
+        assert_eq!(listed, ["other:c", "srv:a", "srv:b"]);
+        assert!(ops.upstream_tool("srv:b").is_some());
+        assert!(
+            ops.upstream_tool("srv:zzz").is_none(),
+            "placed but not offered"
+        );
+        // `all` is the union: it places them too; other profiles do not.
+        assert!(r.profile("all").unwrap().upstream_tool("srv:a").is_some());
+        let live = r.profile("live_investigation").unwrap();
+        assert!(!live.has_upstream_tools());
+        assert!(live.upstream_tool("srv:a").is_none());
+
+        let r = sample().build(Some(&file_with(&["srv:a"]))).unwrap();
+        let ops = r.profile("ops").unwrap();
+        assert!(
+            ops.upstream_tool("srv:a").is_none(),
+            "no source, nothing offered"
+        );
+        assert!(ops.upstream_tools().is_empty());
+    }
+
+    #[test]
+    fn malformed_upstream_patterns_are_refused_with_the_shape_to_use() {
+        for bad in [
+            "srv:", ":tool", "srv:a:b", "s rv:a", "srv:a*", "srv:*x", "a@b:c",
+        ] {
+            let err = sample().build(Some(&file_with(&[bad]))).err().unwrap();
+            let text = err.to_string();
+            assert!(text.contains("SERVER:TOOL"), "{bad}: {text}");
+            assert!(text.contains(bad), "{bad}: {text}");
+        }
+        assert!(crate::upstream_pattern_matches("srv:*", "srv:x"));
+        assert!(!crate::upstream_pattern_matches("srv:*", "srv2:x"));
+        assert!(!crate::upstream_pattern_matches("srv:*", "srv:"));
+        assert!(crate::upstream_pattern_matches("srv:x", "srv:x"));
+        assert!(!crate::upstream_pattern_matches("srv:x", "srv:xy"));
     }
 
     #[test]

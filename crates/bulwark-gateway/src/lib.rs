@@ -262,6 +262,72 @@ pub fn effect(annotations: &Value) -> Effect {
     }
 }
 
+/// Upstream tools placed in profiles (`server:tool`, `server:*` in a profiles
+/// file): listed and called like built-in tools, through the same pipeline.
+/// Only approved tools are offered; a call goes through [`Gateway::call`], so
+/// quarantine, pins, blocks, redaction and the response limit all apply.
+impl bulwark_core::UpstreamTools for Gateway {
+    fn list(&self, patterns: &[String]) -> Vec<bulwark_core::ToolDef> {
+        let records = match self.sync() {
+            Ok(records) => records,
+            Err(err) => {
+                tracing::warn!("gateway: upstream tools of profiles not listed: {err}");
+                return Vec::new();
+            }
+        };
+        let mut out: Vec<bulwark_core::ToolDef> = records
+            .values()
+            .flat_map(|record| {
+                record
+                    .callable()
+                    .map(move |(tool, entry)| (format!("{}:{tool}", record.name), entry))
+            })
+            .filter(|(name, _)| {
+                patterns
+                    .iter()
+                    .any(|p| bulwark_core::upstream_pattern_matches(p, name))
+            })
+            .map(|(name, entry)| self.profile_tool(name, entry))
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    fn get(&self, name: &str) -> Option<bulwark_core::ToolDef> {
+        let (server, tool) = split_name(name).ok()?;
+        let records = self.sync().ok()?;
+        let record = records.get(server)?;
+        let entry = record.tools.get(tool)?;
+        (record.status(tool, entry) == ToolStatus::Approved)
+            .then(|| self.profile_tool(name.to_owned(), entry))
+    }
+}
+
+impl Gateway {
+    /// An upstream tool as a declaration: its description, schema and
+    /// annotations as listed (and approved), its effect as the hints.
+    fn profile_tool(&self, name: String, entry: &record::ToolRecord) -> bulwark_core::ToolDef {
+        let gateway = self.clone();
+        let qualified = name.clone();
+        let mut def = bulwark_core::ToolDef::new(name, entry.description.clone())
+            .input_schema(entry.input_schema.clone())
+            .open_world();
+        def = match effect(&entry.annotations) {
+            Effect::Read => def.read_only(),
+            Effect::Write => def.severity(bulwark_core::Severity::Medium),
+            Effect::Destructive => def.destructive().severity(bulwark_core::Severity::High),
+        };
+        if let Some(title) = &entry.title {
+            def = def.title(title.clone());
+        }
+        def.raw_handler(move |ctx: CallContext, args: Map<String, Value>| {
+            let gateway = gateway.clone();
+            let qualified = qualified.clone();
+            async move { gateway.call(&ctx, &qualified, args, Intent::Any).await }
+        })
+    }
+}
+
 /// Split `server:tool`, checking both halves.
 pub fn split_name(qualified: &str) -> Result<(&str, &str), GatewayError> {
     let Some((server, tool)) = qualified.split_once(':') else {
@@ -1094,6 +1160,7 @@ impl Gateway {
 
 /// Add the `gateway` profile and its tools.
 pub fn register(builder: &mut RegistryBuilder, gateway: &Gateway) {
+    builder.upstream_tools(Arc::new(gateway.clone()));
     builder.profile(
         "gateway",
         "Call tools of other MCP servers through bulwark: quarantine, tool pinning, one audit trail",

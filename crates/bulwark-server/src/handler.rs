@@ -345,7 +345,14 @@ impl ServerHandler for McpServer {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        Ok(self.endpoint.tools.clone())
+        let profile = &self.endpoint.profile;
+        if !profile.has_upstream_tools() {
+            return Ok(self.endpoint.tools.clone());
+        }
+        // Upstream tools placed in this profile come and go with approvals.
+        let mut tools = self.endpoint.tools.tools.clone();
+        tools.extend(profile.upstream_tools().iter().map(convert::tool));
+        Ok(ListToolsResult::with_all_items(tools))
     }
 
     async fn call_tool(
@@ -353,7 +360,12 @@ impl ServerHandler for McpServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
-        let Some(tool) = self.endpoint.profile.tool(&request.name) else {
+        let profile = &self.endpoint.profile;
+        let tool = match profile.tool(&request.name) {
+            Some(tool) => Some(tool.clone()),
+            None => profile.upstream_tool(&request.name),
+        };
+        let Some(tool) = tool else {
             return Err(McpError::invalid_params(
                 format!(
                     "unknown tool `{}` in profile `{}`; call tools/list to see the tools it offers",
@@ -370,11 +382,7 @@ impl ServerHandler for McpServer {
         let output = self
             .core
             .pipeline
-            .call(CallRequest {
-                ctx,
-                tool: tool.clone(),
-                args,
-            })
+            .call(CallRequest { ctx, tool, args })
             .await
             .map_err(tool_error_to_mcp)?;
         let value = match output {

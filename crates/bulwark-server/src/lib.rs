@@ -109,17 +109,20 @@ impl Bulwark {
             .registry
             .profile(profile)
             .map_err(|e| ToolError::failed(e.to_string()))?;
-        let Some(def) = resolved.tool(tool) else {
-            return Err(ToolError::UnknownTool {
-                name: tool.to_string(),
-                profile: profile.to_string(),
-            });
+        let def = match resolved.tool(tool) {
+            Some(def) => def.clone(),
+            None => resolved
+                .upstream_tool(tool)
+                .ok_or_else(|| ToolError::UnknownTool {
+                    name: tool.to_string(),
+                    profile: profile.to_string(),
+                })?,
         };
         self.core
             .pipeline
             .call(CallRequest {
                 ctx: CallContext::in_process(profile),
-                tool: def.clone(),
+                tool: def,
                 args,
             })
             .await
