@@ -4,6 +4,7 @@ through the official SDK: exit codes, formats, baselines, configs, bad input."""
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -192,12 +193,14 @@ VENV_PYTHON = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "python"
 
 
 def live(bulwark_bin: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    # The server runs sandboxed with a reduced environment: its variables go on the command line.
+    assignments = " ".join(shlex.quote(f"{k}={v}") for k, v in env.items())
     return subprocess.run(
-        [bulwark_bin, "scan", "--no-progress", "--server", f"{VENV_PYTHON} {FIXTURE_SERVER}", *args],
+        [bulwark_bin, "scan", "--no-progress", "--server", f"{assignments} {VENV_PYTHON} {FIXTURE_SERVER}", *args],
         capture_output=True,
         text=True,
         timeout=120,
-        env=clean_env(env),
+        env=clean_env(),
     )
 
 
@@ -234,3 +237,39 @@ def test_live_server_that_fails_to_start_is_a_scan_error(bulwark_bin):
     )
     assert done.returncode == 2 and "broken" in done.stderr, done.stderr
     assert scan(bulwark_bin, "--pin", "x.json").returncode == 3
+
+
+STARTUP_WRITER = Path(__file__).resolve().parents[1] / "fixtures" / "scan" / "startup_writer.py"
+
+
+def test_a_scanned_server_runs_sandboxed_and_cannot_touch_files_outside(bulwark_bin, tmp_path):
+    victim = tmp_path / "victim.txt"
+    secret = tmp_path / "secret.txt"
+    secret.write_text("s3cret-token")
+    command = f"{VENV_PYTHON} {STARTUP_WRITER} {victim} {secret}"
+
+    def scan_with(*args):
+        return subprocess.run(
+            [bulwark_bin, "scan", "--no-progress", "--server", command, "--format", "json", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=clean_env(),
+        )
+
+    boxed = scan_with()
+    assert boxed.returncode in (0, 1), boxed.stderr
+    assert "sandbox (" in boxed.stderr or "warning:" in boxed.stderr, boxed.stderr
+    assert not victim.exists(), "the sandboxed server wrote outside its private directory"
+    assert "s3cret-token" not in boxed.stdout
+
+    # The same server with `--sandbox none` runs with the caller's rights: the file appears.
+    open_ = scan_with("--sandbox", "none")
+    assert open_.returncode in (0, 1), open_.stderr
+    assert victim.read_text() == "written by the scanned server\n"
+
+    bad = subprocess.run(
+        [bulwark_bin, "scan", "--server", command, "--sandbox", "jail"],
+        capture_output=True, text=True, timeout=60, env=clean_env(),
+    )
+    assert bad.returncode == 3 and "jail" in bad.stderr, bad.stderr

@@ -461,7 +461,7 @@ impl Connections {
                 cwd,
                 sandbox: config,
             } => {
-                let (command, path) = crate::path::resolve(command, env);
+                let (command, path) = bulwark_sandbox::path::resolve(command, env);
                 let mut env = env.clone();
                 env.entry("PATH".to_owned()).or_insert(path);
                 let built = crate::sandbox::build(
@@ -549,7 +549,7 @@ impl Connections {
         else {
             return None;
         };
-        let (command, _) = crate::path::resolve(command, env);
+        let (command, _) = bulwark_sandbox::path::resolve(command, env);
         let report = crate::sandbox::build(
             name,
             sandbox,

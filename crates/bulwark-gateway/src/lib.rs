@@ -20,7 +20,6 @@ mod conn;
 pub mod import;
 mod logs;
 mod metrics;
-mod path;
 pub mod record;
 pub mod redact;
 pub mod sandbox;

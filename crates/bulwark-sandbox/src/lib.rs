@@ -22,9 +22,11 @@ mod bwrap;
 mod direct;
 mod error;
 mod kind;
+pub mod path;
 mod policy;
 pub mod probe;
 mod rlimits;
+mod server;
 
 use std::path::PathBuf;
 
@@ -33,6 +35,7 @@ use serde::Serialize;
 pub use error::SandboxError;
 pub use kind::SandboxKind;
 pub use policy::{ENV_ALLOWLIST, Policy, Rlimits, command_paths, system_paths};
+pub use server::{create_server_dirs, default_network, server_policy};
 
 /// One way of enforcing a [`Policy`].
 pub trait Backend: Send + Sync {

@@ -10,7 +10,7 @@ mod tools;
 use bulwark_core::RegistryBuilder;
 
 pub use detectors::{CodeDetector, SecretsDetector, all_rules, file_detectors};
-pub use live::{LiveScan, Pins, RUG_PULL_RULE, scan_live};
+pub use live::{LiveScan, Pins, RUG_PULL_RULE, ScanSandbox, scan_live, scan_live_sandboxed};
 
 /// Add the scanner's tools to the registry.
 pub fn register(registry: &mut RegistryBuilder) {

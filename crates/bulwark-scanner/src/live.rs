@@ -4,6 +4,9 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
+
+use bulwark_sandbox::{Report, Sandbox, SandboxKind};
 
 use bulwark_detect::{Confidence, Finding, Location, Severity, ToolDescriptor, ToolKind};
 use bulwark_upstream::{ConnectOptions, Target, Upstream};
@@ -99,6 +102,65 @@ fn pin_key(tool: &ToolDescriptor) -> String {
         ToolKind::Prompt => format!("prompt:{}", tool.name),
         ToolKind::Resource => format!("resource:{}", tool.name),
     }
+}
+
+/// How to start a stdio server for a live scan.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ScanSandbox {
+    /// `auto` (default): bubblewrap, else Landlock + seccomp; `none` runs it with bulwark's rights.
+    pub kind: SandboxKind,
+    /// Network on or off; unset: on for package runners (npx, uvx, …) only.
+    pub network: Option<bool>,
+}
+
+/// [`scan_live`], with a stdio server started in a sandbox: a scanned server is untrusted code.
+/// It gets a private, temporary home, tmp and working directory (removed afterwards), read-only
+/// system paths and its own installation. Returns the scan and what the sandbox enforced.
+pub async fn scan_live_sandboxed(
+    target: &Target,
+    options: &ConnectOptions,
+    sandbox: ScanSandbox,
+) -> Result<(LiveScan, Option<Report>), String> {
+    let Target::Stdio {
+        command,
+        args,
+        env,
+        cwd,
+    } = target
+    else {
+        return Ok((scan_live(target, options).await?, None));
+    };
+    if sandbox.kind == SandboxKind::None {
+        return Ok((scan_live(target, options).await?, None));
+    }
+    let (resolved, path) = bulwark_sandbox::path::resolve(command, env);
+    let private = tempfile::Builder::new()
+        .prefix("bulwark-scan-")
+        .tempdir()
+        .map_err(|e| format!("cannot create the scanned server's private directory: {e}"))?;
+    bulwark_sandbox::create_server_dirs(private.path()).map_err(|e| e.to_string())?;
+    let network = sandbox
+        .network
+        .unwrap_or_else(|| bulwark_sandbox::default_network(&resolved));
+    let policy =
+        bulwark_sandbox::server_policy(private.path(), &resolved, args, cwd.as_deref(), network);
+    let built = Sandbox::new(sandbox.kind, policy);
+    let report = built.report().map_err(|e| format!("sandbox: {e}"))?;
+    let mut env = env.clone();
+    env.entry("PATH".to_owned()).or_insert(path);
+    let target = Target::Stdio {
+        command: resolved,
+        args: args.clone(),
+        env,
+        cwd: cwd.clone(),
+    };
+    let options = ConnectOptions {
+        sandbox: Some(Arc::new(built)),
+        ..options.clone()
+    };
+    let scanned = scan_live(&target, &options).await;
+    drop(private);
+    Ok((scanned?, Some(report)))
 }
 
 /// Connects to `target`, lists tools, prompts and resources, and judges them.

@@ -203,7 +203,7 @@ pub fn tools() -> Vec<ToolDef> {
         }),
         ToolDef::new(
             "scan_mcp_server",
-            "Connect to an MCP server as a client (a stdio command to start, or a Streamable HTTP URL), list its tools, prompts, resources and instructions, and judge them for tool poisoning and prompt injection. Starting a command runs it on this machine, so this tool needs the tools:destructive scope.",
+            "Connect to an MCP server as a client (a stdio command to start, or a Streamable HTTP URL), list its tools, prompts, resources and instructions, and judge them for tool poisoning and prompt injection. Starting a command runs it on this machine (in a sandbox: bubblewrap or Landlock + seccomp, a private temporary home, network only for package runners such as npx and uvx), so this tool needs the tools:destructive scope.",
         )
         .title("Scan a live MCP server")
         .profiles(&["scanner"])
@@ -230,9 +230,11 @@ pub fn tools() -> Vec<ToolDef> {
                 request_timeout: timeout,
                 ..Default::default()
             };
-            let scanned = crate::scan_live(&target, &options)
-                .await
-                .map_err(ToolError::failed)?;
+            // Always sandboxed here: the agent chose the command.
+            let (scanned, _) =
+                crate::scan_live_sandboxed(&target, &options, crate::ScanSandbox::default())
+                    .await
+                    .map_err(ToolError::failed)?;
             answer(scanned.findings, 0, Vec::new(), Severity::Info, DEFAULT_MAX_FINDINGS)
         }),
         ToolDef::new(

@@ -88,6 +88,14 @@ pub struct ScanArgs {
     /// Connect to a live MCP server over Streamable HTTP at this URL.
     #[arg(long, value_name = "URL", conflicts_with = "server")]
     pub url: Option<String>,
+    /// With --server: how to sandbox the started server (`auto`: bubblewrap, else Landlock +
+    /// seccomp; `none` runs it with your rights). It gets a private temporary home.
+    #[arg(long, value_name = "KIND", default_value = "auto", requires = "server")]
+    pub sandbox: bulwark_gateway::SandboxKind,
+    /// With --server: network for the started server; default on for package runners
+    /// (npx, uvx, …) only.
+    #[arg(long, value_name = "BOOL", requires = "server")]
+    pub network: Option<bool>,
     /// With --url: the URL is a legacy HTTP+SSE endpoint (protocol 2024-11-05, often `/sse`)
     /// rather than Streamable HTTP.
     #[arg(long, requires = "url")]

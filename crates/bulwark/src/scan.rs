@@ -186,9 +186,25 @@ fn live_scan(target: &bulwark_upstream::Target, args: &ScanArgs) -> Result<ScanR
         .enable_all()
         .build()
         .map_err(|e| Failure::Scan(format!("cannot start the async runtime: {e}")))?;
-    let scanned = runtime
-        .block_on(bulwark_scanner::scan_live(target, &options))
+    let sandbox = bulwark_scanner::ScanSandbox {
+        kind: args.sandbox,
+        network: args.network,
+    };
+    let (scanned, enforced) = runtime
+        .block_on(bulwark_scanner::scan_live_sandboxed(
+            target, &options, sandbox,
+        ))
         .map_err(Failure::Scan)?;
+    if let Some(report) = enforced {
+        match &report.warning {
+            Some(warning) => eprintln!("warning: {warning}"),
+            None => eprintln!(
+                "started the server in a sandbox ({}, network {})",
+                report.backend,
+                if report.network { "on" } else { "off" }
+            ),
+        }
+    }
     let mut findings = scanned.findings;
     if let Some(path) = &args.pin {
         let mut pins = bulwark_scanner::Pins::load(path).map_err(Failure::Scan)?;
