@@ -8,6 +8,7 @@ tokens come from the real endpoints, and revocation is a real user removal on th
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import time
@@ -21,7 +22,15 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 from helpers import HTTP_TIMEOUT, clean_env, run_cli, wait_audit
-from oauth_support import Browser, add_user, audit_records, pending_of, start_oauth_server
+from oauth_support import (
+    Browser,
+    HttpsDocuments,
+    add_user,
+    audit_records,
+    make_ca,
+    pending_of,
+    start_oauth_server,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -244,3 +253,82 @@ def test_login_bad_input(bulwark_bin, gw_dir, tmp_path):
     config.write_text('[[upstreams]]\nname = "b"\nurl = "http://127.0.0.1:9/mcp"\nauth = "basic"\n')
     bad = run_cli(bulwark_bin, gw_dir, "--config", str(config), "upstream", "list")
     assert bad.returncode != 0 and "auth" in bad.stderr and "oauth" in bad.stderr, bad.stderr
+
+
+def login_and_approve(bulwark_bin: str, gw_dir: Path, name: str, base: str, client_id: str) -> None:
+    """Log in (asserting the authorization URL names `client_id`), then approve: listing the
+    upstream's tools needs a working access token."""
+    proc, auth_url = start_login(bulwark_bin, gw_dir, name)
+    assert parse_qs(urlsplit(auth_url).query)["client_id"] == [client_id], auth_url
+    landing = browse(auth_url, base)
+    code, output = finish(proc)
+    assert code == 0 and landing.status_code == 200, output + landing.text
+    approved = gw_cli(bulwark_bin, gw_dir, "upstream", "approve", name)
+    assert approved.returncode == 0 and "test_tool" in approved.stdout, approved.stdout + approved.stderr
+
+
+def test_login_with_a_client_registered_by_hand(bulwark_bin, data_dir, upstream, gw_dir):
+    # What an administrator does for a server without DCR: register once, give bulwark the id.
+    registered = httpx.post(
+        upstream.base + "/register",
+        json={
+            "client_name": "bulwark gateway (registered by hand)",
+            "redirect_uris": ["http://127.0.0.1/callback"],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "none",
+        },
+        timeout=HTTP_TIMEOUT,
+    )
+    assert registered.status_code == 201, registered.text
+    client_id = registered.json()["client_id"]
+    added = gw_cli(
+        bulwark_bin, gw_dir, "upstream", "add", "pre", "--url", upstream.url(), "--oauth", "--oauth-client-id", client_id
+    )
+    assert added.returncode == 0, added.stderr
+    login_and_approve(bulwark_bin, gw_dir, "pre", upstream.base, client_id)
+    # The upstream issued the token to that client, not to a freshly registered one.
+    wait_audit(
+        data_dir,
+        lambda r: r.get("event_type") == "auth.token_issued" and r.get("client_id") == client_id,
+        "token issued to the hand-registered client",
+    )
+    listed = json.loads(run_cli(bulwark_bin, data_dir, "auth", "client", "list", "--json").stdout)
+    assert [c["client_id"] for c in listed] == [client_id], listed
+
+
+def test_login_with_a_client_id_metadata_document(servers, bulwark_bin, data_dir, gw_dir, tmp_path):
+    ca = make_ca(tmp_path / "pki")
+    documents = HttpsDocuments(ca)
+    try:
+        cimd_url = documents.origin + "/clients/bulwark-gateway.json"
+        documents.documents["/clients/bulwark-gateway.json"] = {
+            "client_id": cimd_url,
+            "client_name": "bulwark gateway (metadata document)",
+            "redirect_uris": ["http://127.0.0.1/callback"],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "none",
+        }
+        server = start_oauth_server(
+            servers,
+            env={"SSL_CERT_FILE": str(ca.ca_pem), "BULWARK_AUTH__OAUTH__ALLOW_INSECURE_CIMD": "true"},
+        )
+        add_user(bulwark_bin, data_dir, USER, PASSWORD)
+        added = gw_cli(
+            bulwark_bin, gw_dir, "upstream", "add", "doc", "--url", server.url(), "--oauth",
+            "--oauth-client-metadata-url", cimd_url,
+        )
+        assert added.returncode == 0, added.stderr
+        login_and_approve(bulwark_bin, gw_dir, "doc", server.base, cimd_url)
+        assert documents.hits.get("/clients/bulwark-gateway.json", 0) >= 1, documents.hits
+        # The login did not fall back to registering a client (DCR): the document is the client.
+        listed = json.loads(run_cli(bulwark_bin, data_dir, "auth", "client", "list", "--json").stdout)
+        assert all(c["client_id"] == cimd_url for c in listed), listed
+        wait_audit(
+            data_dir,
+            lambda r: r.get("event_type") == "auth.token_issued" and r.get("client_id") == cimd_url,
+            "token issued to the metadata-document client",
+        )
+    finally:
+        documents.close()

@@ -32,6 +32,10 @@ pub enum UpstreamCommand {
         /// OAuth client id registered by hand (for servers without dynamic registration).
         #[arg(long, value_name = "ID", requires = "oauth")]
         oauth_client_id: Option<String>,
+        /// HTTPS URL of a client ID metadata document to use as the client id, where the
+        /// authorization server supports that (CIMD); else bulwark registers itself (DCR).
+        #[arg(long, value_name = "URL", requires = "oauth")]
+        oauth_client_metadata_url: Option<String>,
         /// OAuth scope to ask for (repeatable); default: what the server asks for.
         #[arg(long = "oauth-scope", value_name = "SCOPE", requires = "oauth")]
         oauth_scopes: Vec<String>,
@@ -221,6 +225,7 @@ pub fn run(gateway: &Gateway, command: UpstreamCommand) -> Result<ExitCode> {
             headers,
             oauth,
             oauth_client_id,
+            oauth_client_metadata_url,
             oauth_scopes,
             env,
             cwd,
@@ -255,7 +260,7 @@ pub fn run(gateway: &Gateway, command: UpstreamCommand) -> Result<ExitCode> {
                             headers,
                             oauth: oauth.then_some(OAuthSettings {
                                 client_id: oauth_client_id,
-                                client_metadata_url: None,
+                                client_metadata_url: oauth_client_metadata_url,
                                 scopes: oauth_scopes,
                             }),
                         }
