@@ -307,6 +307,7 @@ def build(results, command):
     w(f"| FastMCP | fastmcp {meta.get('fastmcp')} on Python {meta.get('python')}, uvicorn {meta.get('uvicorn')} |")
     w(f"| TypeScript SDK | @modelcontextprotocol/sdk {meta.get('ts_sdk')} on Node {meta.get('node')} |")
     w(f"| load generator | {meta.get('oha')} |")
+    w(f"| CPU pinning (`BENCH_PIN`) | {meta.get('pinned') or 'none: servers and load generator share every CPU'} |")
     w(f"| timing of `tools list` | {meta.get('hyperfine', 'n/a')} |")
     w("")
     w(f"Settings: {meta.get('seconds')} s of load per concurrency level, "
