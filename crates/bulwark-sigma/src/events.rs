@@ -123,12 +123,19 @@ pub fn read_file(
     notes: &mut Vec<Note>,
     sink: &mut dyn FnMut(RawEvent),
 ) -> std::io::Result<Format> {
-    let format = detect(path)?;
+    // One open for the format's sniff and the read.
+    let mut file = File::open(path)?;
+    let mut head = [0u8; 512];
+    let n = read_full(&mut file, &mut head)?;
+    let format = detect_bytes(&head[..n]);
+    if format != Format::Unknown {
+        file.seek(SeekFrom::Start(0))?;
+    }
     match format {
-        Format::Evtx => read_evtx(path, notes, sink)?,
-        Format::Json => read_json(File::open(path)?, notes, sink),
-        Format::Auditd => read_auditd(BufReader::new(File::open(path)?), notes, sink),
-        Format::Syslog => read_syslog(BufReader::new(File::open(path)?), notes, sink),
+        Format::Evtx => read_evtx(file, notes, sink)?,
+        Format::Json => read_json(file, notes, sink),
+        Format::Auditd => read_auditd(BufReader::new(file), notes, sink),
+        Format::Syslog => read_syslog(BufReader::new(file), notes, sink),
         Format::Unknown => notes.push(
             "not a log format bulwark reads (EVTX, JSON/JSONL, auditd, syslog); skipped".into(),
         ),
@@ -137,11 +144,10 @@ pub fn read_file(
 }
 
 fn read_evtx(
-    path: &Path,
+    mut file: File,
     notes: &mut Vec<Note>,
     sink: &mut dyn FnMut(RawEvent),
 ) -> std::io::Result<()> {
-    let mut file = File::open(path)?;
     let len = file.seek(SeekFrom::End(0))?;
     file.seek(SeekFrom::Start(0))?;
     let mut buf = Vec::with_capacity(len as usize);

@@ -6,7 +6,7 @@
 //! and is what the hunt does a hundred thousand times a second.
 
 use std::borrow::Cow;
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 
 use rsigma_eval::{Event, EventValue, JsonEvent};
 use serde_json::{Map, Value};
@@ -105,6 +105,10 @@ impl std::ops::Index<&str> for Fields {
 pub struct FieldsEvent<'a> {
     fields: &'a Fields,
     nested: OnceCell<JsonEvent<'static>>,
+    /// The entry [`Event::visit_top_level_keys`] handed out last: rsigma's
+    /// candidate index looks each visited name up at once, and this answers
+    /// without scanning the fields again.
+    visiting: Cell<usize>,
 }
 
 impl<'a> FieldsEvent<'a> {
@@ -112,6 +116,7 @@ impl<'a> FieldsEvent<'a> {
         FieldsEvent {
             fields,
             nested: OnceCell::new(),
+            visiting: Cell::new(usize::MAX),
         }
     }
 
@@ -123,6 +128,12 @@ impl<'a> FieldsEvent<'a> {
 
 impl Event for FieldsEvent<'_> {
     fn get_field(&self, path: &str) -> Option<EventValue<'_>> {
+        // Names are distinct, so the visited entry is the one `get` finds.
+        if let Some((k, v)) = self.fields.entries.get(self.visiting.get())
+            && k == path
+        {
+            return Some(EventValue::from(v));
+        }
         if let Some(v) = self.fields.get(path) {
             return Some(EventValue::from(v));
         }
@@ -179,9 +190,11 @@ impl Event for FieldsEvent<'_> {
     }
 
     fn visit_top_level_keys(&self, visit: &mut dyn FnMut(&str)) -> bool {
-        for (k, _) in &self.fields.entries {
+        for (i, (k, _)) in self.fields.entries.iter().enumerate() {
+            self.visiting.set(i);
             visit(k);
         }
+        self.visiting.set(usize::MAX);
         true
     }
 }
@@ -262,6 +275,23 @@ mod tests {
         b.sort();
         assert_eq!(a, b);
         assert!(flat.any_string_value(&|s| s == "w"));
+        // Looked up while its name is being visited (as rsigma's candidate
+        // index does), and any other name meanwhile: the right values.
+        let mut seen = Vec::new();
+        flat.visit_top_level_keys(&mut |k| {
+            seen.push((
+                k.to_string(),
+                flat.get_field(k).map(|v| format!("{v:?}")),
+                flat.get_field("CommandLine").map(|v| format!("{v:?}")),
+                flat.get_field("missing").is_none(),
+            ));
+        });
+        for (k, v, cmd, missing) in seen {
+            assert_eq!(v, json.get_field(&k).map(|v| format!("{v:?}")), "{k}");
+            assert_eq!(cmd, json.get_field("CommandLine").map(|v| format!("{v:?}")));
+            assert!(missing);
+        }
+        assert_eq!(flat.get_field("EventID"), json.get_field("EventID"));
         assert!(!flat.any_string_value(&|s| s == "zzz"));
         assert_eq!(flat.to_json(), value);
     }

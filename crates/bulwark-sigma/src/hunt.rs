@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::events::{self, EventKind, RawEvent};
 use crate::fields::{Fields, FieldsEvent};
-use crate::mapping::Mapping;
+use crate::mapping::{ClassifyMemo, Mapping};
 use crate::rules::{Rejected, RuleSet};
 
 /// Longest text kept for one matched field value in a report.
@@ -189,11 +189,7 @@ pub fn expand_inputs(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<FileNote>) {
 pub fn hunt(rules: &RuleSet, paths: &[PathBuf], options: &HuntOptions) -> HuntReport {
     let started = Instant::now();
     let (files, mut notes) = expand_inputs(paths);
-    let outcomes: Vec<FileOutcome> = files
-        .par_iter()
-        .enumerate()
-        .map(|(i, f)| hunt_file(rules, f, i))
-        .collect();
+    let outcomes = hunt_files(rules, &files);
     let mut detections = Vec::new();
     let mut pending = Vec::new();
     let mut events = 0;
@@ -271,6 +267,25 @@ pub fn hunt(rules: &RuleSet, paths: &[PathBuf], options: &HuntOptions) -> HuntRe
     }
 }
 
+/// Hunt every file on the rayon pool, largest first, one file at a time per
+/// thread: a large file started last would leave the other threads idle
+/// while it finishes. Outcomes come back in the order of `files`.
+fn hunt_files(rules: &RuleSet, files: &[PathBuf]) -> Vec<FileOutcome> {
+    let mut order: Vec<(u64, usize)> = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (std::fs::metadata(f).map_or(0, |m| m.len()), i))
+        .collect();
+    order.sort_by_key(|&(size, i)| (std::cmp::Reverse(size), i));
+    let mut done: Vec<(usize, FileOutcome)> = order
+        .par_iter()
+        .with_max_len(1)
+        .map(|&(_, i)| (i, hunt_file(rules, &files[i], i)))
+        .collect();
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, outcome)| outcome).collect()
+}
+
 fn hunt_file(rules: &RuleSet, path: &Path, file_index: usize) -> FileOutcome {
     let maps = mappings();
     let shown = path.display().to_string();
@@ -283,6 +298,8 @@ fn hunt_file(rules: &RuleSet, path: &Path, file_index: usize) -> FileOutcome {
     };
     let mut scratch = Vec::new();
     let mut engines = Vec::new();
+    // One per mapping slot, for this file.
+    let mut memos = [ClassifyMemo::new(), ClassifyMemo::new()];
     let mut notes = Vec::new();
     let result = events::read_file(path, &mut notes, &mut |event: RawEvent| {
         out.events += 1;
@@ -296,6 +313,7 @@ fn hunt_file(rules: &RuleSet, path: &Path, file_index: usize) -> FileOutcome {
             seq,
             &mut scratch,
             &mut engines,
+            &mut memos,
             &mut out.detections,
             &mut out.pending,
         );
@@ -332,6 +350,7 @@ fn evaluate_event(
     seq: u64,
     scratch: &mut Vec<usize>,
     engines: &mut Vec<usize>,
+    memos: &mut [ClassifyMemo; 2],
     detections: &mut Vec<Detection>,
     pending: &mut Vec<Pending>,
 ) {
@@ -350,8 +369,8 @@ fn evaluate_event(
             }
         }
     };
-    if let Some((_, m)) = mapping {
-        m.classify(&mut fields, scratch);
+    if let Some((slot, m)) = mapping {
+        m.classify_with(&mut fields, scratch, &mut memos[slot]);
     }
     let event = FieldsEvent::new(&fields);
     engines.clear();

@@ -75,6 +75,52 @@ pub struct Mapping {
     key_fields: Vec<String>,
     /// Per key field (same index as `key_fields`): lowercased value to sources.
     by_key: Vec<HashMap<String, Vec<(bool, usize)>>>,
+    /// Every field a `match` tests: which sources an event meets depends on
+    /// their values alone (see [`ClassifyMemo`]).
+    tested_fields: Vec<String>,
+}
+
+/// Which sources matched, by the values of the fields the sources test.
+/// Within one log file those values repeat (a channel, a few event ids), so
+/// [`Mapping::classify_with`] looks the answer up instead of testing every
+/// candidate source again. Keep one per mapping.
+#[derive(Default)]
+pub struct ClassifyMemo {
+    /// The key of the event at hand, a reused buffer.
+    key: Vec<u8>,
+    matched: HashMap<Vec<u8>, Vec<(bool, usize)>>,
+}
+
+/// Distinct keys a memo holds before it starts afresh (a log whose tested
+/// fields never repeat should not grow it without bound).
+const MEMO_LIMIT: usize = 4096;
+
+impl ClassifyMemo {
+    pub fn new() -> ClassifyMemo {
+        ClassifyMemo::default()
+    }
+}
+
+/// Append to `key` a form of `value` that two values share only when they
+/// are equal, so that equal keys get equal answers from `value_accepted`.
+fn push_key(value: Option<&Value>, key: &mut Vec<u8>) {
+    let mut tagged = |tag: u8, bytes: &[u8]| {
+        key.push(tag);
+        key.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+        key.extend_from_slice(bytes);
+    };
+    match value {
+        None => tagged(0, &[]),
+        Some(Value::Null) => tagged(1, &[]),
+        Some(Value::Bool(b)) => tagged(2, &[u8::from(*b)]),
+        Some(Value::String(s)) => tagged(3, s.as_bytes()),
+        Some(Value::Number(n)) => match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => tagged(4, &u.to_le_bytes()),
+            (None, Some(i)) => tagged(5, &i.to_le_bytes()),
+            _ => tagged(6, &n.as_f64().unwrap_or(f64::NAN).to_bits().to_le_bytes()),
+        },
+        Some(other) => tagged(7, other.to_string().as_bytes()),
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -192,9 +238,18 @@ impl Mapping {
                 }
             }
         }
+        let mut tested_fields: Vec<String> = Vec::new();
+        for source in services.iter().chain(&categories) {
+            for (field, _) in &source.when {
+                if !tested_fields.contains(field) {
+                    tested_fields.push(field.clone());
+                }
+            }
+        }
         Ok(Mapping {
             key_fields,
             by_key,
+            tested_fields,
             product: file.product,
             host_field: file.host_field,
             time_field: file.time_field,
@@ -225,12 +280,29 @@ impl Mapping {
     /// Apply the field copies of every source that matches, and return the
     /// logsources the event belongs to (indices for [`Mapping::logsource`]).
     pub fn classify(&self, event: &mut Fields, out: &mut Vec<usize>) {
-        out.clear();
-        let mut service_list: [usize; 8] = [usize::MAX; 8];
-        let mut nservices = 0;
-        let mut categories: [usize; 8] = [usize::MAX; 8];
-        let mut ncategories = 0;
-        let mut copies: Vec<(String, Value)> = Vec::new();
+        self.classify_with(event, out, &mut ClassifyMemo::new());
+    }
+
+    /// [`Mapping::classify`], remembering in `memo` which sources the values
+    /// of the tested fields meet.
+    pub fn classify_with(&self, event: &mut Fields, out: &mut Vec<usize>, memo: &mut ClassifyMemo) {
+        memo.key.clear();
+        for field in &self.tested_fields {
+            push_key(event.get(field), &mut memo.key);
+        }
+        if !memo.matched.contains_key(&memo.key) {
+            if memo.matched.len() >= MEMO_LIMIT {
+                memo.matched.clear();
+            }
+            let matched = self.matching_sources(event);
+            memo.matched.insert(memo.key.clone(), matched);
+        }
+        self.apply(&memo.matched[&memo.key], event, out);
+    }
+
+    /// The services and categories `event` meets: services first, then
+    /// categories, each in file order.
+    fn matching_sources(&self, event: &Fields) -> Vec<(bool, usize)> {
         let mut candidates: Vec<(bool, usize)> = Vec::new();
         // One buffer for the lowercased probe values of this event.
         let mut lower = String::new();
@@ -258,36 +330,47 @@ impl Mapping {
                 None => {}
             }
         }
-        // Services first, then categories, each in file order.
         candidates.sort_unstable_by_key(|&(is_service, i)| (!is_service, i));
         candidates.dedup();
-        for (is_service, i) in candidates {
-            let source = if is_service {
-                &self.services[i]
-            } else {
-                &self.categories[i]
-            };
-            {
-                if !source.matches(event) {
-                    continue;
+        candidates.retain(|&(is_service, i)| self.source(is_service, i).matches(event));
+        candidates
+    }
+
+    fn source(&self, is_service: bool, i: usize) -> &Source {
+        if is_service {
+            &self.services[i]
+        } else {
+            &self.categories[i]
+        }
+    }
+
+    /// Apply the field copies of the `matched` sources and return their
+    /// logsources.
+    fn apply(&self, matched: &[(bool, usize)], event: &mut Fields, out: &mut Vec<usize>) {
+        out.clear();
+        let mut service_list: [usize; 8] = [usize::MAX; 8];
+        let mut nservices = 0;
+        let mut categories: [usize; 8] = [usize::MAX; 8];
+        let mut ncategories = 0;
+        let mut copies: Vec<(String, Value)> = Vec::new();
+        for &(is_service, i) in matched {
+            let source = self.source(is_service, i);
+            for (target, from) in &source.fields {
+                if let Some(v) = event.get(from) {
+                    copies.push((target.clone(), v.clone()));
                 }
-                for (target, from) in &source.fields {
-                    if let Some(v) = event.get(from) {
-                        copies.push((target.clone(), v.clone()));
-                    }
+            }
+            if let Some(field) = &source.kv_from {
+                kv_lines(event.get(field), &mut copies);
+            }
+            if is_service {
+                if nservices < 8 && !service_list[..nservices].contains(&source.name) {
+                    service_list[nservices] = source.name;
+                    nservices += 1;
                 }
-                if let Some(field) = &source.kv_from {
-                    kv_lines(event.get(field), &mut copies);
-                }
-                if is_service {
-                    if nservices < 8 && !service_list[..nservices].contains(&source.name) {
-                        service_list[nservices] = source.name;
-                        nservices += 1;
-                    }
-                } else if ncategories < 8 && !categories[..ncategories].contains(&source.name) {
-                    categories[ncategories] = source.name;
-                    ncategories += 1;
-                }
+            } else if ncategories < 8 && !categories[..ncategories].contains(&source.name) {
+                categories[ncategories] = source.name;
+                ncategories += 1;
             }
         }
         for (k, v) in copies {
@@ -455,6 +538,74 @@ mod tests {
             .map(|&i| w.logsource(i).category.clone().unwrap())
             .collect();
         assert_eq!(cats, ["registry_event", "registry_add"]);
+    }
+
+    /// One memo across many events answers as a fresh classification does:
+    /// the same tested values meet the same sources, different ones (a
+    /// string that reads like a number, another event id, a missing field)
+    /// are never confused, and the copies are made for every event.
+    #[test]
+    fn memo_gives_the_answers_of_a_fresh_classification() {
+        let w = Mapping::windows();
+        let events = [
+            json!({"Channel": "Security", "EventID": 4688, "NewProcessName": "a.exe"}),
+            json!({"Channel": "Security", "EventID": 4688, "NewProcessName": "b.exe"}),
+            json!({"Channel": "Security", "EventID": "4688", "NewProcessName": "c.exe"}),
+            json!({"Channel": "Security", "EventID": 4624}),
+            json!({"Channel": "security", "EventID": 4688}),
+            json!({"Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": 12, "EventType": "CreateKey"}),
+            json!({"Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": 12, "EventType": "DeleteKey"}),
+            json!({"Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": 12}),
+            json!({"Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": [12, 1]}),
+            json!({"EventID": 4688}),
+            json!({"Channel": null, "EventID": 4688}),
+        ];
+        let mut memo = ClassifyMemo::new();
+        for round in 0..2 {
+            for event in &events {
+                let (mut fresh, mut memoised) = (obj(event.clone()), obj(event.clone()));
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                w.classify(&mut fresh, &mut a);
+                w.classify_with(&mut memoised, &mut b, &mut memo);
+                assert_eq!(a, b, "round {round}: {event}");
+                assert_eq!(fresh, memoised, "round {round}: {event}");
+            }
+        }
+        // The first two differ only in a field no source tests: one entry.
+        assert_eq!(memo.matched.len(), events.len() - 1);
+    }
+
+    #[test]
+    fn memo_keys_tell_values_apart() {
+        let key = |v: Option<Value>| {
+            let mut k = Vec::new();
+            push_key(v.as_ref(), &mut k);
+            k
+        };
+        let values = [
+            None,
+            Some(json!(null)),
+            Some(json!(true)),
+            Some(json!("4688")),
+            Some(json!(4688)),
+            Some(json!(-4688)),
+            Some(json!(4688.0)),
+            Some(json!([4688])),
+            Some(json!("")),
+        ];
+        for (i, a) in values.iter().enumerate() {
+            for (j, b) in values.iter().enumerate() {
+                assert_eq!(key(a.clone()) == key(b.clone()), i == j, "{a:?} {b:?}");
+            }
+        }
+        // Two fields: where one value ends and the next begins is unambiguous.
+        let mut ab = Vec::new();
+        push_key(Some(&json!("ab")), &mut ab);
+        push_key(Some(&json!("c")), &mut ab);
+        let mut a_bc = Vec::new();
+        push_key(Some(&json!("a")), &mut a_bc);
+        push_key(Some(&json!("bc")), &mut a_bc);
+        assert_ne!(ab, a_bc);
     }
 
     #[test]
