@@ -1,7 +1,7 @@
 //! Per-language knowledge of the syntax tree: imports, functions and their
 //! parameters, calls and their arguments, binding patterns.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use tree_sitter::Node;
 
@@ -166,8 +166,8 @@ pub(crate) fn function_body<'t>(f: Node<'t>) -> Option<Node<'t>> {
 /// it is assigned to (`const f = () => ...`), or the object key (`execute: ...`).
 /// Names of all functions in `all`, by node id, without `Node::parent`
 /// (which walks down from the root and is slow on deep trees).
-pub(crate) fn function_names(src: &Src, all: &[Node]) -> HashMap<usize, String> {
-    let mut out = HashMap::new();
+pub(crate) fn function_names(src: &Src, all: &[Node]) -> FxHashMap<usize, String> {
+    let mut out = FxHashMap::default();
     for &n in all {
         let (slot, value) = match n.k() {
             "variable_declarator" => (field(n, "name"), field(n, "value")),
@@ -395,7 +395,7 @@ pub(crate) fn bound_names(src: &Src, pattern: Node) -> Vec<String> {
         }
     }
     out.reverse();
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = rustc_hash::FxHashSet::default();
     out.retain(|n| seen.insert(n.clone()));
     out
 }
@@ -420,8 +420,8 @@ pub(crate) fn normalize_module(spec: &str) -> String {
 }
 
 /// Local name → canonical dotted name, from the file's imports.
-pub(crate) fn imports(src: &Src, lang: Language, all: &[Node]) -> HashMap<String, String> {
-    let mut map = HashMap::new();
+pub(crate) fn imports(src: &Src, lang: Language, all: &[Node]) -> FxHashMap<String, String> {
+    let mut map = FxHashMap::default();
     for &n in all {
         match (lang, n.k()) {
             (Language::Python, "import_statement") => {
@@ -608,7 +608,7 @@ fn require_module(src: &Src, value: Node) -> Option<String> {
     None
 }
 
-fn rust_use(src: &Src, n: Node, prefix: &str, map: &mut HashMap<String, String>) {
+fn rust_use(src: &Src, n: Node, prefix: &str, map: &mut FxHashMap<String, String>) {
     let mut stack = vec![(n, prefix.to_string())];
     let mut steps = 0;
     while let Some((n, prefix)) = stack.pop() {

@@ -6,8 +6,8 @@
 //! helper in the same file is traced one level deep.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
-use std::hash::Hasher;
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::hash::BuildHasher;
 
 use tree_sitter::Node;
 
@@ -194,22 +194,22 @@ pub(crate) struct FileCtx<'t> {
     pub all: Vec<Node<'t>>,
     /// For each node of `all`, the index just past its subtree.
     ends: Vec<u32>,
-    pub imports: HashMap<String, String>,
-    pub module_types: HashMap<String, String>,
-    pub module_consts: HashMap<String, Node<'t>>,
-    pub funcs: HashMap<String, Node<'t>>,
+    pub imports: FxHashMap<String, String>,
+    pub module_types: FxHashMap<String, String>,
+    pub module_consts: FxHashMap<String, Node<'t>>,
+    pub funcs: FxHashMap<String, Node<'t>>,
     /// Function names by node id.
-    pub fn_names: HashMap<usize, String>,
+    pub fn_names: FxHashMap<usize, String>,
     /// The function each nested function is in, by node id.
-    pub enclosing: HashMap<usize, Node<'t>>,
-    pub summaries: HashMap<usize, Summary>,
+    pub enclosing: FxHashMap<usize, Node<'t>>,
+    pub summaries: FxHashMap<usize, Summary>,
     pub has_defusedxml: bool,
 }
 
 pub(crate) struct ScopeResult {
     pub hits: Vec<Hit>,
     pub ret: Option<Taint>,
-    pub env: HashMap<String, Taint>,
+    pub env: FxHashMap<String, Taint>,
     /// Function literals whose first parameter receives a tainted value
     /// (`files.forEach(f => ...)`).
     pub callbacks: Vec<(usize, Taint)>,
@@ -217,40 +217,41 @@ pub(crate) struct ScopeResult {
 
 /// A set of names kept as a 4096-bit filter of their hashes: a name never
 /// noted is never reported as contained, a name noted always is, and another
-/// name only rarely (which costs a second pass, not a wrong answer).
-#[derive(Default)]
+/// name only rarely (which costs a second pass, not a wrong answer). Inline
+/// and cleared in place, since every scope's first pass fills one.
 struct MissedNames {
-    bits: Vec<u64>,
+    bits: [u64; MissedNames::WORDS],
+}
+
+impl Default for MissedNames {
+    fn default() -> Self {
+        MissedNames {
+            bits: [0; MissedNames::WORDS],
+        }
+    }
 }
 
 impl MissedNames {
     const BITS: u64 = 4096;
+    const WORDS: usize = (Self::BITS / 64) as usize;
 
     fn slot(name: &str) -> (usize, u64) {
-        let mut h = std::hash::DefaultHasher::new();
-        h.write(name.as_bytes());
-        let bit = h.finish() % Self::BITS;
+        let bit = rustc_hash::FxBuildHasher.hash_one(name) % Self::BITS;
         ((bit / 64) as usize, 1 << (bit % 64))
     }
 
     fn note(&mut self, name: &str) {
-        if self.bits.is_empty() {
-            self.bits = vec![0; (Self::BITS / 64) as usize];
-        }
         let (word, mask) = Self::slot(name);
         self.bits[word] |= mask;
     }
 
     fn contains(&self, name: &str) -> bool {
-        if self.bits.is_empty() {
-            return false;
-        }
         let (word, mask) = Self::slot(name);
         self.bits[word] & mask != 0
     }
 
     fn clear(&mut self) {
-        self.bits.clear();
+        self.bits = [0; Self::WORDS];
     }
 }
 
@@ -258,15 +259,15 @@ pub(crate) struct Scope<'a, 't> {
     pub fx: &'a FileCtx<'t>,
     func: Node<'t>,
     fn_name: Option<String>,
-    sources: HashMap<String, Taint>,
-    env: HashMap<String, Taint>,
-    fallback: HashMap<String, Taint>,
-    outer: Option<&'a HashMap<String, Taint>>,
-    consts: HashSet<String>,
-    pub types: HashMap<String, String>,
-    guarded: HashMap<String, u16>,
-    pub shell_cmds: HashSet<String>,
-    walk_vars: HashSet<String>,
+    sources: FxHashMap<String, Taint>,
+    env: FxHashMap<String, Taint>,
+    fallback: FxHashMap<String, Taint>,
+    outer: Option<&'a FxHashMap<String, Taint>>,
+    consts: FxHashSet<String>,
+    pub types: FxHashMap<String, String>,
+    guarded: FxHashMap<String, u16>,
+    pub shell_cmds: FxHashSet<String>,
+    walk_vars: FxHashSet<String>,
     /// Names looked up and not found during the first pass.
     missed: RefCell<MissedNames>,
     proto_guard: bool,
@@ -287,12 +288,12 @@ pub(crate) fn file_ctx<'t>(src: &'t Src<'t>, lang: Language, root: Node<'t>) -> 
         all: Vec::new(),
         ends,
         imports,
-        module_types: HashMap::new(),
-        module_consts: HashMap::new(),
-        funcs: HashMap::new(),
-        fn_names: HashMap::new(),
-        enclosing: HashMap::new(),
-        summaries: HashMap::new(),
+        module_types: FxHashMap::default(),
+        module_consts: FxHashMap::default(),
+        funcs: FxHashMap::default(),
+        fn_names: FxHashMap::default(),
+        enclosing: FxHashMap::default(),
+        summaries: FxHashMap::default(),
         has_defusedxml: src.text.contains("defusedxml"),
     };
     // Module-level constants and typed bindings.
@@ -337,7 +338,7 @@ pub(crate) fn file_ctx<'t>(src: &'t Src<'t>, lang: Language, root: Node<'t>) -> 
             let n = src.t(name).to_string();
             let v = unwrap_expr(value);
             if is_call(v.k()) || matches!(v.k(), "composite_literal" | "unary_expression") {
-                let scope_types = HashMap::new();
+                let scope_types = FxHashMap::default();
                 if let Some(t) = type_of_value(&fx, &scope_types, v) {
                     fx.module_types.insert(n.clone(), t);
                 }
@@ -377,13 +378,13 @@ pub(crate) fn file_ctx<'t>(src: &'t Src<'t>, lang: Language, root: Node<'t>) -> 
 /// The canonical type/name of the value `v` when it is a constructor-like
 /// call: `httpx.AsyncClient()` → `httpx.AsyncClient`; `promisify(exec)` →
 /// `child_process.exec`.
-fn type_of_value(fx: &FileCtx, types: &HashMap<String, String>, v: Node) -> Option<String> {
+fn type_of_value(fx: &FileCtx, types: &FxHashMap<String, String>, v: Node) -> Option<String> {
     type_of_value_at(fx, types, v, 0)
 }
 
 fn type_of_value_at(
     fx: &FileCtx,
-    types: &HashMap<String, String>,
+    types: &FxHashMap<String, String>,
     v: Node,
     depth: u32,
 ) -> Option<String> {
@@ -449,7 +450,7 @@ fn strip_ctor(name: &str) -> String {
 /// Dotted segments of a callee or receiver expression, or `None`.
 fn chain(
     fx: &FileCtx,
-    types: &HashMap<String, String>,
+    types: &FxHashMap<String, String>,
     n: Node,
     depth: u32,
 ) -> Option<Vec<String>> {
@@ -518,7 +519,7 @@ fn chain(
     }
 }
 
-fn resolve(fx: &FileCtx, types: &HashMap<String, String>, mut segs: Vec<String>) -> String {
+fn resolve(fx: &FileCtx, types: &FxHashMap<String, String>, mut segs: Vec<String>) -> String {
     if let Some(first) = segs.first().cloned() {
         let replacement = types
             .get(&first)
@@ -538,7 +539,7 @@ fn resolve(fx: &FileCtx, types: &HashMap<String, String>, mut segs: Vec<String>)
     segs.join(".")
 }
 
-pub(crate) fn canonical_with(fx: &FileCtx, types: &HashMap<String, String>, n: Node) -> String {
+pub(crate) fn canonical_with(fx: &FileCtx, types: &FxHashMap<String, String>, n: Node) -> String {
     match chain(fx, types, n, 0) {
         Some(segs) => resolve(fx, types, segs),
         None => "?".to_string(),
@@ -575,8 +576,8 @@ impl<'a, 't> Scope<'a, 't> {
     pub fn new(
         fx: &'a FileCtx<'t>,
         func: Node<'t>,
-        sources: HashMap<String, Taint>,
-        outer: Option<&'a HashMap<String, Taint>>,
+        sources: FxHashMap<String, Taint>,
+        outer: Option<&'a FxHashMap<String, Taint>>,
         use_summaries: bool,
     ) -> Self {
         let fn_name = if func == fx.root {
@@ -589,14 +590,14 @@ impl<'a, 't> Scope<'a, 't> {
             func,
             fn_name,
             sources,
-            env: HashMap::new(),
-            fallback: HashMap::new(),
+            env: FxHashMap::default(),
+            fallback: FxHashMap::default(),
             outer,
-            consts: HashSet::new(),
-            types: HashMap::new(),
-            guarded: HashMap::new(),
-            shell_cmds: HashSet::new(),
-            walk_vars: HashSet::new(),
+            consts: FxHashSet::default(),
+            types: FxHashMap::default(),
+            guarded: FxHashMap::default(),
+            shell_cmds: FxHashSet::default(),
+            walk_vars: FxHashSet::default(),
             missed: RefCell::new(MissedNames::default()),
             proto_guard: false,
             use_summaries,
@@ -1985,8 +1986,8 @@ fn inline_captures(s: &str) -> Vec<String> {
 }
 
 /// Pseudo-sources for a function's own parameters (not tool input).
-pub(crate) fn param_sources(params: &[Param]) -> HashMap<String, Taint> {
-    let mut out = HashMap::new();
+pub(crate) fn param_sources(params: &[Param]) -> FxHashMap<String, Taint> {
+    let mut out = FxHashMap::default();
     for p in params {
         if p.plumbing {
             continue;
@@ -2013,8 +2014,8 @@ pub(crate) fn tool_sources(
     params: &[Param],
     tool: &str,
     only_first: bool,
-) -> HashMap<String, Taint> {
-    let mut out = HashMap::new();
+) -> FxHashMap<String, Taint> {
+    let mut out = FxHashMap::default();
     for (i, p) in params.iter().enumerate() {
         if p.plumbing || (only_first && i > 0) {
             continue;

@@ -1,6 +1,6 @@
 //! Finding the MCP tools a file registers, and their handler functions.
 
-use std::collections::HashSet;
+use rustc_hash::FxHashSet;
 
 use tree_sitter::Node;
 
@@ -471,7 +471,7 @@ fn python_dispatch<'t>(fx: &FileCtx<'t>, def: Node<'t>, fname: &str, line: u32) 
         }];
     }
     let mut out = Vec::new();
-    let mut seen = HashSet::new();
+    let mut seen = FxHashSet::default();
     for (i, (name, body, bline)) in branches.into_iter().enumerate() {
         if !seen.insert(name.clone()) {
             continue;
@@ -586,7 +586,7 @@ fn argument_keys(fx: &FileCtx, body: Node, arg_name: Option<&str>) -> Vec<String
             _ => {}
         }
     }
-    let mut seen = HashSet::new();
+    let mut seen = FxHashSet::default();
     out.retain(|k| seen.insert(k.clone()));
     out
 }
@@ -825,7 +825,7 @@ fn js_dispatch<'t>(fx: &FileCtx<'t>, handler: Node<'t>, line: u32) -> Vec<Found<
         }];
     }
     let mut out = Vec::new();
-    let mut seen = HashSet::new();
+    let mut seen = FxHashSet::default();
     for (i, (name, body, bline)) in branches.into_iter().enumerate() {
         if !seen.insert(name.clone()) {
             continue;
