@@ -3,11 +3,13 @@
 
 use rustc_hash::FxHashMap;
 
+use smallvec::SmallVec;
 use tree_sitter::Node;
 
 use crate::Language;
 use crate::syntax::{
-    Kind, Src, field, is_comment, is_identifier, literal_string, named_children, unwrap_expr,
+    Children, Kind, Src, field, is_comment, is_identifier, literal_string, named_children,
+    unwrap_expr,
 };
 
 /// One argument of a call: `name` is set for Python keyword arguments.
@@ -60,11 +62,14 @@ fn return_last(n: Node) -> Node {
     }
 }
 
-pub(crate) fn call_args<'t>(src: &Src<'t>, n: Node<'t>) -> Vec<Arg<'t>> {
+/// A call's arguments, inline up to four (nearly every call has fewer).
+pub(crate) type Args<'t> = SmallVec<[Arg<'t>; 4]>;
+
+pub(crate) fn call_args<'t>(src: &Src<'t>, n: Node<'t>) -> Args<'t> {
     let Some(list) = field(n, "arguments") else {
-        return Vec::new();
+        return Args::new();
     };
-    let mut out = Vec::new();
+    let mut out = Args::new();
     for c in named_children(list) {
         match c.k() {
             "keyword_argument" => {
@@ -110,7 +115,7 @@ pub(crate) fn arg_or_kw<'t>(args: &[Arg<'t>], i: usize, name: &str) -> Option<No
 /// In an object literal (JS `{a: 1}`, Go `T{A: 1}`), the value of key `key`.
 pub(crate) fn object_value<'t>(src: &Src<'t>, obj: Node<'t>, key: &str) -> Option<Node<'t>> {
     let obj = unwrap_expr(obj);
-    let items: Vec<Node> = match obj.k() {
+    let items: Children = match obj.k() {
         "object" => named_children(obj),
         "dictionary" => named_children(obj),
         "literal_value" => named_children(obj),
@@ -221,8 +226,8 @@ pub(crate) fn function_params(src: &Src, lang: Language, f: Node) -> Vec<Param> 
     if list.descendant_count() > 5_000 {
         return Vec::new();
     }
-    let items: Vec<Node> = if is_identifier(list.k()) {
-        vec![list]
+    let items: Children = if is_identifier(list.k()) {
+        smallvec::smallvec![list]
     } else {
         named_children(list)
     };

@@ -6,6 +6,7 @@ use std::ops::ControlFlow;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use smallvec::SmallVec;
 use tree_sitter::{Node, Parser, Tree};
 
 use crate::Language;
@@ -217,7 +218,11 @@ pub(crate) fn walk_indexed<'t>(root: Node<'t>) -> (Vec<Node<'t>>, Vec<u32>) {
     (out, ends)
 }
 
-pub(crate) fn named_children<'t>(n: Node<'t>) -> Vec<Node<'t>> {
+/// A node's children, inline up to eight: most nodes have a few, and these
+/// lists are made for nearly every node the analysis looks at.
+pub(crate) type Children<'t> = SmallVec<[Node<'t>; 8]>;
+
+pub(crate) fn named_children<'t>(n: Node<'t>) -> Children<'t> {
     let mut cursor = n.walk();
     n.named_children(&mut cursor)
         .filter(|c| !is_comment(*c))

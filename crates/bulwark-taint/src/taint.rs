@@ -5,10 +5,12 @@
 //! with their own parameters as sources, so that a tool passing input into a
 //! helper in the same file is traced one level deep.
 
-use std::cell::RefCell;
 use rustc_hash::{FxHashMap, FxHashSet};
+use std::borrow::Cow;
+use std::cell::RefCell;
 use std::hash::BuildHasher;
 
+use smallvec::{SmallVec, smallvec};
 use tree_sitter::Node;
 
 use crate::Language;
@@ -447,13 +449,17 @@ fn strip_ctor(name: &str) -> String {
     segs.join(".")
 }
 
+/// The dotted segments of a name, borrowed from the source where they can be:
+/// canonical names are built for nearly every call and member access.
+type Segments<'t> = SmallVec<[Cow<'t, str>; 4]>;
+
 /// Dotted segments of a callee or receiver expression, or `None`.
-fn chain(
-    fx: &FileCtx,
+fn chain<'t>(
+    fx: &FileCtx<'t>,
     types: &FxHashMap<String, String>,
-    n: Node,
+    n: Node<'t>,
     depth: u32,
-) -> Option<Vec<String>> {
+) -> Option<Segments<'t>> {
     if depth > 24 {
         return None;
     }
@@ -474,7 +480,7 @@ fn chain(
                 | "crate"
         )
     {
-        return Some(vec![src.t(n).to_string()]);
+        return Some(smallvec![Cow::Borrowed(src.t(n))]);
     }
     match k {
         "attribute" | "member_expression" | "selector_expression" | "field_expression" => {
@@ -485,16 +491,16 @@ fn chain(
                 .or_else(|| field(n, "property"))
                 .or_else(|| field(n, "field"))?;
             let mut segs = chain(fx, types, obj, depth + 1)?;
-            segs.push(src.t(prop).to_string());
+            segs.push(Cow::Borrowed(src.t(prop)));
             Some(segs)
         }
         "scoped_identifier" => {
             let name = field(n, "name")?;
             let mut segs = match field(n, "path") {
                 Some(p) => chain(fx, types, p, depth + 1)?,
-                None => Vec::new(),
+                None => SmallVec::new(),
             };
-            segs.push(src.t(name).to_string());
+            segs.push(Cow::Borrowed(src.t(name)));
             Some(segs)
         }
         "generic_function" => chain(fx, types, field(n, "function")?, depth + 1),
@@ -502,16 +508,23 @@ fn chain(
             let c = callee(n)?;
             if src.t(c) == "require" {
                 let a = field(n, "arguments")?.named_child(0)?;
-                return Some(vec![lang::normalize_module(&literal_string(src, a)?)]);
+                return Some(smallvec![Cow::Owned(lang::normalize_module(
+                    &literal_string(src, a)?
+                ))]);
             }
             let inner = chain(fx, types, c, depth + 1)?;
             let name = resolve(fx, types, inner);
-            Some(strip_ctor(&name).split('.').map(String::from).collect())
+            Some(
+                strip_ctor(&name)
+                    .split('.')
+                    .map(|s| Cow::Owned(s.to_string()))
+                    .collect(),
+            )
         }
         "composite_literal" => Some(
             src.t(field(n, "type")?)
                 .split('.')
-                .map(String::from)
+                .map(Cow::Borrowed)
                 .collect(),
         ),
         "unary_expression" => chain(fx, types, field(n, "operand")?, depth + 1),
@@ -519,16 +532,18 @@ fn chain(
     }
 }
 
-fn resolve(fx: &FileCtx, types: &FxHashMap<String, String>, mut segs: Vec<String>) -> String {
-    if let Some(first) = segs.first().cloned() {
+fn resolve(fx: &FileCtx, types: &FxHashMap<String, String>, segs: Segments) -> String {
+    let mut segs = segs;
+    if let Some(first) = segs.first() {
+        let first: &str = first;
         let replacement = types
-            .get(&first)
-            .or_else(|| fx.module_types.get(&first))
-            .or_else(|| fx.imports.get(&first));
+            .get(first)
+            .or_else(|| fx.module_types.get(first))
+            .or_else(|| fx.imports.get(first));
         if let Some(r) = replacement
-            && r != &first
+            && r != first
         {
-            let mut new: Vec<String> = r.split('.').map(String::from).collect();
+            let mut new: Segments = r.split('.').map(|s| Cow::Owned(s.to_string())).collect();
             new.extend(segs.drain(1..));
             segs = new;
         }
@@ -539,7 +554,11 @@ fn resolve(fx: &FileCtx, types: &FxHashMap<String, String>, mut segs: Vec<String
     segs.join(".")
 }
 
-pub(crate) fn canonical_with(fx: &FileCtx, types: &FxHashMap<String, String>, n: Node) -> String {
+pub(crate) fn canonical_with<'t>(
+    fx: &FileCtx<'t>,
+    types: &FxHashMap<String, String>,
+    n: Node<'t>,
+) -> String {
     match chain(fx, types, n, 0) {
         Some(segs) => resolve(fx, types, segs),
         None => "?".to_string(),

@@ -277,7 +277,7 @@ fn python<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
                     let (target, args) = if expr.k() == "call" {
                         (callee(expr), call_args(src, expr))
                     } else {
-                        (Some(expr), Vec::new())
+                        (Some(expr), Default::default())
                     };
                     let Some(target) = target else { continue };
                     let last = match target.k() {
