@@ -14,7 +14,7 @@ use smallvec::{SmallVec, smallvec};
 use tree_sitter::Node;
 
 use crate::Language;
-use crate::lang::{self, Arg, Param, call_args, callee, function_body, function_params};
+use crate::lang::{self, Arg, Args, Param, call_args, callee, function_body, function_params};
 use crate::sinks::{self, Cond, Spec};
 use crate::syntax::{
     Kind, MAX_WALK, Src, field, is_call, is_constant_literal, is_function_like, is_identifier,
@@ -164,6 +164,16 @@ impl<'t> FileCtx<'t> {
             .map(|i| first + i)
     }
 
+    /// The arguments of call `n` ([`call_args`]), remembered for the file.
+    pub fn call_args(&self, n: Node<'t>) -> Args<'t> {
+        if let Some(args) = self.call_args.borrow().get(&n.id()) {
+            return args.clone();
+        }
+        let args = call_args(self.src, n);
+        self.call_args.borrow_mut().insert(n.id(), args.clone());
+        args
+    }
+
     /// The same list as `walk(n, skip)` with `skip` pruning nested
     /// functions (when `prune_functions`) or nothing, read off `all`.
     pub fn subtree(&self, n: Node<'t>, prune_functions: bool) -> Vec<Node<'t>> {
@@ -206,6 +216,10 @@ pub(crate) struct FileCtx<'t> {
     pub enclosing: FxHashMap<usize, Node<'t>>,
     pub summaries: FxHashMap<usize, Summary>,
     pub has_defusedxml: bool,
+    /// Each call's arguments by node id, read once: every scope's passes,
+    /// the guard prescan and the pattern rules ask for the same calls again
+    /// and again, and walking an argument list is not cheap.
+    call_args: RefCell<FxHashMap<usize, Args<'t>>>,
 }
 
 pub(crate) struct ScopeResult {
@@ -297,6 +311,7 @@ pub(crate) fn file_ctx<'t>(src: &'t Src<'t>, lang: Language, root: Node<'t>) -> 
         enclosing: FxHashMap::default(),
         summaries: FxHashMap::default(),
         has_defusedxml: src.text.contains("defusedxml"),
+        call_args: RefCell::default(),
     };
     // Module-level constants and typed bindings.
     let mut top: Vec<Node> = Vec::new();
@@ -457,7 +472,7 @@ type Segments<'t> = SmallVec<[Cow<'t, str>; 4]>;
 fn chain<'t>(
     fx: &FileCtx<'t>,
     types: &FxHashMap<String, String>,
-    n: Node<'t>,
+    n: Node,
     depth: u32,
 ) -> Option<Segments<'t>> {
     if depth > 24 {
@@ -554,11 +569,7 @@ fn resolve(fx: &FileCtx, types: &FxHashMap<String, String>, segs: Segments) -> S
     segs.join(".")
 }
 
-pub(crate) fn canonical_with<'t>(
-    fx: &FileCtx<'t>,
-    types: &FxHashMap<String, String>,
-    n: Node<'t>,
-) -> String {
+pub(crate) fn canonical_with(fx: &FileCtx, types: &FxHashMap<String, String>, n: Node) -> String {
     match chain(fx, types, n, 0) {
         Some(segs) => resolve(fx, types, segs),
         None => "?".to_string(),
@@ -744,7 +755,7 @@ impl<'a, 't> Scope<'a, 't> {
     }
 
     /// Names mentioned by an expression (identifiers and dotted paths).
-    fn mentions(&self, n: Node) -> Vec<String> {
+    fn mentions(&self, n: Node<'t>) -> Vec<String> {
         let src = self.src();
         let mut out = Vec::new();
         for c in self.fx.subtree(n, true).into_iter().take(2000) {
@@ -761,7 +772,7 @@ impl<'a, 't> Scope<'a, 't> {
         out
     }
 
-    fn guard(&mut self, n: Node, mask: u16) {
+    fn guard(&mut self, n: Node<'t>, mask: u16) {
         for name in self.mentions(n) {
             *self.guarded.entry(name).or_insert(0) |= mask;
         }
@@ -801,7 +812,7 @@ impl<'a, 't> Scope<'a, 't> {
             let Some(c) = callee(n) else { continue };
             let name = self.canonical(c);
             let method = lang::method_name(src, c).to_string();
-            let args = call_args(src, n);
+            let args = self.fx.call_args(n);
             let receiver = match unwrap_expr(c).k() {
                 "attribute" | "member_expression" | "selector_expression" | "field_expression" => {
                     field(unwrap_expr(c), "object")
@@ -1530,7 +1541,7 @@ impl<'a, 't> Scope<'a, 't> {
         let c = callee(n)?;
         let name = self.canonical(c);
         let method = lang::method_name(src, c).to_string();
-        let args = call_args(src, n);
+        let args = self.fx.call_args(n);
         let receiver = self.receiver(c);
 
         // String formatting.
@@ -1732,7 +1743,7 @@ impl<'a, 't> Scope<'a, 't> {
     fn visit_call(&mut self, n: Node<'t>) {
         let src = self.src();
         let Some(c) = callee(n) else { return };
-        let args = call_args(src, n);
+        let args = self.fx.call_args(n);
         let name = self.canonical(c);
         let method = lang::method_name(src, c);
         // Sinks.

@@ -496,7 +496,7 @@ fn python_dispatch<'t>(fx: &FileCtx<'t>, def: Node<'t>, fname: &str, line: u32) 
 
 /// Keys read from the arguments object inside a branch: `arguments["x"]`,
 /// `arguments.get("x")`, `args.x`, `const {x} = args`.
-fn argument_keys(fx: &FileCtx, body: Node, arg_name: Option<&str>) -> Vec<String> {
+fn argument_keys<'t>(fx: &FileCtx<'t>, body: Node<'t>, arg_name: Option<&str>) -> Vec<String> {
     let src = fx.src;
     let is_args = |t: &str| {
         let t = t.trim_end_matches('?').replace("?.", ".");
