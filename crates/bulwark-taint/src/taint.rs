@@ -220,6 +220,10 @@ pub(crate) struct FileCtx<'t> {
     /// the guard prescan and the pattern rules ask for the same calls again
     /// and again, and walking an argument list is not cheap.
     call_args: RefCell<FxHashMap<usize, Args<'t>>>,
+    /// Canonical names by node id, for lookups without scope-local types
+    /// (which is most of them); filled only once the module's imports and
+    /// typed bindings are all known.
+    canonical: RefCell<FxHashMap<usize, String>>,
 }
 
 pub(crate) struct ScopeResult {
@@ -312,6 +316,7 @@ pub(crate) fn file_ctx<'t>(src: &'t Src<'t>, lang: Language, root: Node<'t>) -> 
         summaries: FxHashMap::default(),
         has_defusedxml: src.text.contains("defusedxml"),
         call_args: RefCell::default(),
+        canonical: RefCell::default(),
     };
     // Module-level constants and typed bindings.
     let mut top: Vec<Node> = Vec::new();
@@ -389,6 +394,8 @@ pub(crate) fn file_ctx<'t>(src: &'t Src<'t>, lang: Language, root: Node<'t>) -> 
         stack.push(n);
     }
     fx.all = all;
+    // Names resolved above saw only part of the module's typed bindings.
+    fx.canonical.get_mut().clear();
     fx
 }
 
@@ -570,10 +577,19 @@ fn resolve(fx: &FileCtx, types: &FxHashMap<String, String>, segs: Segments) -> S
 }
 
 pub(crate) fn canonical_with(fx: &FileCtx, types: &FxHashMap<String, String>, n: Node) -> String {
-    match chain(fx, types, n, 0) {
+    // Without scope-local types the name depends only on the file.
+    let cacheable = types.is_empty();
+    if cacheable && let Some(name) = fx.canonical.borrow().get(&n.id()) {
+        return name.clone();
+    }
+    let name = match chain(fx, types, n, 0) {
         Some(segs) => resolve(fx, types, segs),
         None => "?".to_string(),
+    };
+    if cacheable {
+        fx.canonical.borrow_mut().insert(n.id(), name.clone());
     }
+    name
 }
 
 fn is_sql_text(text: &str) -> bool {
