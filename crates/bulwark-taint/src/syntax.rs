@@ -6,6 +6,7 @@ use std::ops::ControlFlow;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 use tree_sitter::{Node, Parser, Tree};
 
@@ -236,9 +237,18 @@ pub(crate) fn is_comment(n: Node) -> bool {
     )
 }
 
-/// Field ids keyed by the address and length of the field-name literal.
+/// Field ids keyed by the address and length of the field-name literal
+/// (hashed: a file's analysis asks for fields a few thousand times).
 struct FieldCache {
-    entries: Vec<(usize, usize, Option<u16>)>,
+    entries: FxHashMap<(usize, usize), Option<u16>>,
+}
+
+impl FieldCache {
+    const fn new() -> Self {
+        FieldCache {
+            entries: FxHashMap::with_hasher(rustc_hash::FxBuildHasher),
+        }
+    }
 }
 
 thread_local! {
@@ -248,12 +258,12 @@ thread_local! {
     static KINDS: Cell<&'static [&'static str]> = const { Cell::new(&[]) };
     static FIELDS: RefCell<[FieldCache; 6]> = const {
         RefCell::new([
-            FieldCache { entries: Vec::new() },
-            FieldCache { entries: Vec::new() },
-            FieldCache { entries: Vec::new() },
-            FieldCache { entries: Vec::new() },
-            FieldCache { entries: Vec::new() },
-            FieldCache { entries: Vec::new() },
+            FieldCache::new(),
+            FieldCache::new(),
+            FieldCache::new(),
+            FieldCache::new(),
+            FieldCache::new(),
+            FieldCache::new(),
         ])
     };
 }
@@ -286,15 +296,15 @@ pub(crate) fn field<'t>(n: Node<'t>, name: &str) -> Option<Node<'t>> {
         FIELDS.with(|f| {
             let mut f = f.borrow_mut();
             let cache = &mut f[lang_index(lang)];
-            if let Some(e) = cache.entries.iter().find(|e| e.0 == key.0 && e.1 == key.1) {
-                return Some(e.2);
+            if let Some(id) = cache.entries.get(&key) {
+                return Some(*id);
             }
             let id = n
                 .language()
                 .field_id_for_name(name)
                 .map(std::num::NonZero::get);
             if cache.entries.len() < 512 {
-                cache.entries.push((key.0, key.1, id));
+                cache.entries.insert(key, id);
             }
             Some(id)
         })
