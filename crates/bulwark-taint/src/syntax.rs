@@ -224,6 +224,15 @@ pub(crate) fn walk_indexed<'t>(root: Node<'t>) -> (Vec<Node<'t>>, Vec<u32>) {
 pub(crate) type Children<'t> = SmallVec<[Node<'t>; 8]>;
 
 pub(crate) fn named_children<'t>(n: Node<'t>) -> Children<'t> {
+    let count = n.named_child_count();
+    // A few children are cheaper to index than to reach with a tree cursor,
+    // which allocates its stack and steps over every anonymous token.
+    if count <= 8 {
+        return (0..count as u32)
+            .filter_map(|i| n.named_child(i))
+            .filter(|c| !is_comment(*c))
+            .collect();
+    }
     let mut cursor = n.walk();
     n.named_children(&mut cursor)
         .filter(|c| !is_comment(*c))
