@@ -1,13 +1,15 @@
 //! Per-language knowledge of the syntax tree: imports, functions and their
 //! parameters, calls and their arguments, binding patterns.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
+use smallvec::SmallVec;
 use tree_sitter::Node;
 
 use crate::Language;
 use crate::syntax::{
-    Kind, Src, field, is_comment, is_identifier, literal_string, named_children, unwrap_expr,
+    Children, Kind, Src, field, is_comment, is_identifier, literal_string, named_children,
+    unwrap_expr,
 };
 
 /// One argument of a call: `name` is set for Python keyword arguments.
@@ -60,11 +62,14 @@ fn return_last(n: Node) -> Node {
     }
 }
 
-pub(crate) fn call_args<'t>(src: &Src<'t>, n: Node<'t>) -> Vec<Arg<'t>> {
+/// A call's arguments, inline up to four (nearly every call has fewer).
+pub(crate) type Args<'t> = SmallVec<[Arg<'t>; 4]>;
+
+pub(crate) fn call_args<'t>(src: &Src<'t>, n: Node<'t>) -> Args<'t> {
     let Some(list) = field(n, "arguments") else {
-        return Vec::new();
+        return Args::new();
     };
-    let mut out = Vec::new();
+    let mut out = Args::new();
     for c in named_children(list) {
         match c.k() {
             "keyword_argument" => {
@@ -110,7 +115,7 @@ pub(crate) fn arg_or_kw<'t>(args: &[Arg<'t>], i: usize, name: &str) -> Option<No
 /// In an object literal (JS `{a: 1}`, Go `T{A: 1}`), the value of key `key`.
 pub(crate) fn object_value<'t>(src: &Src<'t>, obj: Node<'t>, key: &str) -> Option<Node<'t>> {
     let obj = unwrap_expr(obj);
-    let items: Vec<Node> = match obj.k() {
+    let items: Children = match obj.k() {
         "object" => named_children(obj),
         "dictionary" => named_children(obj),
         "literal_value" => named_children(obj),
@@ -166,8 +171,8 @@ pub(crate) fn function_body<'t>(f: Node<'t>) -> Option<Node<'t>> {
 /// it is assigned to (`const f = () => ...`), or the object key (`execute: ...`).
 /// Names of all functions in `all`, by node id, without `Node::parent`
 /// (which walks down from the root and is slow on deep trees).
-pub(crate) fn function_names(src: &Src, all: &[Node]) -> HashMap<usize, String> {
-    let mut out = HashMap::new();
+pub(crate) fn function_names(src: &Src, all: &[Node]) -> FxHashMap<usize, String> {
+    let mut out = FxHashMap::default();
     for &n in all {
         let (slot, value) = match n.k() {
             "variable_declarator" => (field(n, "name"), field(n, "value")),
@@ -221,8 +226,8 @@ pub(crate) fn function_params(src: &Src, lang: Language, f: Node) -> Vec<Param> 
     if list.descendant_count() > 5_000 {
         return Vec::new();
     }
-    let items: Vec<Node> = if is_identifier(list.k()) {
-        vec![list]
+    let items: Children = if is_identifier(list.k()) {
+        smallvec::smallvec![list]
     } else {
         named_children(list)
     };
@@ -395,7 +400,7 @@ pub(crate) fn bound_names(src: &Src, pattern: Node) -> Vec<String> {
         }
     }
     out.reverse();
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = rustc_hash::FxHashSet::default();
     out.retain(|n| seen.insert(n.clone()));
     out
 }
@@ -420,8 +425,8 @@ pub(crate) fn normalize_module(spec: &str) -> String {
 }
 
 /// Local name → canonical dotted name, from the file's imports.
-pub(crate) fn imports(src: &Src, lang: Language, all: &[Node]) -> HashMap<String, String> {
-    let mut map = HashMap::new();
+pub(crate) fn imports(src: &Src, lang: Language, all: &[Node]) -> FxHashMap<String, String> {
+    let mut map = FxHashMap::default();
     for &n in all {
         match (lang, n.k()) {
             (Language::Python, "import_statement") => {
@@ -608,7 +613,7 @@ fn require_module(src: &Src, value: Node) -> Option<String> {
     None
 }
 
-fn rust_use(src: &Src, n: Node, prefix: &str, map: &mut HashMap<String, String>) {
+fn rust_use(src: &Src, n: Node, prefix: &str, map: &mut FxHashMap<String, String>) {
     let mut stack = vec![(n, prefix.to_string())];
     let mut steps = 0;
     while let Some((n, prefix)) = stack.pop() {

@@ -17,7 +17,7 @@ mod syntax;
 mod taint;
 mod tools;
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use syntax::Kind;
 
@@ -176,7 +176,7 @@ pub fn analyze_file(
     let found = tools::discover(&fx);
 
     // Tool handlers: phase 1 analyses them again with tool sources.
-    let mut handlers: HashMap<usize, (String, bool)> = HashMap::new();
+    let mut handlers: FxHashMap<usize, (String, bool)> = FxHashMap::default();
     for f in &found {
         if let Some(h) = f.handler {
             handlers
@@ -191,8 +191,8 @@ pub fn analyze_file(
         v.sort_by_key(|n| n.start_byte());
         v
     };
-    let mut summaries = HashMap::new();
-    let mut phase0 = HashMap::new();
+    let mut summaries = FxHashMap::default();
+    let mut phase0 = FxHashMap::default();
     for f in &named {
         // A handler's phase-0 result serves only as a summary for calls to
         // it (phase 1 analyses it afresh); when its name appears nowhere but
@@ -229,12 +229,12 @@ pub fn analyze_file(
             .filter(|n| syntax::is_function_like(n.k()))
             .take(MAX_SCOPES),
     );
-    let mut envs: HashMap<usize, HashMap<String, taint::Taint>> = HashMap::new();
-    let mut callbacks: HashMap<usize, taint::Taint> = HashMap::new();
+    let mut envs: FxHashMap<usize, FxHashMap<String, taint::Taint>> = FxHashMap::default();
+    let mut callbacks: FxHashMap<usize, taint::Taint> = FxHashMap::default();
     let mut hits = Vec::new();
     for (i, s) in scopes.iter().enumerate() {
         let (sources, outer_id) = if i == 0 {
-            (HashMap::new(), None)
+            (FxHashMap::default(), None)
         } else {
             let params = taint::params_of(&src, language, *s);
             let mut sources = match handlers.get(&s.id()) {
@@ -386,7 +386,7 @@ pub fn analyze_file(
 
 /// One finding per rule and position: the most confident, then most severe.
 fn dedupe(findings: Vec<Finding>) -> Vec<Finding> {
-    let mut best: HashMap<(String, u32, u32), Finding> = HashMap::new();
+    let mut best: FxHashMap<(String, u32, u32), Finding> = FxHashMap::default();
     for f in findings {
         let Location::File { line, column, .. } = f.location else {
             continue;

@@ -6,7 +6,7 @@ use bulwark_detect::{Confidence, Severity};
 use tree_sitter::Node;
 
 use crate::Language;
-use crate::lang::{call_args, callee, keyword, object_value, positional};
+use crate::lang::{callee, keyword, object_value, positional};
 use crate::redos;
 use crate::rules;
 use crate::syntax::{
@@ -170,7 +170,7 @@ pub(crate) fn scan(fx: &FileCtx) -> Vec<PatternHit> {
             let Some(c) = callee(n) else { continue };
             let name = canonical_with(fx, &types, c);
             let method = crate::lang::method_name(src, c).to_string();
-            let args = call_args(src, n);
+            let args = fx.call_args(n);
             call_patterns(fx, n, &name, &method, &args, auth, &mut out);
             continue;
         }

@@ -5,7 +5,7 @@ use tree_sitter::Node;
 use crate::Language;
 use crate::lang::{Arg, arg_or_kw, callee, keyword, object_value, positional};
 use crate::rules;
-use crate::syntax::{Kind, field, literal_string, named_children, unwrap_expr};
+use crate::syntax::{Children, Kind, field, literal_string, named_children, unwrap_expr};
 use crate::taint::{Scope, kind};
 
 /// What the tainted value must look like for the sink to be reached.
@@ -96,7 +96,7 @@ fn truthy_literal(src: &crate::syntax::Src, n: Node) -> bool {
     )
 }
 
-fn elements<'t>(n: Node<'t>) -> Option<Vec<Node<'t>>> {
+fn elements<'t>(n: Node<'t>) -> Option<Children<'t>> {
     let n = unwrap_expr(n);
     match n.k() {
         "list" | "tuple" | "array" | "array_expression" => Some(named_children(n)),

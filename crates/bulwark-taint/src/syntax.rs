@@ -6,6 +6,8 @@ use std::ops::ControlFlow;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 use tree_sitter::{Node, Parser, Tree};
 
 use crate::Language;
@@ -217,7 +219,20 @@ pub(crate) fn walk_indexed<'t>(root: Node<'t>) -> (Vec<Node<'t>>, Vec<u32>) {
     (out, ends)
 }
 
-pub(crate) fn named_children<'t>(n: Node<'t>) -> Vec<Node<'t>> {
+/// A node's children, inline up to eight: most nodes have a few, and these
+/// lists are made for nearly every node the analysis looks at.
+pub(crate) type Children<'t> = SmallVec<[Node<'t>; 8]>;
+
+pub(crate) fn named_children<'t>(n: Node<'t>) -> Children<'t> {
+    let count = n.named_child_count();
+    // A few children are cheaper to index than to reach with a tree cursor,
+    // which allocates its stack and steps over every anonymous token.
+    if count <= 8 {
+        return (0..count as u32)
+            .filter_map(|i| n.named_child(i))
+            .filter(|c| !is_comment(*c))
+            .collect();
+    }
     let mut cursor = n.walk();
     n.named_children(&mut cursor)
         .filter(|c| !is_comment(*c))
@@ -231,9 +246,18 @@ pub(crate) fn is_comment(n: Node) -> bool {
     )
 }
 
-/// Field ids keyed by the address and length of the field-name literal.
+/// Field ids keyed by the address and length of the field-name literal
+/// (hashed: a file's analysis asks for fields a few thousand times).
 struct FieldCache {
-    entries: Vec<(usize, usize, Option<u16>)>,
+    entries: FxHashMap<(usize, usize), Option<u16>>,
+}
+
+impl FieldCache {
+    const fn new() -> Self {
+        FieldCache {
+            entries: FxHashMap::with_hasher(rustc_hash::FxBuildHasher),
+        }
+    }
 }
 
 thread_local! {
@@ -243,12 +267,12 @@ thread_local! {
     static KINDS: Cell<&'static [&'static str]> = const { Cell::new(&[]) };
     static FIELDS: RefCell<[FieldCache; 6]> = const {
         RefCell::new([
-            FieldCache { entries: Vec::new() },
-            FieldCache { entries: Vec::new() },
-            FieldCache { entries: Vec::new() },
-            FieldCache { entries: Vec::new() },
-            FieldCache { entries: Vec::new() },
-            FieldCache { entries: Vec::new() },
+            FieldCache::new(),
+            FieldCache::new(),
+            FieldCache::new(),
+            FieldCache::new(),
+            FieldCache::new(),
+            FieldCache::new(),
         ])
     };
 }
@@ -281,15 +305,15 @@ pub(crate) fn field<'t>(n: Node<'t>, name: &str) -> Option<Node<'t>> {
         FIELDS.with(|f| {
             let mut f = f.borrow_mut();
             let cache = &mut f[lang_index(lang)];
-            if let Some(e) = cache.entries.iter().find(|e| e.0 == key.0 && e.1 == key.1) {
-                return Some(e.2);
+            if let Some(id) = cache.entries.get(&key) {
+                return Some(*id);
             }
             let id = n
                 .language()
                 .field_id_for_name(name)
                 .map(std::num::NonZero::get);
             if cache.entries.len() < 512 {
-                cache.entries.push((key.0, key.1, id));
+                cache.entries.insert(key, id);
             }
             Some(id)
         })

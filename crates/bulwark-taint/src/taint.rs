@@ -5,14 +5,16 @@
 //! with their own parameters as sources, so that a tool passing input into a
 //! helper in the same file is traced one level deep.
 
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
-use std::hash::Hasher;
+use std::hash::BuildHasher;
 
+use smallvec::{SmallVec, smallvec};
 use tree_sitter::Node;
 
 use crate::Language;
-use crate::lang::{self, Arg, Param, call_args, callee, function_body, function_params};
+use crate::lang::{self, Arg, Args, Param, call_args, callee, function_body, function_params};
 use crate::sinks::{self, Cond, Spec};
 use crate::syntax::{
     Kind, MAX_WALK, Src, field, is_call, is_constant_literal, is_function_like, is_identifier,
@@ -162,6 +164,16 @@ impl<'t> FileCtx<'t> {
             .map(|i| first + i)
     }
 
+    /// The arguments of call `n` ([`call_args`]), remembered for the file.
+    pub fn call_args(&self, n: Node<'t>) -> Args<'t> {
+        if let Some(args) = self.call_args.borrow().get(&n.id()) {
+            return args.clone();
+        }
+        let args = call_args(self.src, n);
+        self.call_args.borrow_mut().insert(n.id(), args.clone());
+        args
+    }
+
     /// The same list as `walk(n, skip)` with `skip` pruning nested
     /// functions (when `prune_functions`) or nothing, read off `all`.
     pub fn subtree(&self, n: Node<'t>, prune_functions: bool) -> Vec<Node<'t>> {
@@ -194,22 +206,30 @@ pub(crate) struct FileCtx<'t> {
     pub all: Vec<Node<'t>>,
     /// For each node of `all`, the index just past its subtree.
     ends: Vec<u32>,
-    pub imports: HashMap<String, String>,
-    pub module_types: HashMap<String, String>,
-    pub module_consts: HashMap<String, Node<'t>>,
-    pub funcs: HashMap<String, Node<'t>>,
+    pub imports: FxHashMap<String, String>,
+    pub module_types: FxHashMap<String, String>,
+    pub module_consts: FxHashMap<String, Node<'t>>,
+    pub funcs: FxHashMap<String, Node<'t>>,
     /// Function names by node id.
-    pub fn_names: HashMap<usize, String>,
+    pub fn_names: FxHashMap<usize, String>,
     /// The function each nested function is in, by node id.
-    pub enclosing: HashMap<usize, Node<'t>>,
-    pub summaries: HashMap<usize, Summary>,
+    pub enclosing: FxHashMap<usize, Node<'t>>,
+    pub summaries: FxHashMap<usize, Summary>,
     pub has_defusedxml: bool,
+    /// Each call's arguments by node id, read once: every scope's passes,
+    /// the guard prescan and the pattern rules ask for the same calls again
+    /// and again, and walking an argument list is not cheap.
+    call_args: RefCell<FxHashMap<usize, Args<'t>>>,
+    /// Canonical names by node id, for lookups without scope-local types
+    /// (which is most of them); filled only once the module's imports and
+    /// typed bindings are all known.
+    canonical: RefCell<FxHashMap<usize, String>>,
 }
 
 pub(crate) struct ScopeResult {
     pub hits: Vec<Hit>,
     pub ret: Option<Taint>,
-    pub env: HashMap<String, Taint>,
+    pub env: FxHashMap<String, Taint>,
     /// Function literals whose first parameter receives a tainted value
     /// (`files.forEach(f => ...)`).
     pub callbacks: Vec<(usize, Taint)>,
@@ -217,40 +237,41 @@ pub(crate) struct ScopeResult {
 
 /// A set of names kept as a 4096-bit filter of their hashes: a name never
 /// noted is never reported as contained, a name noted always is, and another
-/// name only rarely (which costs a second pass, not a wrong answer).
-#[derive(Default)]
+/// name only rarely (which costs a second pass, not a wrong answer). Inline
+/// and cleared in place, since every scope's first pass fills one.
 struct MissedNames {
-    bits: Vec<u64>,
+    bits: [u64; MissedNames::WORDS],
+}
+
+impl Default for MissedNames {
+    fn default() -> Self {
+        MissedNames {
+            bits: [0; MissedNames::WORDS],
+        }
+    }
 }
 
 impl MissedNames {
     const BITS: u64 = 4096;
+    const WORDS: usize = (Self::BITS / 64) as usize;
 
     fn slot(name: &str) -> (usize, u64) {
-        let mut h = std::hash::DefaultHasher::new();
-        h.write(name.as_bytes());
-        let bit = h.finish() % Self::BITS;
+        let bit = rustc_hash::FxBuildHasher.hash_one(name) % Self::BITS;
         ((bit / 64) as usize, 1 << (bit % 64))
     }
 
     fn note(&mut self, name: &str) {
-        if self.bits.is_empty() {
-            self.bits = vec![0; (Self::BITS / 64) as usize];
-        }
         let (word, mask) = Self::slot(name);
         self.bits[word] |= mask;
     }
 
     fn contains(&self, name: &str) -> bool {
-        if self.bits.is_empty() {
-            return false;
-        }
         let (word, mask) = Self::slot(name);
         self.bits[word] & mask != 0
     }
 
     fn clear(&mut self) {
-        self.bits.clear();
+        self.bits = [0; Self::WORDS];
     }
 }
 
@@ -258,15 +279,15 @@ pub(crate) struct Scope<'a, 't> {
     pub fx: &'a FileCtx<'t>,
     func: Node<'t>,
     fn_name: Option<String>,
-    sources: HashMap<String, Taint>,
-    env: HashMap<String, Taint>,
-    fallback: HashMap<String, Taint>,
-    outer: Option<&'a HashMap<String, Taint>>,
-    consts: HashSet<String>,
-    pub types: HashMap<String, String>,
-    guarded: HashMap<String, u16>,
-    pub shell_cmds: HashSet<String>,
-    walk_vars: HashSet<String>,
+    sources: FxHashMap<String, Taint>,
+    env: FxHashMap<String, Taint>,
+    fallback: FxHashMap<String, Taint>,
+    outer: Option<&'a FxHashMap<String, Taint>>,
+    consts: FxHashSet<String>,
+    pub types: FxHashMap<String, String>,
+    guarded: FxHashMap<String, u16>,
+    pub shell_cmds: FxHashSet<String>,
+    walk_vars: FxHashSet<String>,
     /// Names looked up and not found during the first pass.
     missed: RefCell<MissedNames>,
     proto_guard: bool,
@@ -287,13 +308,15 @@ pub(crate) fn file_ctx<'t>(src: &'t Src<'t>, lang: Language, root: Node<'t>) -> 
         all: Vec::new(),
         ends,
         imports,
-        module_types: HashMap::new(),
-        module_consts: HashMap::new(),
-        funcs: HashMap::new(),
-        fn_names: HashMap::new(),
-        enclosing: HashMap::new(),
-        summaries: HashMap::new(),
+        module_types: FxHashMap::default(),
+        module_consts: FxHashMap::default(),
+        funcs: FxHashMap::default(),
+        fn_names: FxHashMap::default(),
+        enclosing: FxHashMap::default(),
+        summaries: FxHashMap::default(),
         has_defusedxml: src.text.contains("defusedxml"),
+        call_args: RefCell::default(),
+        canonical: RefCell::default(),
     };
     // Module-level constants and typed bindings.
     let mut top: Vec<Node> = Vec::new();
@@ -337,7 +360,7 @@ pub(crate) fn file_ctx<'t>(src: &'t Src<'t>, lang: Language, root: Node<'t>) -> 
             let n = src.t(name).to_string();
             let v = unwrap_expr(value);
             if is_call(v.k()) || matches!(v.k(), "composite_literal" | "unary_expression") {
-                let scope_types = HashMap::new();
+                let scope_types = FxHashMap::default();
                 if let Some(t) = type_of_value(&fx, &scope_types, v) {
                     fx.module_types.insert(n.clone(), t);
                 }
@@ -371,19 +394,21 @@ pub(crate) fn file_ctx<'t>(src: &'t Src<'t>, lang: Language, root: Node<'t>) -> 
         stack.push(n);
     }
     fx.all = all;
+    // Names resolved above saw only part of the module's typed bindings.
+    fx.canonical.get_mut().clear();
     fx
 }
 
 /// The canonical type/name of the value `v` when it is a constructor-like
 /// call: `httpx.AsyncClient()` → `httpx.AsyncClient`; `promisify(exec)` →
 /// `child_process.exec`.
-fn type_of_value(fx: &FileCtx, types: &HashMap<String, String>, v: Node) -> Option<String> {
+fn type_of_value(fx: &FileCtx, types: &FxHashMap<String, String>, v: Node) -> Option<String> {
     type_of_value_at(fx, types, v, 0)
 }
 
 fn type_of_value_at(
     fx: &FileCtx,
-    types: &HashMap<String, String>,
+    types: &FxHashMap<String, String>,
     v: Node,
     depth: u32,
 ) -> Option<String> {
@@ -446,13 +471,17 @@ fn strip_ctor(name: &str) -> String {
     segs.join(".")
 }
 
+/// The dotted segments of a name, borrowed from the source where they can be:
+/// canonical names are built for nearly every call and member access.
+type Segments<'t> = SmallVec<[Cow<'t, str>; 4]>;
+
 /// Dotted segments of a callee or receiver expression, or `None`.
-fn chain(
-    fx: &FileCtx,
-    types: &HashMap<String, String>,
+fn chain<'t>(
+    fx: &FileCtx<'t>,
+    types: &FxHashMap<String, String>,
     n: Node,
     depth: u32,
-) -> Option<Vec<String>> {
+) -> Option<Segments<'t>> {
     if depth > 24 {
         return None;
     }
@@ -473,7 +502,7 @@ fn chain(
                 | "crate"
         )
     {
-        return Some(vec![src.t(n).to_string()]);
+        return Some(smallvec![Cow::Borrowed(src.t(n))]);
     }
     match k {
         "attribute" | "member_expression" | "selector_expression" | "field_expression" => {
@@ -484,16 +513,16 @@ fn chain(
                 .or_else(|| field(n, "property"))
                 .or_else(|| field(n, "field"))?;
             let mut segs = chain(fx, types, obj, depth + 1)?;
-            segs.push(src.t(prop).to_string());
+            segs.push(Cow::Borrowed(src.t(prop)));
             Some(segs)
         }
         "scoped_identifier" => {
             let name = field(n, "name")?;
             let mut segs = match field(n, "path") {
                 Some(p) => chain(fx, types, p, depth + 1)?,
-                None => Vec::new(),
+                None => SmallVec::new(),
             };
-            segs.push(src.t(name).to_string());
+            segs.push(Cow::Borrowed(src.t(name)));
             Some(segs)
         }
         "generic_function" => chain(fx, types, field(n, "function")?, depth + 1),
@@ -501,16 +530,23 @@ fn chain(
             let c = callee(n)?;
             if src.t(c) == "require" {
                 let a = field(n, "arguments")?.named_child(0)?;
-                return Some(vec![lang::normalize_module(&literal_string(src, a)?)]);
+                return Some(smallvec![Cow::Owned(lang::normalize_module(
+                    &literal_string(src, a)?
+                ))]);
             }
             let inner = chain(fx, types, c, depth + 1)?;
             let name = resolve(fx, types, inner);
-            Some(strip_ctor(&name).split('.').map(String::from).collect())
+            Some(
+                strip_ctor(&name)
+                    .split('.')
+                    .map(|s| Cow::Owned(s.to_string()))
+                    .collect(),
+            )
         }
         "composite_literal" => Some(
             src.t(field(n, "type")?)
                 .split('.')
-                .map(String::from)
+                .map(Cow::Borrowed)
                 .collect(),
         ),
         "unary_expression" => chain(fx, types, field(n, "operand")?, depth + 1),
@@ -518,16 +554,18 @@ fn chain(
     }
 }
 
-fn resolve(fx: &FileCtx, types: &HashMap<String, String>, mut segs: Vec<String>) -> String {
-    if let Some(first) = segs.first().cloned() {
+fn resolve(fx: &FileCtx, types: &FxHashMap<String, String>, segs: Segments) -> String {
+    let mut segs = segs;
+    if let Some(first) = segs.first() {
+        let first: &str = first;
         let replacement = types
-            .get(&first)
-            .or_else(|| fx.module_types.get(&first))
-            .or_else(|| fx.imports.get(&first));
+            .get(first)
+            .or_else(|| fx.module_types.get(first))
+            .or_else(|| fx.imports.get(first));
         if let Some(r) = replacement
-            && r != &first
+            && r != first
         {
-            let mut new: Vec<String> = r.split('.').map(String::from).collect();
+            let mut new: Segments = r.split('.').map(|s| Cow::Owned(s.to_string())).collect();
             new.extend(segs.drain(1..));
             segs = new;
         }
@@ -538,11 +576,20 @@ fn resolve(fx: &FileCtx, types: &HashMap<String, String>, mut segs: Vec<String>)
     segs.join(".")
 }
 
-pub(crate) fn canonical_with(fx: &FileCtx, types: &HashMap<String, String>, n: Node) -> String {
-    match chain(fx, types, n, 0) {
+pub(crate) fn canonical_with(fx: &FileCtx, types: &FxHashMap<String, String>, n: Node) -> String {
+    // Without scope-local types the name depends only on the file.
+    let cacheable = types.is_empty();
+    if cacheable && let Some(name) = fx.canonical.borrow().get(&n.id()) {
+        return name.clone();
+    }
+    let name = match chain(fx, types, n, 0) {
         Some(segs) => resolve(fx, types, segs),
         None => "?".to_string(),
+    };
+    if cacheable {
+        fx.canonical.borrow_mut().insert(n.id(), name.clone());
     }
+    name
 }
 
 fn is_sql_text(text: &str) -> bool {
@@ -575,8 +622,8 @@ impl<'a, 't> Scope<'a, 't> {
     pub fn new(
         fx: &'a FileCtx<'t>,
         func: Node<'t>,
-        sources: HashMap<String, Taint>,
-        outer: Option<&'a HashMap<String, Taint>>,
+        sources: FxHashMap<String, Taint>,
+        outer: Option<&'a FxHashMap<String, Taint>>,
         use_summaries: bool,
     ) -> Self {
         let fn_name = if func == fx.root {
@@ -589,14 +636,14 @@ impl<'a, 't> Scope<'a, 't> {
             func,
             fn_name,
             sources,
-            env: HashMap::new(),
-            fallback: HashMap::new(),
+            env: FxHashMap::default(),
+            fallback: FxHashMap::default(),
             outer,
-            consts: HashSet::new(),
-            types: HashMap::new(),
-            guarded: HashMap::new(),
-            shell_cmds: HashSet::new(),
-            walk_vars: HashSet::new(),
+            consts: FxHashSet::default(),
+            types: FxHashMap::default(),
+            guarded: FxHashMap::default(),
+            shell_cmds: FxHashSet::default(),
+            walk_vars: FxHashSet::default(),
             missed: RefCell::new(MissedNames::default()),
             proto_guard: false,
             use_summaries,
@@ -724,7 +771,7 @@ impl<'a, 't> Scope<'a, 't> {
     }
 
     /// Names mentioned by an expression (identifiers and dotted paths).
-    fn mentions(&self, n: Node) -> Vec<String> {
+    fn mentions(&self, n: Node<'t>) -> Vec<String> {
         let src = self.src();
         let mut out = Vec::new();
         for c in self.fx.subtree(n, true).into_iter().take(2000) {
@@ -741,7 +788,7 @@ impl<'a, 't> Scope<'a, 't> {
         out
     }
 
-    fn guard(&mut self, n: Node, mask: u16) {
+    fn guard(&mut self, n: Node<'t>, mask: u16) {
         for name in self.mentions(n) {
             *self.guarded.entry(name).or_insert(0) |= mask;
         }
@@ -781,7 +828,7 @@ impl<'a, 't> Scope<'a, 't> {
             let Some(c) = callee(n) else { continue };
             let name = self.canonical(c);
             let method = lang::method_name(src, c).to_string();
-            let args = call_args(src, n);
+            let args = self.fx.call_args(n);
             let receiver = match unwrap_expr(c).k() {
                 "attribute" | "member_expression" | "selector_expression" | "field_expression" => {
                     field(unwrap_expr(c), "object")
@@ -1510,7 +1557,7 @@ impl<'a, 't> Scope<'a, 't> {
         let c = callee(n)?;
         let name = self.canonical(c);
         let method = lang::method_name(src, c).to_string();
-        let args = call_args(src, n);
+        let args = self.fx.call_args(n);
         let receiver = self.receiver(c);
 
         // String formatting.
@@ -1712,7 +1759,7 @@ impl<'a, 't> Scope<'a, 't> {
     fn visit_call(&mut self, n: Node<'t>) {
         let src = self.src();
         let Some(c) = callee(n) else { return };
-        let args = call_args(src, n);
+        let args = self.fx.call_args(n);
         let name = self.canonical(c);
         let method = lang::method_name(src, c);
         // Sinks.
@@ -1985,8 +2032,8 @@ fn inline_captures(s: &str) -> Vec<String> {
 }
 
 /// Pseudo-sources for a function's own parameters (not tool input).
-pub(crate) fn param_sources(params: &[Param]) -> HashMap<String, Taint> {
-    let mut out = HashMap::new();
+pub(crate) fn param_sources(params: &[Param]) -> FxHashMap<String, Taint> {
+    let mut out = FxHashMap::default();
     for p in params {
         if p.plumbing {
             continue;
@@ -2013,8 +2060,8 @@ pub(crate) fn tool_sources(
     params: &[Param],
     tool: &str,
     only_first: bool,
-) -> HashMap<String, Taint> {
-    let mut out = HashMap::new();
+) -> FxHashMap<String, Taint> {
+    let mut out = FxHashMap::default();
     for (i, p) in params.iter().enumerate() {
         if p.plumbing || (only_first && i > 0) {
             continue;

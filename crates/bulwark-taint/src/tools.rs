@@ -1,6 +1,6 @@
 //! Finding the MCP tools a file registers, and their handler functions.
 
-use std::collections::HashSet;
+use rustc_hash::FxHashSet;
 
 use tree_sitter::Node;
 
@@ -277,7 +277,7 @@ fn python<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
                     let (target, args) = if expr.k() == "call" {
                         (callee(expr), call_args(src, expr))
                     } else {
-                        (Some(expr), Vec::new())
+                        (Some(expr), Default::default())
                     };
                     let Some(target) = target else { continue };
                     let last = match target.k() {
@@ -471,7 +471,7 @@ fn python_dispatch<'t>(fx: &FileCtx<'t>, def: Node<'t>, fname: &str, line: u32) 
         }];
     }
     let mut out = Vec::new();
-    let mut seen = HashSet::new();
+    let mut seen = FxHashSet::default();
     for (i, (name, body, bline)) in branches.into_iter().enumerate() {
         if !seen.insert(name.clone()) {
             continue;
@@ -496,7 +496,7 @@ fn python_dispatch<'t>(fx: &FileCtx<'t>, def: Node<'t>, fname: &str, line: u32) 
 
 /// Keys read from the arguments object inside a branch: `arguments["x"]`,
 /// `arguments.get("x")`, `args.x`, `const {x} = args`.
-fn argument_keys(fx: &FileCtx, body: Node, arg_name: Option<&str>) -> Vec<String> {
+fn argument_keys<'t>(fx: &FileCtx<'t>, body: Node<'t>, arg_name: Option<&str>) -> Vec<String> {
     let src = fx.src;
     let is_args = |t: &str| {
         let t = t.trim_end_matches('?').replace("?.", ".");
@@ -586,7 +586,7 @@ fn argument_keys(fx: &FileCtx, body: Node, arg_name: Option<&str>) -> Vec<String
             _ => {}
         }
     }
-    let mut seen = HashSet::new();
+    let mut seen = FxHashSet::default();
     out.retain(|k| seen.insert(k.clone()));
     out
 }
@@ -825,7 +825,7 @@ fn js_dispatch<'t>(fx: &FileCtx<'t>, handler: Node<'t>, line: u32) -> Vec<Found<
         }];
     }
     let mut out = Vec::new();
-    let mut seen = HashSet::new();
+    let mut seen = FxHashSet::default();
     for (i, (name, body, bline)) in branches.into_iter().enumerate() {
         if !seen.insert(name.clone()) {
             continue;
