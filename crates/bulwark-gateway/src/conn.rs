@@ -310,14 +310,8 @@ impl Connections {
     ) -> Result<Lease, GatewayError> {
         {
             let mut clients = slot.clients.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(conn) = clients.get_mut(client)
-                && !conn.upstream.is_closed()
-            {
-                conn.last_used = Instant::now();
-                return Ok(Lease {
-                    upstream: conn.upstream.clone(),
-                    fresh: false,
-                });
+            if let Some(lease) = reuse(&mut clients, client) {
+                return Ok(lease);
             }
             clients.remove(client);
             make_room(name, &mut clients, self.options.max_client_sessions)?;
@@ -327,14 +321,8 @@ impl Connections {
         let upstream = self.dial(name, transport, slot).await?;
         let mut clients = slot.clients.lock().unwrap_or_else(PoisonError::into_inner);
         // The same client may have dialled twice at once: keep the first.
-        if let Some(conn) = clients.get_mut(client)
-            && !conn.upstream.is_closed()
-        {
-            conn.last_used = Instant::now();
-            return Ok(Lease {
-                upstream: conn.upstream.clone(),
-                fresh: false,
-            });
+        if let Some(lease) = reuse(&mut clients, client) {
+            return Ok(lease);
         }
         make_room(name, &mut clients, self.options.max_client_sessions)?;
         clients.insert(
@@ -589,6 +577,18 @@ pub fn client_key(ctx: &bulwark_core::CallContext) -> Option<String> {
     Some(match &ctx.tenant {
         Some(tenant) => format!("principal:{principal}@{tenant}"),
         None => format!("principal:{principal}"),
+    })
+}
+
+/// The client's live connection, marked as used now.
+fn reuse(clients: &mut HashMap<String, ClientConn>, client: &str) -> Option<Lease> {
+    let conn = clients
+        .get_mut(client)
+        .filter(|c| !c.upstream.is_closed())?;
+    conn.last_used = Instant::now();
+    Some(Lease {
+        upstream: conn.upstream.clone(),
+        fresh: false,
     })
 }
 

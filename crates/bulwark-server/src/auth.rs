@@ -403,6 +403,18 @@ fn challenge(
     response
 }
 
+/// The credential of an `Authorization: Bearer …` header, trimmed.
+pub(crate) fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+}
+
 /// Authenticate an MCP request and check it may reach this profile.
 pub(crate) async fn authenticate(
     State(gate): State<Arc<AuthGate>>,
@@ -438,15 +450,7 @@ pub(crate) async fn authenticate(
             "credentials in the query string are refused; send them in the Authorization header as `Bearer <token>`".into(),
         );
     }
-    let credential = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim);
+    let credential = bearer(request.headers());
     // LimaCharlie style: `Bearer <key>:<tenant>` names the tenant with the key.
     let (credential, bearer_tenant) = match credential {
         Some(c) if gate.config.tenant_headers && c.contains(':') => {

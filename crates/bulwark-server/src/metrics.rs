@@ -165,16 +165,7 @@ pub(crate) async fn serve_metrics(
         }
     };
     if needs_credential {
-        let credential = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|c| !c.is_empty());
+        let credential = crate::auth::bearer(request.headers()).filter(|c| !c.is_empty());
         let Some(credential) = credential else {
             return denied(
                 StatusCode::UNAUTHORIZED,

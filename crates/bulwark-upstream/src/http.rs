@@ -208,7 +208,7 @@ fn from_reqwest(url: &str, e: &reqwest::Error) -> Option<UpstreamError> {
     None
 }
 
-fn status_error(url: &str, status: u16, detail: String) -> UpstreamError {
+pub(crate) fn status_error(url: &str, status: u16, detail: String) -> UpstreamError {
     match status {
         401 | 403 => UpstreamError::Unauthorized {
             url: url.to_owned(),
@@ -241,7 +241,7 @@ fn status_from_text(url: &str, text: &str) -> Option<UpstreamError> {
     Some(status_error(url, status, detail))
 }
 
-fn shorten(text: &str, max: usize) -> String {
+pub(crate) fn shorten(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         Some((at, _)) => format!("{}…", &text[..at]),
         None => text.to_owned(),

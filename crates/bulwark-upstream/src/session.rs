@@ -245,20 +245,7 @@ impl Upstream {
                 ClientLifecycleMode::Initialize,
             ));
         match tokio::time::timeout_at(deadline, started).await {
-            Ok(Ok(service)) => {
-                let info = server_info(service.peer_info().as_deref());
-                tracing::debug!(server = %url, ?info, "connected over legacy SSE");
-                Ok(Upstream {
-                    service,
-                    child: None,
-                    pid: None,
-                    info,
-                    label: url.to_owned(),
-                    url: Some(url.to_owned()),
-                    request_timeout: options.request_timeout,
-                    oauth_name: None,
-                })
-            }
+            Ok(Ok(service)) => Ok(Self::remote(service, url, options)),
             Ok(Err(error)) => Err(UpstreamError::Initialize {
                 target: url.to_owned(),
                 detail: http::describe_initialize_error(&error),
@@ -269,6 +256,26 @@ impl Upstream {
                 after: options.timeout,
                 hint: "the event stream opened but the server did not answer initialize".to_owned(),
             }),
+        }
+    }
+
+    /// A session with a server reached over HTTP (Streamable HTTP or legacy SSE).
+    fn remote(
+        service: RunningService<RoleClient, Handler>,
+        url: &str,
+        options: &ConnectOptions,
+    ) -> Upstream {
+        let info = server_info(service.peer_info().as_deref());
+        tracing::debug!(server = %url, ?info, "connected");
+        Upstream {
+            service,
+            child: None,
+            pid: None,
+            info,
+            label: url.to_owned(),
+            url: Some(url.to_owned()),
+            request_timeout: options.request_timeout,
+            oauth_name: options.oauth.as_ref().map(|o| o.name.clone()),
         }
     }
 
@@ -289,20 +296,7 @@ impl Upstream {
             ClientLifecycleMode::Initialize,
         );
         match tokio::time::timeout(options.timeout, started).await {
-            Ok(Ok(service)) => {
-                let info = server_info(service.peer_info().as_deref());
-                tracing::debug!(server = %url, ?info, "connected");
-                Ok(Upstream {
-                    service,
-                    child: None,
-                    pid: None,
-                    info,
-                    label: url.to_owned(),
-                    url: Some(url.to_owned()),
-                    request_timeout: options.request_timeout,
-                    oauth_name: options.oauth.as_ref().map(|o| o.name.clone()),
-                })
-            }
+            Ok(Ok(service)) => Ok(Self::remote(service, url, options)),
             Ok(Err(error)) => Err(http::initialize_error(url, &error)),
             Err(_) => Err(UpstreamError::InitializeTimeout {
                 target: url.to_owned(),

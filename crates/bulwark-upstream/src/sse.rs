@@ -176,11 +176,7 @@ fn outgoing(
                 let text = response.text().await.unwrap_or_default();
                 return Err(SendError(format!(
                     "POST {endpoint}: HTTP {status}{}",
-                    if text.trim().is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {}", text.trim().chars().take(300).collect::<String>())
-                    }
+                    said(&text)
                 )));
             }
             Ok((client, endpoint, headers))
@@ -237,34 +233,28 @@ fn connect_error(url: &str, e: &reqwest::Error) -> UpstreamError {
 }
 
 async fn status_error(url: &str, status: u16, response: reqwest::Response) -> UpstreamError {
-    match status {
-        401 | 403 => UpstreamError::Unauthorized {
-            url: url.to_owned(),
+    let challenge = response
+        .headers()
+        .get(http::header::WWW_AUTHENTICATE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let text = response.text().await.unwrap_or_default();
+    let detail = format!("the server refused the event stream{}", said(&text));
+    match crate::http::status_error(url, status, detail) {
+        UpstreamError::Unauthorized { url, status, .. } => UpstreamError::Unauthorized {
+            url,
             status,
-            challenge: response
-                .headers()
-                .get(http::header::WWW_AUTHENTICATE)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
+            challenge,
         },
-        404 => UpstreamError::NotFound {
-            url: url.to_owned(),
-        },
-        _ => {
-            let text = response.text().await.unwrap_or_default();
-            UpstreamError::HttpStatus {
-                url: url.to_owned(),
-                status,
-                detail: format!(
-                    "the server refused the event stream{}",
-                    if text.trim().is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {}", text.trim().chars().take(300).collect::<String>())
-                    }
-                ),
-            }
-        }
+        other => other,
+    }
+}
+
+/// `: <body>` (shortened) after a status, or nothing for an empty body.
+fn said(body: &str) -> String {
+    match body.trim() {
+        "" => String::new(),
+        text => format!(": {}", crate::http::shorten(text, 300)),
     }
 }
 

@@ -85,10 +85,7 @@ async fn a_streamable_http_endpoint_is_not_taken_for_sse() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_listening_is_a_connect_error() {
     let url = format!("http://127.0.0.1:{}/sse", free_port());
-    let err = Upstream::connect(&sse(&url), &options())
-        .await
-        .err()
-        .unwrap();
+    let err = refused(&url).await;
     assert!(matches!(err, UpstreamError::Connect { .. }), "{err:?}");
 }
 
@@ -113,6 +110,14 @@ async fn raw_server(response: &'static str) -> String {
     format!("http://127.0.0.1:{port}/sse")
 }
 
+/// The error connecting to `url` over legacy SSE (it must fail).
+async fn refused(url: &str) -> UpstreamError {
+    match Upstream::connect(&sse(url), &options()).await {
+        Ok(_) => panic!("{url} was accepted"),
+        Err(err) => err,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_endpoint_on_another_origin_is_refused() {
     let url = raw_server(concat!(
@@ -120,10 +125,7 @@ async fn an_endpoint_on_another_origin_is_refused() {
         "event: endpoint\ndata: http://attacker.invalid/collect\n\n"
     ))
     .await;
-    let err = Upstream::connect(&sse(&url), &options())
-        .await
-        .err()
-        .unwrap();
+    let err = refused(&url).await;
     let text = err.to_string();
     assert!(text.contains("another origin"), "{text}");
     assert!(text.contains("attacker.invalid"), "{text}");
@@ -155,10 +157,7 @@ async fn a_page_that_is_not_an_event_stream_says_so() {
     let url =
         raw_server("HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: 5\r\n\r\nhello")
             .await;
-    let err = Upstream::connect(&sse(&url), &options())
-        .await
-        .err()
-        .unwrap();
+    let err = refused(&url).await;
     let text = err.to_string();
     assert!(text.contains("not an event stream"), "{text}");
     assert!(text.contains("text/html"), "{text}");
@@ -170,10 +169,7 @@ async fn a_refused_stream_reports_the_status() {
         "HTTP/1.1 401 Unauthorized\r\nwww-authenticate: Bearer realm=\"x\"\r\ncontent-length: 0\r\n\r\n",
     )
     .await;
-    let err = Upstream::connect(&sse(&url), &options())
-        .await
-        .err()
-        .unwrap();
+    let err = refused(&url).await;
     assert!(
         matches!(err, UpstreamError::Unauthorized { status: 401, .. }),
         "{err:?}"
