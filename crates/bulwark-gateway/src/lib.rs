@@ -191,6 +191,14 @@ pub struct Gateway {
     inner: Arc<Inner>,
 }
 
+/// The search index's view of the store: the tools (name, hash) fed per
+/// server and the store generation they came from.
+#[derive(Default)]
+struct Fed {
+    generation: Option<i64>,
+    tools: BTreeMap<String, Vec<(String, String)>>,
+}
+
 struct Inner {
     options: GatewayOptions,
     state: OnceLock<Result<StateStore, String>>,
@@ -199,8 +207,12 @@ struct Inner {
     cache: Mutex<Cache>,
     index: Mutex<Option<Arc<dyn ToolIndexSink>>>,
     /// What the index was last given, per server: (tool, hash) pairs.
-    fed: Mutex<BTreeMap<String, Vec<(String, String)>>>,
-    seen_generation: Mutex<Option<i64>>,
+    /// What the search index was last fed, and from which store generation.
+    /// One lock for both: two callers syncing different generations must
+    /// not interleave, or the older feed could land last while the newer
+    /// generation is marked as seen, leaving the index stale until the
+    /// next change.
+    fed: Mutex<Fed>,
     /// The records as of a generation: a call reads one number from the
     /// store, not every record, unless something changed.
     records: Mutex<Option<(i64, Arc<Records>)>>,
@@ -375,8 +387,7 @@ impl Gateway {
                 changed: Mutex::new(Some(rx)),
                 cache: Mutex::new(Cache::default()),
                 index: Mutex::new(None),
-                fed: Mutex::new(BTreeMap::new()),
-                seen_generation: Mutex::new(None),
+                fed: Mutex::new(Fed::default()),
                 records: Mutex::new(None),
                 merged: OnceLock::new(),
                 inspecting: Mutex::new(HashSet::new()),
@@ -429,6 +440,7 @@ impl Gateway {
             .fed
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .tools
             .values()
             .map(Vec::len)
             .sum()
@@ -475,16 +487,11 @@ impl Gateway {
             .index
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(sink);
-        self.inner
-            .fed
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
         *self
             .inner
-            .seen_generation
+            .fed
             .lock()
-            .unwrap_or_else(PoisonError::into_inner) = None;
+            .unwrap_or_else(PoisonError::into_inner) = Fed::default();
         if let Err(err) = self.sync() {
             tracing::warn!("gateway: {err}");
         }
@@ -612,25 +619,29 @@ impl Gateway {
                 records
             }
         };
-        let mut seen = self
+        let mut fed = self
             .inner
-            .seen_generation
+            .fed
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if *seen != Some(generation) {
-            *seen = Some(generation);
-            drop(seen);
+        if fed.generation != Some(generation) {
+            fed.generation = Some(generation);
             for name in self.inner.conns.names() {
                 if !records.contains_key(&name) {
                     self.inner.conns.drop_server(&name);
                 }
             }
-            self.feed_index(&records);
+            self.feed_index(&mut fed.tools, &records);
         }
         Ok(records)
     }
 
-    fn feed_index(&self, records: &BTreeMap<String, UpstreamRecord>) {
+    /// Called with the `fed` lock held (see [`Fed`]).
+    fn feed_index(
+        &self,
+        fed: &mut BTreeMap<String, Vec<(String, String)>>,
+        records: &BTreeMap<String, UpstreamRecord>,
+    ) {
         let Some(sink) = self
             .inner
             .index
@@ -640,11 +651,6 @@ impl Gateway {
         else {
             return;
         };
-        let mut fed = self
-            .inner
-            .fed
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
         let mut now: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
         for record in records.values() {
             let tools: Vec<(String, String)> = record
