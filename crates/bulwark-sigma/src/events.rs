@@ -2,6 +2,7 @@
 //! style JSON, JSON/JSONL, raw auditd logs and syslog/auth.log lines. The
 //! format is detected from the content, not the file name.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
@@ -152,6 +153,7 @@ fn read_evtx(
     file.seek(SeekFrom::Start(0))?;
     let mut buf = Vec::with_capacity(len as usize);
     file.read_to_end(&mut buf)?;
+    drop_trailing_empty_chunks(&mut buf);
     let settings = evtx::ParserSettings::default()
         .separate_json_attributes(false)
         .num_threads(1);
@@ -202,6 +204,36 @@ fn read_evtx(
     Ok(())
 }
 
+/// The size of an EVTX file header and of each chunk after it.
+const EVTX_HEADER_BYTES: usize = 4096;
+const EVTX_CHUNK_BYTES: usize = 65_536;
+
+/// Cut the all-zero chunks off the end of an EVTX file's bytes. Windows
+/// preallocates a log, so many files end in empty chunks (a third of the
+/// chunks of the test corpus). The evtx crate copies each chunk and checks
+/// it byte by byte before skipping an empty one; it would skip these too,
+/// so the events read are the same, for less work.
+fn drop_trailing_empty_chunks(buf: &mut Vec<u8>) {
+    if buf.len() <= EVTX_HEADER_BYTES {
+        return;
+    }
+    let chunks = (buf.len() - EVTX_HEADER_BYTES) / EVTX_CHUNK_BYTES;
+    let mut keep = chunks;
+    while keep > 0 {
+        let start = EVTX_HEADER_BYTES + (keep - 1) * EVTX_CHUNK_BYTES;
+        // An OR over the whole chunk, which the compiler vectorises (an
+        // early-exit scan does not); a used chunk fails on its signature.
+        let chunk = &buf[start..start + EVTX_CHUNK_BYTES];
+        if chunk[..8].iter().any(|&b| b != 0) || chunk.iter().fold(0u8, |acc, &b| acc | b) != 0 {
+            break;
+        }
+        keep -= 1;
+    }
+    if keep < chunks {
+        buf.truncate(EVTX_HEADER_BYTES + keep * EVTX_CHUNK_BYTES);
+    }
+}
+
 /// Flatten an evtx_dump style `{"Event": {"System": ..., "EventData": ...}}`
 /// into one level of fields. Returns `None` when the value is not one.
 pub fn flatten_windows(value: Value) -> Option<Fields> {
@@ -214,7 +246,7 @@ pub fn flatten_windows(value: Value) -> Option<Fields> {
     let mut out = Fields::with_capacity(32);
     if let Some(Value::Object(system)) = event.remove("System") {
         for (key, value) in system {
-            system_field(key, Element::from(value), &mut out);
+            system_field(Cow::Owned(key), Element::from(value), &mut out);
         }
     }
     if let Some(data) = event.remove("EventData") {
@@ -231,26 +263,28 @@ pub fn flatten_windows(value: Value) -> Option<Fields> {
 /// One child of `System` as the evtx crate writes it: an element with
 /// attributes and/or text is an object (`{"#attributes": {..}, "#text": ..}`),
 /// a plain element its value.
-enum Element {
+enum Element<'a> {
     Object {
         /// Entries other than `#attributes`.
-        own: Vec<(String, Value)>,
+        own: Vec<(Cow<'a, str>, Value)>,
         /// The `#attributes` object, when there is one.
-        attributes: Option<Vec<(String, Value)>>,
+        attributes: Option<Vec<(Cow<'a, str>, Value)>>,
     },
     Plain(Value),
 }
 
-impl From<Value> for Element {
-    fn from(value: Value) -> Element {
+impl From<Value> for Element<'static> {
+    fn from(value: Value) -> Element<'static> {
         match value {
             Value::Object(mut o) => {
                 let attributes = match o.remove("#attributes") {
-                    Some(Value::Object(a)) => Some(a.into_iter().collect()),
+                    Some(Value::Object(a)) => {
+                        Some(a.into_iter().map(|(k, v)| (Cow::Owned(k), v)).collect())
+                    }
                     _ => None,
                 };
                 Element::Object {
-                    own: o.into_iter().collect(),
+                    own: o.into_iter().map(|(k, v)| (Cow::Owned(k), v)).collect(),
                     attributes,
                 }
             }
@@ -259,9 +293,9 @@ impl From<Value> for Element {
     }
 }
 
-impl Element {
+impl<'a> Element<'a> {
     /// The attributes, or the entries themselves when there are none.
-    fn into_attributes(self) -> Vec<(String, Value)> {
+    fn into_attributes(self) -> Vec<(Cow<'a, str>, Value)> {
         match self {
             Element::Object {
                 attributes: Some(a),
@@ -276,11 +310,14 @@ impl Element {
 /// One `System` child as flat fields: `Provider_Name`, `TimeCreated` (its
 /// `SystemTime`), the attributes of `Execution`/`Security`/`Correlation`,
 /// the text of `EventID` with qualifiers, and plain values as they are.
-fn system_field(key: String, element: Element, out: &mut Fields) {
-    match (key.as_str(), element) {
+fn system_field(key: Cow<'_, str>, element: Element<'_>, out: &mut Fields) {
+    match (key.as_ref(), element) {
         ("Provider", e @ Element::Object { .. }) => {
             for (k, v) in e.into_attributes() {
-                out.insert(format!("Provider_{k}"), v);
+                let mut name = String::with_capacity("Provider_".len() + k.len());
+                name.push_str("Provider_");
+                name.push_str(&k);
+                out.insert(name, v);
             }
         }
         ("TimeCreated", e @ Element::Object { .. }) => {
@@ -296,17 +333,17 @@ fn system_field(key: String, element: Element, out: &mut Fields) {
         | ("Security", e @ Element::Object { .. })
         | ("Correlation", e @ Element::Object { .. }) => {
             for (k, v) in e.into_attributes() {
-                out.insert(k, v);
+                out.insert(k.into_owned(), v);
             }
         }
         // `EventID` with Qualifiers: {"#attributes": .., "#text": 7045}.
         (_, Element::Object { own, .. }) => {
             if let Some((_, text)) = own.into_iter().rfind(|(k, _)| k == "#text") {
-                out.insert(key, text);
+                out.insert(key.into_owned(), text);
             }
         }
         (_, Element::Plain(Value::Null)) => {}
-        (_, Element::Plain(v)) => out.insert(key, v),
+        (_, Element::Plain(v)) => out.insert(key.into_owned(), v),
     }
 }
 
@@ -322,6 +359,7 @@ pub fn flatten_windows_str(text: &str) -> Result<Fields, serde_json::Error> {
 }
 
 mod flat {
+    use std::borrow::Cow;
     use std::fmt;
 
     use serde::Deserialize;
@@ -336,8 +374,34 @@ mod flat {
     struct Data<'a>(&'a mut Fields);
     /// A `System` child, read without building a JSON object.
     struct ElementSeed;
+    /// An object key, borrowed from the record's text unless it has escapes:
+    /// most keys only steer the walk and are never stored.
+    struct Key;
     /// An object's entries in order, or `None` for any other value.
     struct Pairs;
+
+    impl<'de> DeserializeSeed<'de> for Key {
+        type Value = Cow<'de, str>;
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Key {
+        type Value = Cow<'de, str>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an object key")
+        }
+        fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+            Ok(Cow::Borrowed(v))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Cow::Owned(v.to_owned()))
+        }
+        fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Cow::Owned(v))
+        }
+    }
 
     impl<'de> Visitor<'de> for Root<'_> {
         type Value = ();
@@ -345,7 +409,7 @@ mod flat {
             f.write_str("an EVTX record as JSON")
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-            while let Some(key) = map.next_key::<String>()? {
+            while let Some(key) = map.next_key_seed(Key)? {
                 if key == "Event" {
                     map.next_value_seed(Event(&mut *self.0))?;
                 } else {
@@ -369,8 +433,8 @@ mod flat {
             f.write_str("an Event object")
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-            while let Some(key) = map.next_key::<String>()? {
-                match key.as_str() {
+            while let Some(key) = map.next_key_seed(Key)? {
+                match key.as_ref() {
                     "System" => map.next_value_seed(System(&mut *self.0))?,
                     "EventData" => map.next_value_seed(Data(&mut *self.0))?,
                     "UserData" => {
@@ -403,7 +467,7 @@ mod flat {
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
             // Later duplicates replace earlier ones, as in a JSON object.
-            while let Some(key) = map.next_key::<String>()? {
+            while let Some(key) = map.next_key_seed(Key)? {
                 let element = map.next_value_seed(ElementSeed)?;
                 super::system_field(key, element, self.0);
             }
@@ -438,21 +502,21 @@ mod flat {
     }
 
     impl<'de> DeserializeSeed<'de> for ElementSeed {
-        type Value = Element;
-        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Element, D::Error> {
+        type Value = Element<'de>;
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Element<'de>, D::Error> {
             d.deserialize_any(self)
         }
     }
 
     impl<'de> Visitor<'de> for ElementSeed {
-        type Value = Element;
+        type Value = Element<'de>;
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
             f.write_str("a System element")
         }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Element, A::Error> {
-            let mut own: Vec<(String, Value)> = Vec::new();
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Element<'de>, A::Error> {
+            let mut own: Vec<(Cow<'de, str>, Value)> = Vec::new();
             let mut attributes = None;
-            while let Some(key) = map.next_key::<String>()? {
+            while let Some(key) = map.next_key_seed(Key)? {
                 if key == "#attributes" {
                     attributes = map.next_value_seed(Pairs)?;
                 } else {
@@ -465,51 +529,52 @@ mod flat {
             }
             Ok(Element::Object { own, attributes })
         }
-        fn visit_unit<E>(self) -> Result<Element, E> {
+        fn visit_unit<E>(self) -> Result<Element<'de>, E> {
             Ok(Element::Plain(Value::Null))
         }
-        fn visit_none<E>(self) -> Result<Element, E> {
+        fn visit_none<E>(self) -> Result<Element<'de>, E> {
             Ok(Element::Plain(Value::Null))
         }
-        fn visit_bool<E>(self, v: bool) -> Result<Element, E> {
+        fn visit_bool<E>(self, v: bool) -> Result<Element<'de>, E> {
             Ok(Element::Plain(Value::Bool(v)))
         }
-        fn visit_i64<E>(self, v: i64) -> Result<Element, E> {
+        fn visit_i64<E>(self, v: i64) -> Result<Element<'de>, E> {
             Ok(Element::Plain(Value::from(v)))
         }
-        fn visit_u64<E>(self, v: u64) -> Result<Element, E> {
+        fn visit_u64<E>(self, v: u64) -> Result<Element<'de>, E> {
             Ok(Element::Plain(Value::from(v)))
         }
-        fn visit_f64<E>(self, v: f64) -> Result<Element, E> {
+        fn visit_f64<E>(self, v: f64) -> Result<Element<'de>, E> {
             Ok(Element::Plain(Value::from(v)))
         }
-        fn visit_str<E>(self, v: &str) -> Result<Element, E> {
+        fn visit_str<E>(self, v: &str) -> Result<Element<'de>, E> {
             Ok(Element::Plain(Value::String(v.to_string())))
         }
-        fn visit_string<E>(self, v: String) -> Result<Element, E> {
+        fn visit_string<E>(self, v: String) -> Result<Element<'de>, E> {
             Ok(Element::Plain(Value::String(v)))
         }
-        fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Element, A::Error> {
+        fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Element<'de>, A::Error> {
             let value = Value::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
             Ok(Element::Plain(value))
         }
     }
 
     impl<'de> DeserializeSeed<'de> for Pairs {
-        type Value = Option<Vec<(String, Value)>>;
+        type Value = Option<Vec<(Cow<'de, str>, Value)>>;
         fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
             d.deserialize_any(self)
         }
     }
 
     impl<'de> Visitor<'de> for Pairs {
-        type Value = Option<Vec<(String, Value)>>;
+        type Value = Option<Vec<(Cow<'de, str>, Value)>>;
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
             f.write_str("attributes")
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            let mut pairs: Vec<(String, Value)> = Vec::new();
-            while let Some((key, value)) = map.next_entry::<String, Value>()? {
+            let mut pairs: Vec<(Cow<'de, str>, Value)> = Vec::new();
+            while let Some(key) = map.next_key_seed(Key)? {
+                let value = map.next_value::<Value>()?;
                 // Later duplicates replace earlier ones, as in a JSON object.
                 match pairs.iter_mut().find(|(k, _)| *k == key) {
                     Some(slot) => slot.1 = value,
@@ -559,13 +624,13 @@ mod flat {
             f.write_str("EventData")
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-            while let Some(key) = map.next_key::<String>()? {
+            while let Some(key) = map.next_key_seed(Key)? {
                 if key == "#attributes" {
                     map.next_value::<IgnoredAny>()?;
                     continue;
                 }
                 let value = map.next_value::<Value>()?;
-                super::data_field(key, value, self.0);
+                super::data_field(key.into_owned(), value, self.0);
             }
             Ok(())
         }
@@ -1129,6 +1194,50 @@ mod tests {
         assert_eq!(b["UserID"], "S-1-5-18");
         let c = flatten_windows_str(samples[2]).unwrap();
         assert_eq!(c["SubjectUserName"], "bob");
+    }
+
+    #[test]
+    fn only_trailing_all_zero_chunks_are_dropped() {
+        let chunk = |fill: Option<usize>| {
+            let mut c = vec![0u8; EVTX_CHUNK_BYTES];
+            if let Some(at) = fill {
+                c[at] = 1;
+            }
+            c
+        };
+        let file = |chunks: &[Option<usize>], extra: usize| {
+            let mut buf = vec![7u8; EVTX_HEADER_BYTES];
+            for c in chunks {
+                buf.extend(chunk(*c));
+            }
+            buf.extend(vec![0u8; extra]);
+            buf
+        };
+        let chunks = |buf: &[u8]| (buf.len() - EVTX_HEADER_BYTES) / EVTX_CHUNK_BYTES;
+
+        // Used, empty, used (its only byte at the very end), empty, empty.
+        let mut buf = file(
+            &[Some(0), None, Some(EVTX_CHUNK_BYTES - 1), None, None],
+            100,
+        );
+        drop_trailing_empty_chunks(&mut buf);
+        assert_eq!(buf.len(), EVTX_HEADER_BYTES + 3 * EVTX_CHUNK_BYTES);
+        assert_eq!(buf[buf.len() - 1], 1, "a used chunk is kept whole");
+
+        // Nothing but empty chunks: the header stays.
+        let mut buf = file(&[None, None], 0);
+        drop_trailing_empty_chunks(&mut buf);
+        assert_eq!(buf.len(), EVTX_HEADER_BYTES);
+
+        // A file ending in a used chunk, or shorter than one chunk, is left alone.
+        let mut buf = file(&[None, Some(40_000)], 10);
+        let before = buf.len();
+        drop_trailing_empty_chunks(&mut buf);
+        assert_eq!(buf.len(), before);
+        assert_eq!(chunks(&buf), 2);
+        let mut tiny = vec![0u8; 100];
+        drop_trailing_empty_chunks(&mut tiny);
+        assert_eq!(tiny.len(), 100);
     }
 
     #[test]
