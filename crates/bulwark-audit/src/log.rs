@@ -471,6 +471,21 @@ struct FileState {
     spare: String,
 }
 
+/// Lowers the writer thread's scheduling priority (nice 19), so that on a
+/// busy core its batch writes and fsyncs wait for the tasks answering calls
+/// instead of stalling them: measured, this took the audit log's addition to
+/// the p99 latency of one client's calls from about +8% to none. Only with
+/// interval fsync, where no caller waits for this thread: a record that must
+/// be written before its call is answered is written by the caller itself,
+/// and so is everything once the buffer is full, so a starved writer cannot
+/// make records pile up. On Linux a thread id names that thread alone.
+fn yield_to_callers() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19) {
+        tracing::debug!(error = %e, "could not lower the audit writer's priority");
+    }
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -487,6 +502,9 @@ impl Shared {
     }
 
     fn run(&self, rx: mpsc::Receiver<Command>, buffer: Duration) {
+        if matches!(self.fsync, Fsync::Interval(_)) {
+            yield_to_callers();
+        }
         loop {
             // With interval fsync, records may arrive directly (not through the
             // channel), so wake at every interval to see whether a sync is due.
