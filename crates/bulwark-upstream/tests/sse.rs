@@ -17,17 +17,6 @@ fn sse(url: &str) -> Target {
     }
 }
 
-fn everything_sse() -> Server {
-    let port = free_port();
-    start_http(
-        &node(),
-        &[&everything_js(), "sse"],
-        &[("PORT", port.to_string())],
-        port,
-        "/sse",
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn everything_over_legacy_sse() {
     let server = everything_sse();

@@ -175,13 +175,23 @@ pub fn start_http(
 
 /// server-everything in Streamable HTTP mode on a free port.
 pub fn everything_http() -> Server {
+    everything("streamableHttp", "/mcp")
+}
+
+/// server-everything in legacy HTTP+SSE mode on a free port.
+pub fn everything_sse() -> Server {
+    everything("sse", "/sse")
+}
+
+/// server-everything in `mode`, its MCP endpoint at `path`.
+fn everything(mode: &str, path: &str) -> Server {
     let port = free_port();
     start_http(
         &node(),
-        &[&everything_js(), "streamableHttp"],
+        &[&everything_js(), mode],
         &[("PORT", port.to_string())],
         port,
-        "/mcp",
+        path,
     )
 }
 
