@@ -3,8 +3,8 @@
 
 use rustc_hash::FxHashMap;
 
+use crate::syntax::Node;
 use smallvec::SmallVec;
-use tree_sitter::Node;
 
 use crate::Language;
 use crate::syntax::{
@@ -254,9 +254,8 @@ pub(crate) fn function_params(src: &Src, lang: Language, f: Node) -> Vec<Param> 
         let names = match lang {
             Language::Go => {
                 // `a, b string` declares two parameters of one type.
-                let mut cursor = p.walk();
                 let names: Vec<String> = p
-                    .children_by_field_name("name", &mut cursor)
+                    .children_by_field_name("name")
                     .map(|n| src.t(n).to_string())
                     .collect();
                 if names.len() > 1 {
@@ -375,17 +374,11 @@ pub(crate) fn bound_names(src: &Src, pattern: Node) -> Vec<String> {
             | "call_expression" => continue,
             _ => {}
         }
-        // The cursor gives each child's field name in O(1).
-        let mut children: Vec<(Option<&str>, Node)> = Vec::new();
-        let mut cursor = n.walk();
-        if cursor.goto_first_child() {
-            loop {
-                children.push((cursor.field_name(), cursor.node()));
-                if children.len() > 256 || !cursor.goto_next_sibling() {
-                    break;
-                }
-            }
-        }
+        let children: Vec<(Option<&str>, Node)> = n
+            .children()
+            .take(257)
+            .map(|c| (c.field_name(), c))
+            .collect();
         for (fname, c) in children.into_iter().rev() {
             if !c.is_named() || is_comment(c) {
                 continue;
@@ -452,8 +445,7 @@ pub(crate) fn imports(src: &Src, lang: Language, all: &[Node]) -> FxHashMap<Stri
                     continue;
                 };
                 let module = src.t(module).trim_start_matches('.').to_string();
-                let mut cursor = n.walk();
-                let names: Vec<Node> = n.children_by_field_name("name", &mut cursor).collect();
+                let names: Vec<Node> = n.children_by_field_name("name").collect();
                 for c in names {
                     match c.k() {
                         "dotted_name" => {

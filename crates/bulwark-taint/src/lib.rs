@@ -123,7 +123,7 @@ pub fn tool_entry_points(path: &str, language: Language, source: &str) -> Vec<To
         return Vec::new();
     };
     let src = syntax::Src::new(source);
-    let fx = taint::file_ctx(&src, language, tree.root_node());
+    let fx = taint::file_ctx(&src, language, tree.root());
     tools::discover(&fx).into_iter().map(|f| f.entry).collect()
 }
 
@@ -171,7 +171,7 @@ pub fn analyze_file(
         return (Vec::new(), Vec::new());
     };
     let src = syntax::Src::new(source);
-    let root = tree.root_node();
+    let root = tree.root();
     let mut fx = taint::file_ctx(&src, language, root);
     let found = tools::discover(&fx);
 

@@ -2,8 +2,8 @@
 //! bound to every interface, ReDoS-prone regex literals, XML parsers that
 //! resolve external entities.
 
+use crate::syntax::Node;
 use bulwark_detect::{Confidence, Severity};
-use tree_sitter::Node;
 
 use crate::Language;
 use crate::lang::{callee, keyword, object_value, positional};

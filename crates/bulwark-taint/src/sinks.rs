@@ -1,6 +1,6 @@
 //! Which calls are sinks, which are sanitisers, per language.
 
-use tree_sitter::Node;
+use crate::syntax::Node;
 
 use crate::Language;
 use crate::lang::{Arg, arg_or_kw, callee, keyword, object_value, positional};

@@ -1,14 +1,21 @@
-//! Parsing and small helpers over tree-sitter nodes shared by every language.
-//! Nothing here recurses on the tree: walks use a cursor or an explicit stack.
+//! Parsing and small helpers over syntax trees shared by every language.
+//! Nothing here recurses on the tree: walks use an explicit stack or the
+//! flat tree's document order.
+//!
+//! tree-sitter parses; its tree is then copied once into a flat array
+//! ([`Ast`]) in document order and freed. The analysis asks for a node's
+//! kind, fields, parent and children tens of times per node, and each such
+//! question to tree-sitter walks its packed subtrees (and hidden nodes)
+//! again, which cost about a fifth of a scan's CPU time; on the flat tree
+//! each is an array read.
 
-use std::cell::{Cell, RefCell};
 use std::ops::ControlFlow;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
-use tree_sitter::{Node, Parser, Tree};
+use tree_sitter::Parser;
 
 use crate::Language;
 
@@ -39,15 +46,34 @@ fn lang_index(lang: Language) -> usize {
     }
 }
 
-/// Node kind names by kind id, one table per grammar, built once per process:
-/// tree-sitter's own `Node::kind` converts a C string on every call.
-fn kind_table(lang: Language) -> &'static [&'static str] {
-    static TABLES: [OnceLock<Vec<&'static str>>; 6] = [const { OnceLock::new() }; 6];
+/// A grammar's node kind names by kind id and field names by field id,
+/// with field ids by name; built once per process.
+struct Names {
+    kinds: Vec<&'static str>,
+    fields: Vec<Option<&'static str>>,
+    field_ids: FxHashMap<&'static str, u16>,
+}
+
+fn names(lang: Language) -> &'static Names {
+    static TABLES: [OnceLock<Names>; 6] = [const { OnceLock::new() }; 6];
     TABLES[lang_index(lang)].get_or_init(|| {
         let language = grammar(lang);
-        (0..language.node_kind_count())
+        let kinds = (0..language.node_kind_count())
             .map(|i| language.node_kind_for_id(i as u16).unwrap_or(""))
-            .collect()
+            .collect();
+        let fields: Vec<Option<&'static str>> = (0..=language.field_count())
+            .map(|i| language.field_name_for_id(i as u16))
+            .collect();
+        let field_ids = fields
+            .iter()
+            .enumerate()
+            .filter_map(|(i, name)| Some(((*name)?, i as u16)))
+            .collect();
+        Names {
+            kinds,
+            fields,
+            field_ids,
+        }
     })
 }
 
@@ -55,11 +81,13 @@ thread_local! {
     /// One parser per grammar and worker thread, reused from file to file:
     /// making a parser and loading its grammar costs about as much as
     /// parsing a small file.
-    static PARSERS: RefCell<[Option<Parser>; 6]> = const { RefCell::new([None, None, None, None, None, None]) };
+    static PARSERS: std::cell::RefCell<[Option<Parser>; 6]> =
+        const { std::cell::RefCell::new([None, None, None, None, None, None]) };
 }
 
-pub(crate) fn parse(lang: Language, source: &str) -> Option<Tree> {
-    use_grammar(lang);
+/// Parses `source` and returns its flat tree; `None` when the parse was
+/// abandoned for time.
+pub(crate) fn parse(lang: Language, source: &str) -> Option<Ast> {
     let bytes = source.as_bytes();
     let len = bytes.len();
     let start = Instant::now();
@@ -70,7 +98,7 @@ pub(crate) fn parse(lang: Language, source: &str) -> Option<Tree> {
             ControlFlow::Continue(())
         }
     };
-    PARSERS.with(|parsers| {
+    let tree = PARSERS.with(|parsers| {
         let mut parsers = parsers.borrow_mut();
         let slot = &mut parsers[lang_index(lang)];
         if slot.is_none() {
@@ -87,7 +115,223 @@ pub(crate) fn parse(lang: Language, source: &str) -> Option<Tree> {
             None,
             Some(options),
         )
-    })
+    })?;
+    Some(Ast::from_tree(lang, &tree))
+}
+
+/// One node of the flat tree.
+#[derive(Clone, Copy)]
+struct Raw {
+    start: u32,
+    end: u32,
+    row: u32,
+    /// `NONE` for the root.
+    parent: u32,
+    /// The index just past this node's subtree (its descendants follow it).
+    subtree_end: u32,
+    kind: u16,
+    /// The field this node fills in its parent; 0 for none.
+    field: u16,
+    named: bool,
+}
+
+const NONE: u32 = u32::MAX;
+
+/// A syntax tree as a flat array of nodes in document order: a node's
+/// descendants are the nodes right after it, up to its `subtree_end`, and
+/// its first child, if any, is the next node.
+pub(crate) struct Ast {
+    nodes: Vec<Raw>,
+    names: &'static Names,
+}
+
+impl Ast {
+    fn from_tree(lang: Language, tree: &tree_sitter::Tree) -> Ast {
+        let root = tree.root_node();
+        let mut nodes: Vec<Raw> = Vec::with_capacity(root.descendant_count());
+        // Indices of the nodes whose subtree is still being copied.
+        let mut open: Vec<u32> = Vec::new();
+        let mut cursor = root.walk();
+        'walk: loop {
+            let node = cursor.node();
+            let index = nodes.len() as u32;
+            nodes.push(Raw {
+                start: node.start_byte() as u32,
+                end: node.end_byte() as u32,
+                row: node.start_position().row as u32,
+                parent: open.last().copied().unwrap_or(NONE),
+                subtree_end: 0,
+                kind: node.kind_id(),
+                field: cursor.field_id().map_or(0, |f| f.get()),
+                named: node.is_named(),
+            });
+            open.push(index);
+            if cursor.goto_first_child() {
+                continue;
+            }
+            // Close the node under the cursor and its ancestors until one
+            // has a next sibling.
+            loop {
+                if let Some(done) = open.pop() {
+                    nodes[done as usize].subtree_end = nodes.len() as u32;
+                }
+                if cursor.goto_next_sibling() {
+                    break;
+                }
+                if !cursor.goto_parent() {
+                    break 'walk;
+                }
+            }
+        }
+        let end = nodes.len() as u32;
+        for i in open {
+            nodes[i as usize].subtree_end = end;
+        }
+        Ast {
+            nodes,
+            names: names(lang),
+        }
+    }
+
+    pub fn root(&self) -> Node<'_> {
+        Node { ast: self, i: 0 }
+    }
+}
+
+/// A node of an [`Ast`]: the subset of tree-sitter's node API the analysis
+/// uses, answered from the flat array.
+#[derive(Clone, Copy)]
+pub(crate) struct Node<'t> {
+    ast: &'t Ast,
+    i: u32,
+}
+
+impl PartialEq for Node<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.i == other.i && std::ptr::eq(self.ast, other.ast)
+    }
+}
+
+impl Eq for Node<'_> {}
+
+impl std::fmt::Debug for Node<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{}..{}", self.k(), self.start_byte(), self.end_byte())
+    }
+}
+
+impl<'t> Node<'t> {
+    fn raw(&self) -> &'t Raw {
+        &self.ast.nodes[self.i as usize]
+    }
+
+    fn at(&self, i: u32) -> Node<'t> {
+        Node { ast: self.ast, i }
+    }
+
+    /// A number that tells this node from every other of its tree.
+    pub fn id(&self) -> usize {
+        self.i as usize
+    }
+
+    pub fn kind_id(&self) -> u16 {
+        self.raw().kind
+    }
+
+    pub fn is_named(&self) -> bool {
+        self.raw().named
+    }
+
+    pub fn start_byte(&self) -> usize {
+        self.raw().start as usize
+    }
+
+    pub fn end_byte(&self) -> usize {
+        self.raw().end as usize
+    }
+
+    pub fn byte_range(&self) -> std::ops::Range<usize> {
+        self.start_byte()..self.end_byte()
+    }
+
+    /// The 0-based line the node starts on.
+    pub fn row(&self) -> usize {
+        self.raw().row as usize
+    }
+
+    pub fn parent(&self) -> Option<Node<'t>> {
+        let p = self.raw().parent;
+        (p != NONE).then(|| self.at(p))
+    }
+
+    /// This node and its descendants.
+    pub fn descendant_count(&self) -> usize {
+        (self.raw().subtree_end - self.i) as usize
+    }
+
+    /// The name of the field this node fills in its parent.
+    pub fn field_name(&self) -> Option<&'static str> {
+        let f = self.raw().field;
+        if f == 0 {
+            return None;
+        }
+        self.ast.names.fields.get(f as usize).copied().flatten()
+    }
+
+    /// Every child, named or not, in order.
+    pub fn children(&self) -> ChildIter<'t> {
+        ChildIter {
+            ast: self.ast,
+            next: self.i + 1,
+            end: self.raw().subtree_end,
+        }
+    }
+
+    pub fn child(&self, index: usize) -> Option<Node<'t>> {
+        self.children().nth(index)
+    }
+
+    pub fn named_child(&self, index: usize) -> Option<Node<'t>> {
+        self.children().filter(|c| c.is_named()).nth(index)
+    }
+
+    pub fn named_child_count(&self) -> usize {
+        self.children().filter(|c| c.is_named()).count()
+    }
+
+    fn child_by_field_id(&self, field: u16) -> Option<Node<'t>> {
+        self.children().find(|c| c.raw().field == field)
+    }
+
+    pub fn children_by_field_name(&self, name: &str) -> impl Iterator<Item = Node<'t>> + use<'t> {
+        let field = self.ast.names.field_ids.get(name).copied().unwrap_or(0);
+        self.children()
+            .filter(move |c| field != 0 && c.raw().field == field)
+    }
+}
+
+/// The children of a node: each next one starts where the previous one's
+/// subtree ends.
+pub(crate) struct ChildIter<'t> {
+    ast: &'t Ast,
+    next: u32,
+    end: u32,
+}
+
+impl<'t> Iterator for ChildIter<'t> {
+    type Item = Node<'t>;
+
+    fn next(&mut self) -> Option<Node<'t>> {
+        if self.next >= self.end {
+            return None;
+        }
+        let node = Node {
+            ast: self.ast,
+            i: self.next,
+        };
+        self.next = node.raw().subtree_end;
+        Some(node)
+    }
 }
 
 /// The source text with a line index, for node text and 1-based positions.
@@ -112,12 +356,12 @@ impl<'s> Src<'s> {
     }
 
     pub fn line(&self, n: Node) -> u32 {
-        (n.start_position().row + 1) as u32
+        (n.row() + 1) as u32
     }
 
     /// 1-based column in characters.
     pub fn column(&self, n: Node) -> u32 {
-        let row = n.start_position().row;
+        let row = n.row();
         let start = self.line_starts.get(row).copied().unwrap_or(0);
         let end = n.start_byte().max(start);
         let prefix = self.text.get(start..end).unwrap_or("");
@@ -126,7 +370,7 @@ impl<'s> Src<'s> {
 
     /// The trimmed text of the line a node starts on, at most 200 characters.
     pub fn snippet(&self, n: Node) -> String {
-        let row = n.start_position().row;
+        let row = n.row();
         let start = self.line_starts.get(row).copied().unwrap_or(0);
         let end = self
             .line_starts
@@ -151,71 +395,31 @@ pub(crate) fn clip(s: &str, max: usize) -> String {
 /// Every node under `root` (itself included) in document order, at most `MAX_WALK`.
 /// `skip` prunes a subtree (the node itself is still listed).
 pub(crate) fn walk<'t>(root: Node<'t>, skip: &dyn Fn(Node<'t>) -> bool) -> Vec<Node<'t>> {
-    let mut out = Vec::new();
-    let mut cursor = root.walk();
-    loop {
-        let node = cursor.node();
+    let end = root.raw().subtree_end;
+    let mut out = vec![root];
+    let mut i = root.i + 1;
+    while i < end && out.len() < MAX_WALK {
+        let node = root.at(i);
         out.push(node);
-        if out.len() >= MAX_WALK {
-            return out;
-        }
-        let descend = node == root || !skip(node);
-        if descend && cursor.goto_first_child() {
-            continue;
-        }
-        loop {
-            if cursor.node() == root {
-                return out;
-            }
-            if cursor.goto_next_sibling() {
-                break;
-            }
-            if !cursor.goto_parent() {
-                return out;
-            }
-        }
+        i = if skip(node) {
+            node.raw().subtree_end
+        } else {
+            i + 1
+        };
     }
+    out
 }
 
 /// Every node under `root` in document order, as [`walk`] with nothing
 /// pruned, and for each node the index just past its subtree, so that later
 /// walks of any subtree are slices of this one list.
 pub(crate) fn walk_indexed<'t>(root: Node<'t>) -> (Vec<Node<'t>>, Vec<u32>) {
-    let mut out = Vec::new();
-    let mut ends: Vec<u32> = Vec::new();
-    let mut open: Vec<usize> = Vec::new();
-    let mut cursor = root.walk();
-    'walk: loop {
-        open.push(out.len());
-        out.push(cursor.node());
-        ends.push(0);
-        if out.len() >= MAX_WALK {
-            break;
-        }
-        if cursor.goto_first_child() {
-            continue;
-        }
-        // The node under the cursor has no more children to visit: close it
-        // and its ancestors until one has a next sibling.
-        loop {
-            if let Some(done) = open.pop() {
-                ends[done] = out.len() as u32;
-            }
-            if cursor.node() == root {
-                break 'walk;
-            }
-            if cursor.goto_next_sibling() {
-                break;
-            }
-            if !cursor.goto_parent() {
-                break 'walk;
-            }
-        }
-    }
-    let end = out.len() as u32;
-    for i in open {
-        ends[i] = end;
-    }
+    let count = root.descendant_count().min(MAX_WALK);
+    let first = root.i;
+    let out = (0..count as u32).map(|k| root.at(first + k)).collect();
+    let ends = (0..count as u32)
+        .map(|k| (root.at(first + k).raw().subtree_end - first).min(count as u32))
+        .collect();
     (out, ends)
 }
 
@@ -224,18 +428,8 @@ pub(crate) fn walk_indexed<'t>(root: Node<'t>) -> (Vec<Node<'t>>, Vec<u32>) {
 pub(crate) type Children<'t> = SmallVec<[Node<'t>; 8]>;
 
 pub(crate) fn named_children<'t>(n: Node<'t>) -> Children<'t> {
-    let count = n.named_child_count();
-    // A few children are cheaper to index than to reach with a tree cursor,
-    // which allocates its stack and steps over every anonymous token.
-    if count <= 8 {
-        return (0..count as u32)
-            .filter_map(|i| n.named_child(i))
-            .filter(|c| !is_comment(*c))
-            .collect();
-    }
-    let mut cursor = n.walk();
-    n.named_children(&mut cursor)
-        .filter(|c| !is_comment(*c))
+    n.children()
+        .filter(|c| c.is_named() && !is_comment(*c))
         .collect()
 }
 
@@ -246,43 +440,6 @@ pub(crate) fn is_comment(n: Node) -> bool {
     )
 }
 
-/// Field ids keyed by the address and length of the field-name literal
-/// (hashed: a file's analysis asks for fields a few thousand times).
-struct FieldCache {
-    entries: FxHashMap<(usize, usize), Option<u16>>,
-}
-
-impl FieldCache {
-    const fn new() -> Self {
-        FieldCache {
-            entries: FxHashMap::with_hasher(rustc_hash::FxBuildHasher),
-        }
-    }
-}
-
-thread_local! {
-    /// The grammar of the file being analysed on this thread, its kind-name
-    /// table and its field-id cache (one cache per grammar, kept across files).
-    static CURRENT: Cell<Option<Language>> = const { Cell::new(None) };
-    static KINDS: Cell<&'static [&'static str]> = const { Cell::new(&[]) };
-    static FIELDS: RefCell<[FieldCache; 6]> = const {
-        RefCell::new([
-            FieldCache::new(),
-            FieldCache::new(),
-            FieldCache::new(),
-            FieldCache::new(),
-            FieldCache::new(),
-            FieldCache::new(),
-        ])
-    };
-}
-
-/// Makes `lang` the grammar [`Kind::k`] and [`field`] answer for on this thread.
-pub(crate) fn use_grammar(lang: Language) {
-    CURRENT.with(|c| c.set(Some(lang)));
-    KINDS.with(|k| k.set(kind_table(lang)));
-}
-
 /// Fast node kind.
 pub(crate) trait Kind {
     fn k(&self) -> &'static str;
@@ -290,39 +447,19 @@ pub(crate) trait Kind {
 
 impl Kind for Node<'_> {
     fn k(&self) -> &'static str {
-        let id = self.kind_id() as usize;
-        let cached = KINDS.with(|k| k.get().get(id).copied());
-        match cached {
-            Some(name) if !name.is_empty() => name,
-            _ => self.kind(),
-        }
+        self.ast
+            .names
+            .kinds
+            .get(self.kind_id() as usize)
+            .copied()
+            .unwrap_or("")
     }
 }
 
+/// The child of `n` in field `name`, if any.
 pub(crate) fn field<'t>(n: Node<'t>, name: &str) -> Option<Node<'t>> {
-    let key = (name.as_ptr() as usize, name.len());
-    let id = CURRENT.with(|c| c.get()).and_then(|lang| {
-        FIELDS.with(|f| {
-            let mut f = f.borrow_mut();
-            let cache = &mut f[lang_index(lang)];
-            if let Some(id) = cache.entries.get(&key) {
-                return Some(*id);
-            }
-            let id = n
-                .language()
-                .field_id_for_name(name)
-                .map(std::num::NonZero::get);
-            if cache.entries.len() < 512 {
-                cache.entries.insert(key, id);
-            }
-            Some(id)
-        })
-    });
-    match id {
-        Some(Some(id)) => n.child_by_field_id(id),
-        Some(None) => None,
-        None => n.child_by_field_name(name),
-    }
+    let id = *n.ast.names.field_ids.get(name)?;
+    n.child_by_field_id(id)
 }
 
 /// Unwraps wrappers that do not change a value: parentheses, `await`, `?`,

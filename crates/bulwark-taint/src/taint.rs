@@ -10,8 +10,8 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::hash::BuildHasher;
 
+use crate::syntax::Node;
 use smallvec::{SmallVec, smallvec};
-use tree_sitter::Node;
 
 use crate::Language;
 use crate::lang::{self, Arg, Args, Param, call_args, callee, function_body, function_params};
@@ -149,19 +149,14 @@ pub(crate) struct Summary {
 }
 
 impl<'t> FileCtx<'t> {
-    /// Where `n` is in `all` (document order, so start bytes never
-    /// decrease); `None` when the walk was cut short at `MAX_WALK`.
+    /// Where `n` is in `all`; `None` when the walk was cut short at `MAX_WALK`.
     fn position(&self, n: Node<'t>) -> Option<usize> {
         if self.all.len() >= MAX_WALK {
             return None;
         }
-        let at = n.start_byte();
-        let first = self.all.partition_point(|x| x.start_byte() < at);
-        self.all[first..]
-            .iter()
-            .take_while(|x| x.start_byte() == at)
-            .position(|x| *x == n)
-            .map(|i| first + i)
+        // `all` is the flat tree's run of nodes from the root on.
+        let at = n.id().checked_sub(self.root.id())?;
+        (self.all.get(at) == Some(&n)).then_some(at)
     }
 
     /// The arguments of call `n` ([`call_args`]), remembered for the file.
@@ -983,8 +978,7 @@ impl<'a, 't> Scope<'a, 't> {
             }
             "var_spec" | "const_spec" => {
                 if let Some(value) = field(n, "value") {
-                    let mut cursor = n.walk();
-                    let names: Vec<Node> = n.children_by_field_name("name", &mut cursor).collect();
+                    let names: Vec<Node> = n.children_by_field_name("name").collect();
                     for name in names {
                         self.assign(name, value, false);
                     }

@@ -2,7 +2,7 @@
 
 use rustc_hash::FxHashSet;
 
-use tree_sitter::Node;
+use crate::syntax::Node;
 
 use crate::Language;
 use crate::lang::{
@@ -990,8 +990,7 @@ fn struct_fields(fx: &FileCtx, type_name: &str) -> Option<Vec<String>> {
                     let mut out = Vec::new();
                     for f in fx.subtree(t, false) {
                         if f.k() == "field_declaration" {
-                            let mut cursor = f.walk();
-                            for nm in f.children_by_field_name("name", &mut cursor) {
+                            for nm in f.children_by_field_name("name") {
                                 out.push(
                                     go_json_name(src, f).unwrap_or_else(|| src.t(nm).to_string()),
                                 );
