@@ -86,6 +86,31 @@ impl Language {
     }
 }
 
+/// The C allocation functions the parser (tree-sitter) is to use.
+pub type MallocFn = unsafe extern "C" fn(usize) -> *mut std::ffi::c_void;
+pub type CallocFn = unsafe extern "C" fn(usize, usize) -> *mut std::ffi::c_void;
+pub type ReallocFn = unsafe extern "C" fn(*mut std::ffi::c_void, usize) -> *mut std::ffi::c_void;
+pub type FreeFn = unsafe extern "C" fn(*mut std::ffi::c_void);
+
+/// Makes the parser allocate through these functions instead of the C
+/// library's `malloc`. A program whose global allocator is faster than the
+/// system's (bulwark's is mimalloc) passes its functions here: the parser
+/// allocates a node stack and subtrees for every file.
+///
+/// # Safety
+/// Call it before anything is parsed, once: memory the parser got from the
+/// old allocator would otherwise be freed by the new one. The functions
+/// must behave as their C namesakes do.
+pub unsafe fn set_parser_allocator(
+    malloc: MallocFn,
+    calloc: CallocFn,
+    realloc: ReallocFn,
+    free: FreeFn,
+) {
+    // SAFETY: forwarded; the caller upholds the contract above.
+    unsafe { tree_sitter::set_allocator(Some(malloc), Some(calloc), Some(realloc), Some(free)) }
+}
+
 /// The `BWK-CODE-*` rules this crate reports under.
 pub fn rules() -> &'static [Rule] {
     rules::RULES
