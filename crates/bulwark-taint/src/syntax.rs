@@ -447,12 +447,14 @@ pub(crate) trait Kind {
 
 impl Kind for Node<'_> {
     fn k(&self) -> &'static str {
-        self.ast
-            .names
-            .kinds
-            .get(self.kind_id() as usize)
-            .copied()
-            .unwrap_or("")
+        let id = self.kind_id();
+        match self.ast.names.kinds.get(id as usize) {
+            Some(name) => name,
+            // tree-sitter's built-in symbols lie outside the grammar's table.
+            None if id == u16::MAX => "ERROR",
+            None if id == u16::MAX - 1 => "_ERROR",
+            None => "",
+        }
     }
 }
 
@@ -715,5 +717,170 @@ fn is_constant_at(src: &Src, n: Node, depth: u32) -> bool {
             .all(|c| is_constant_at(src, c, depth + 1)),
         "binary_operator" | "binary_expression" => literal_string(src, n).is_some(),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sources with the constructs the flat copy must get right: comments
+    /// (extras) between children, fields inherited through hidden rules,
+    /// anonymous tokens with fields (`operator`), syntax errors, non-ASCII
+    /// text and several lines.
+    const SOURCES: &[(Language, &str)] = &[
+        (
+            Language::Python,
+            "import os, subprocess as sp\n# c\n@mcp.tool()\ndef run(cmd: str, n=1) -> str:\n    \"\"\"Run é.\"\"\"\n    x = f\"{cmd} {n}\"  # trailing\n    return sp.check_output(x, shell=True) if n > 0 else (lambda y: y)(x)\nclass A(B):\n    def m(self, *a, **k): return [i for i in a if i]\ndef broken(:\n    pass\n",
+        ),
+        (
+            Language::JavaScript,
+            "const { exec } = require('child_process');\n/* c */ server.tool('t', 'd', async ({ a, b = 2 }) => {\n  const x = `ls ${a}` + b; // c\n  return exec(x, (e, out) => out?.trim());\n});\nlet r = /a+b/gi; obj[k] = v; if (a) { } else ;\n",
+        ),
+        (
+            Language::TypeScript,
+            "import { z } from 'zod';\nexport class S<T> implements I {\n  private m(x: number, y?: string): T { return x as unknown as T; }\n}\nserver.registerTool('n', { description: 'd', inputSchema: { a: z.string() } }, async ({ a }: { a: string }) => ({ content: [] }));\nconst bad = (;\n",
+        ),
+        (
+            Language::Tsx,
+            "export const C = ({ p }: { p: string }) => <div onClick={() => fetch(p)}>{p}</div>;\n",
+        ),
+        (
+            Language::Go,
+            "package main\nimport \"os/exec\"\nfunc h(a, b string) error {\n\tx, err := exec.Command(\"sh\", \"-c\", a).Output() // c\n\t_ = x\n\treturn err\n}\n",
+        ),
+        (
+            Language::Rust,
+            "use std::process::Command;\n#[tool]\nfn run(&self, cmd: String) -> Result<String, E> {\n    let out = Command::new(\"sh\").arg(\"-c\").arg(&cmd).output()?; // c\n    Ok(String::from_utf8_lossy(&out.stdout).into())\n}\n",
+        ),
+    ];
+
+    fn ts_tree(lang: Language, source: &str) -> tree_sitter::Tree {
+        let mut parser = Parser::new();
+        parser.set_language(&grammar(lang)).unwrap();
+        parser.parse(source, None).unwrap()
+    }
+
+    /// Every node of the flat tree answers as tree-sitter's node at the same
+    /// place does: kind, named, range, line, field, parent, children and
+    /// every field lookup of the grammar.
+    #[test]
+    fn flat_tree_answers_as_tree_sitter_does() {
+        let mut errors = 0;
+        for &(lang, source) in SOURCES {
+            let tree = ts_tree(lang, source);
+            let ast = parse(lang, source).expect("parses");
+            let language = grammar(lang);
+            let field_names: Vec<&str> = (1..=language.field_count() as u16)
+                .filter_map(|i| language.field_name_for_id(i))
+                .collect();
+
+            // Pair the nodes up by one cursor walk in document order.
+            let mut pairs = Vec::new();
+            let mut cursor = tree.walk();
+            'walk: loop {
+                pairs.push((cursor.node(), cursor.field_name()));
+                if cursor.goto_first_child() {
+                    continue;
+                }
+                loop {
+                    if cursor.goto_next_sibling() {
+                        break;
+                    }
+                    if !cursor.goto_parent() {
+                        break 'walk;
+                    }
+                }
+            }
+            assert_eq!(pairs.len(), ast.nodes.len(), "{lang:?}: node count");
+
+            let flat_of = |n: tree_sitter::Node| -> Node {
+                let i = pairs.iter().position(|(m, _)| *m == n).expect("paired");
+                Node {
+                    ast: &ast,
+                    i: i as u32,
+                }
+            };
+            for (i, (ts, ts_field)) in pairs.iter().enumerate() {
+                let flat = Node {
+                    ast: &ast,
+                    i: i as u32,
+                };
+                let at = format!("{lang:?} node {i} ({})", ts.kind());
+                errors += usize::from(ts.is_error());
+                assert_eq!(flat.k(), ts.kind(), "{at}: kind");
+                assert_eq!(flat.kind_id(), ts.kind_id(), "{at}: kind id");
+                assert_eq!(flat.is_named(), ts.is_named(), "{at}: named");
+                assert_eq!(flat.byte_range(), ts.byte_range(), "{at}: range");
+                assert_eq!(flat.row(), ts.start_position().row, "{at}: row");
+                assert_eq!(flat.field_name(), *ts_field, "{at}: field");
+                assert_eq!(
+                    flat.descendant_count(),
+                    ts.descendant_count(),
+                    "{at}: descendants"
+                );
+                assert_eq!(flat.parent(), ts.parent().map(flat_of), "{at}: parent");
+                assert_eq!(
+                    flat.named_child_count(),
+                    ts.named_child_count(),
+                    "{at}: named children"
+                );
+                let kids: Vec<Node> = flat.children().collect();
+                let ts_kids: Vec<Node> = (0..ts.child_count() as u32)
+                    .map(|k| flat_of(ts.child(k).unwrap()))
+                    .collect();
+                assert_eq!(kids, ts_kids, "{at}: children");
+                for k in 0..ts.named_child_count() {
+                    assert_eq!(
+                        flat.named_child(k),
+                        ts.named_child(k as u32).map(flat_of),
+                        "{at}: named child {k}"
+                    );
+                }
+                for name in &field_names {
+                    assert_eq!(
+                        field(flat, name),
+                        ts.child_by_field_name(name).map(flat_of),
+                        "{at}: field {name}"
+                    );
+                    let mut c = ts.walk();
+                    let all: Vec<Node> = ts
+                        .children_by_field_name(name, &mut c)
+                        .map(flat_of)
+                        .collect();
+                    assert_eq!(
+                        flat.children_by_field_name(name).collect::<Vec<_>>(),
+                        all,
+                        "{at}: fields {name}"
+                    );
+                }
+            }
+        }
+        // The broken snippets put ERROR nodes (ids
+        // outside the grammar's kind table) to the test.
+        assert!(errors >= 1, "no ERROR node among the sources");
+    }
+
+    #[test]
+    fn walks_prune_and_index_subtrees() {
+        let source = "def f():\n    def g():\n        return 1\n    return g\nx = f()\n";
+        let ast = parse(Language::Python, source).unwrap();
+        let root = ast.root();
+        let all = walk(root, &|_| false);
+        assert_eq!(all.len(), root.descendant_count());
+        let pruned = walk(root, &|n| n.k() == "function_definition");
+        assert!(pruned.len() < all.len());
+        // The pruned function itself is listed, nothing inside it is.
+        let f = pruned
+            .iter()
+            .find(|n| n.k() == "function_definition")
+            .unwrap();
+        assert!(pruned.iter().all(|n| n == f
+            || !(f.byte_range().contains(&n.start_byte()) && n.start_byte() > f.start_byte())));
+        let (nodes, ends) = walk_indexed(root);
+        assert_eq!(nodes, all);
+        for (i, n) in nodes.iter().enumerate() {
+            assert_eq!(ends[i] as usize, i + n.descendant_count());
+        }
     }
 }
