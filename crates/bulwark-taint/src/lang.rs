@@ -179,7 +179,7 @@ pub(crate) fn function_names(src: &Src, all: &[Node]) -> FxHashMap<usize, String
             "pair" => (field(n, "key"), field(n, "value")),
             "assignment_expression" | "assignment" => (field(n, "left"), field(n, "right")),
             _ => {
-                if crate::syntax::is_function_like(n.k())
+                if n.is_function_like()
                     && let Some(name) = field(n, "name")
                 {
                     out.insert(n.id(), src.t(name).to_string());
@@ -188,7 +188,7 @@ pub(crate) fn function_names(src: &Src, all: &[Node]) -> FxHashMap<usize, String
             }
         };
         if let (Some(slot), Some(value)) = (slot, value)
-            && crate::syntax::is_function_like(value.k())
+            && value.is_function_like()
             && field(value, "name").is_none()
             && (n.k() != "variable_declarator" || slot.k() == "identifier")
         {

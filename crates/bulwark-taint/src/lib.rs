@@ -19,8 +19,6 @@ mod tools;
 
 use rustc_hash::FxHashMap;
 
-use syntax::Kind;
-
 use bulwark_detect::{Confidence, Finding, Location, Rule, Severity};
 
 pub use tools::ToolEntry;
@@ -251,7 +249,7 @@ pub fn analyze_file(
         fx.all
             .iter()
             .copied()
-            .filter(|n| syntax::is_function_like(n.k()))
+            .filter(|n| n.is_function_like())
             .take(MAX_SCOPES),
     );
     let mut envs: FxHashMap<usize, FxHashMap<String, taint::Taint>> = FxHashMap::default();

@@ -9,9 +9,7 @@ use crate::Language;
 use crate::lang::{callee, keyword, object_value, positional};
 use crate::redos;
 use crate::rules;
-use crate::syntax::{
-    Kind, Src, field, is_call, is_function_like, literal_string, named_children, unwrap_expr,
-};
+use crate::syntax::{Kind, Src, field, is_call, literal_string, named_children, unwrap_expr};
 use crate::taint::{FileCtx, canonical_with};
 
 pub(crate) struct PatternHit {
@@ -124,7 +122,7 @@ fn enclosing_function_text<'t>(src: &Src<'t>, mut n: Node<'t>) -> &'t str {
     for _ in 0..200 {
         match n.parent() {
             Some(p) => {
-                if is_function_like(p.k()) {
+                if p.is_function_like() {
                     // Name and parameters only: the signature.
                     let body_start = field(p, "body")
                         .map(|b| b.start_byte())
@@ -147,7 +145,7 @@ fn statement_text<'t>(src: &Src<'t>, mut n: Node<'t>) -> &'t str {
             || p.k().ends_with("declaration")
             || p.k() == "block"
             || p.k() == "statement_block"
-            || is_function_like(p.k())
+            || p.is_function_like()
         {
             if p.k().ends_with("statement") || p.k().ends_with("declaration") {
                 return src.t(p);

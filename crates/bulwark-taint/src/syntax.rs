@@ -50,6 +50,8 @@ fn lang_index(lang: Language) -> usize {
 /// with field ids by name; built once per process.
 struct Names {
     kinds: Vec<&'static str>,
+    /// Per kind id: `FUNCTION_LIKE`, `COMMENT`; asked of nearly every node.
+    flags: Vec<u8>,
     fields: Vec<Option<&'static str>>,
     field_ids: FxHashMap<&'static str, u16>,
 }
@@ -58,8 +60,21 @@ fn names(lang: Language) -> &'static Names {
     static TABLES: [OnceLock<Names>; 6] = [const { OnceLock::new() }; 6];
     TABLES[lang_index(lang)].get_or_init(|| {
         let language = grammar(lang);
-        let kinds = (0..language.node_kind_count())
+        let kinds: Vec<&'static str> = (0..language.node_kind_count())
             .map(|i| language.node_kind_for_id(i as u16).unwrap_or(""))
+            .collect();
+        let flags = kinds
+            .iter()
+            .map(|k| {
+                let mut f = 0;
+                if is_function_like(k) {
+                    f |= FUNCTION_LIKE;
+                }
+                if is_comment_kind(k) {
+                    f |= COMMENT;
+                }
+                f
+            })
             .collect();
         let fields: Vec<Option<&'static str>> = (0..=language.field_count())
             .map(|i| language.field_name_for_id(i as u16))
@@ -71,6 +86,7 @@ fn names(lang: Language) -> &'static Names {
             .collect();
         Names {
             kinds,
+            flags,
             fields,
             field_ids,
         }
@@ -118,6 +134,9 @@ pub(crate) fn parse(lang: Language, source: &str) -> Option<Ast> {
     })?;
     Some(Ast::from_tree(lang, &tree))
 }
+
+const FUNCTION_LIKE: u8 = 1;
+const COMMENT: u8 = 2;
 
 /// One node of the flat tree.
 #[derive(Clone, Copy)]
@@ -236,6 +255,20 @@ impl<'t> Node<'t> {
 
     pub fn kind_id(&self) -> u16 {
         self.raw().kind
+    }
+
+    fn flags(&self) -> u8 {
+        self.ast
+            .names
+            .flags
+            .get(self.kind_id() as usize)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// A function, method, lambda or closure ([`is_function_like`] of its kind).
+    pub fn is_function_like(&self) -> bool {
+        self.flags() & FUNCTION_LIKE != 0
     }
 
     pub fn is_named(&self) -> bool {
@@ -434,8 +467,12 @@ pub(crate) fn named_children<'t>(n: Node<'t>) -> Children<'t> {
 }
 
 pub(crate) fn is_comment(n: Node) -> bool {
+    n.flags() & COMMENT != 0
+}
+
+fn is_comment_kind(kind: &str) -> bool {
     matches!(
-        n.k(),
+        kind,
         "comment" | "line_comment" | "block_comment" | "html_comment"
     )
 }
@@ -811,6 +848,16 @@ mod tests {
                 assert_eq!(flat.k(), ts.kind(), "{at}: kind");
                 assert_eq!(flat.kind_id(), ts.kind_id(), "{at}: kind id");
                 assert_eq!(flat.is_named(), ts.is_named(), "{at}: named");
+                assert_eq!(
+                    flat.is_function_like(),
+                    is_function_like(ts.kind()),
+                    "{at}: function-like"
+                );
+                assert_eq!(
+                    is_comment(flat),
+                    is_comment_kind(ts.kind()),
+                    "{at}: comment"
+                );
                 assert_eq!(flat.byte_range(), ts.byte_range(), "{at}: range");
                 assert_eq!(flat.row(), ts.start_position().row, "{at}: row");
                 assert_eq!(flat.field_name(), *ts_field, "{at}: field");

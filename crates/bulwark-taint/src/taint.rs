@@ -17,8 +17,8 @@ use crate::Language;
 use crate::lang::{self, Arg, Args, Param, call_args, callee, function_body, function_params};
 use crate::sinks::{self, Cond, Spec};
 use crate::syntax::{
-    Kind, MAX_WALK, Src, field, is_call, is_constant_literal, is_function_like, is_identifier,
-    literal_string, named_children, unwrap_expr, walk, walk_indexed,
+    Kind, MAX_WALK, Src, field, is_call, is_constant_literal, is_identifier, literal_string,
+    named_children, unwrap_expr, walk, walk_indexed,
 };
 
 /// Sink kinds, as bits: what a value has been sanitised for.
@@ -173,7 +173,7 @@ impl<'t> FileCtx<'t> {
     /// functions (when `prune_functions`) or nothing, read off `all`.
     pub fn subtree(&self, n: Node<'t>, prune_functions: bool) -> Vec<Node<'t>> {
         let Some(start) = self.position(n) else {
-            return walk(n, &|c| prune_functions && is_function_like(c.k()));
+            return walk(n, &|c| prune_functions && c.is_function_like());
         };
         let end = self.ends[start] as usize;
         let mut out = Vec::with_capacity(end - start);
@@ -182,7 +182,7 @@ impl<'t> FileCtx<'t> {
         while i < end {
             let node = self.all[i];
             out.push(node);
-            i = if prune_functions && is_function_like(node.k()) {
+            i = if prune_functions && node.is_function_like() {
                 self.ends[i] as usize
             } else {
                 i + 1
@@ -365,7 +365,7 @@ pub(crate) fn file_ctx<'t>(src: &'t Src<'t>, lang: Language, root: Node<'t>) -> 
     }
     fx.fn_names = lang::function_names(src, &all);
     for &n in &all {
-        if is_function_like(n.k())
+        if n.is_function_like()
             && let Some(name) = fx.fn_names.get(&n.id())
         {
             fx.funcs.entry(name.clone()).or_insert(n);
@@ -374,7 +374,7 @@ pub(crate) fn file_ctx<'t>(src: &'t Src<'t>, lang: Language, root: Node<'t>) -> 
     // Enclosing function of every function, by a stack over document order.
     let mut stack: Vec<Node> = Vec::new();
     for &n in &all {
-        if !is_function_like(n.k()) {
+        if !n.is_function_like() {
             continue;
         }
         while stack
@@ -739,7 +739,7 @@ impl<'a, 't> Scope<'a, 't> {
         self.shell_cmds.clear();
         self.ret = None;
         for &n in nodes {
-            if n != self.func && is_function_like(n.k()) {
+            if n != self.func && n.is_function_like() {
                 continue;
             }
             self.visit(n);
@@ -1790,7 +1790,7 @@ impl<'a, 't> Scope<'a, 't> {
         };
         if let Some(t) = recv_taint.or(map_taint) {
             for a in &args {
-                if is_function_like(unwrap_expr(a.value).k()) {
+                if unwrap_expr(a.value).is_function_like() {
                     self.callbacks.push((unwrap_expr(a.value).id(), t.clone()));
                 }
             }

@@ -8,9 +8,7 @@ use crate::Language;
 use crate::lang::{
     call_args, callee, function_params, keyword, object_keys, object_value, positional,
 };
-use crate::syntax::{
-    Kind, field, is_call, is_function_like, literal_string, named_children, unwrap_expr,
-};
+use crate::syntax::{Kind, field, is_call, literal_string, named_children, unwrap_expr};
 use crate::taint::{FileCtx, canonical_with};
 
 /// A tool a source file registers with an MCP server.
@@ -204,7 +202,7 @@ fn non_plumbing_names(fx: &FileCtx, f: Node, only_first: bool) -> Vec<String> {
 
 fn resolve_function<'t>(fx: &FileCtx<'t>, n: Node<'t>) -> Option<Node<'t>> {
     let n = unwrap_expr(n);
-    if is_function_like(n.k()) {
+    if n.is_function_like() {
         return Some(n);
     }
     let src = fx.src;
@@ -628,7 +626,7 @@ fn js<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
                                 .iter()
                                 .skip(1)
                                 .map(|a| unwrap_expr(a.value))
-                                .filter(|v| !is_function_like(v.k()) && Some(*v) != handler)
+                                .filter(|v| !v.is_function_like() && Some(*v) != handler)
                                 .collect();
                             for (i, m) in middle.iter().enumerate() {
                                 if i == 0
@@ -947,7 +945,7 @@ fn find_binding<'t>(fx: &FileCtx<'t>, at: Node<'t>, name: &str) -> Option<Node<'
     let src = fx.src;
     let mut scope = at.parent();
     while let Some(s) = scope {
-        if is_function_like(s.k()) || s == fx.root {
+        if s.is_function_like() || s == fx.root {
             break;
         }
         scope = s.parent();
