@@ -3,12 +3,11 @@
 
 use rustc_hash::FxHashMap;
 
-use crate::syntax::Node;
 use smallvec::SmallVec;
 
 use crate::Language;
 use crate::syntax::{
-    Children, Kind, Src, field, is_comment, is_identifier, literal_string, named_children,
+    Children, Kind, Node, Src, field, is_comment, is_identifier, literal_string, named_children,
     unwrap_expr,
 };
 

@@ -2,14 +2,13 @@
 //! bound to every interface, ReDoS-prone regex literals, XML parsers that
 //! resolve external entities.
 
-use crate::syntax::Node;
 use bulwark_detect::{Confidence, Severity};
 
 use crate::Language;
 use crate::lang::{callee, keyword, object_value, positional};
 use crate::redos;
 use crate::rules;
-use crate::syntax::{Kind, Src, field, is_call, literal_string, named_children, unwrap_expr};
+use crate::syntax::{Kind, Node, Src, field, is_call, literal_string, named_children, unwrap_expr};
 use crate::taint::{FileCtx, canonical_with};
 
 pub(crate) struct PatternHit {

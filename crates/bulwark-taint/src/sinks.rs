@@ -1,11 +1,9 @@
 //! Which calls are sinks, which are sanitisers, per language.
 
-use crate::syntax::Node;
-
 use crate::Language;
 use crate::lang::{Arg, arg_or_kw, callee, keyword, object_value, positional};
 use crate::rules;
-use crate::syntax::{Children, Kind, field, literal_string, named_children, unwrap_expr};
+use crate::syntax::{Children, Kind, Node, field, literal_string, named_children, unwrap_expr};
 use crate::taint::{Scope, kind};
 
 /// What the tainted value must look like for the sink to be reached.

@@ -443,19 +443,6 @@ pub(crate) fn walk<'t>(root: Node<'t>, skip: &dyn Fn(Node<'t>) -> bool) -> Vec<N
     out
 }
 
-/// Every node under `root` in document order, as [`walk`] with nothing
-/// pruned, and for each node the index just past its subtree, so that later
-/// walks of any subtree are slices of this one list.
-pub(crate) fn walk_indexed<'t>(root: Node<'t>) -> (Vec<Node<'t>>, Vec<u32>) {
-    let count = root.descendant_count().min(MAX_WALK);
-    let first = root.i;
-    let out = (0..count as u32).map(|k| root.at(first + k)).collect();
-    let ends = (0..count as u32)
-        .map(|k| (root.at(first + k).raw().subtree_end - first).min(count as u32))
-        .collect();
-    (out, ends)
-}
-
 /// A node's children, inline up to eight: most nodes have a few, and these
 /// lists are made for nearly every node the analysis looks at.
 pub(crate) type Children<'t> = SmallVec<[Node<'t>; 8]>;
@@ -909,7 +896,7 @@ mod tests {
     }
 
     #[test]
-    fn walks_prune_and_index_subtrees() {
+    fn walks_list_and_prune_subtrees() {
         let source = "def f():\n    def g():\n        return 1\n    return g\nx = f()\n";
         let ast = parse(Language::Python, source).unwrap();
         let root = ast.root();
@@ -924,10 +911,5 @@ mod tests {
             .unwrap();
         assert!(pruned.iter().all(|n| n == f
             || !(f.byte_range().contains(&n.start_byte()) && n.start_byte() > f.start_byte())));
-        let (nodes, ends) = walk_indexed(root);
-        assert_eq!(nodes, all);
-        for (i, n) in nodes.iter().enumerate() {
-            assert_eq!(ends[i] as usize, i + n.descendant_count());
-        }
     }
 }

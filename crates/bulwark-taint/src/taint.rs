@@ -10,15 +10,14 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::hash::BuildHasher;
 
-use crate::syntax::Node;
 use smallvec::{SmallVec, smallvec};
 
 use crate::Language;
 use crate::lang::{self, Arg, Args, Param, call_args, callee, function_body, function_params};
 use crate::sinks::{self, Cond, Spec};
 use crate::syntax::{
-    Kind, MAX_WALK, Src, field, is_call, is_constant_literal, is_identifier, literal_string,
-    named_children, unwrap_expr, walk, walk_indexed,
+    Kind, Node, Src, field, is_call, is_constant_literal, is_identifier, literal_string,
+    named_children, unwrap_expr, walk,
 };
 
 /// Sink kinds, as bits: what a value has been sanitised for.
@@ -149,16 +148,6 @@ pub(crate) struct Summary {
 }
 
 impl<'t> FileCtx<'t> {
-    /// Where `n` is in `all`; `None` when the walk was cut short at `MAX_WALK`.
-    fn position(&self, n: Node<'t>) -> Option<usize> {
-        if self.all.len() >= MAX_WALK {
-            return None;
-        }
-        // `all` is the flat tree's run of nodes from the root on.
-        let at = n.id().checked_sub(self.root.id())?;
-        (self.all.get(at) == Some(&n)).then_some(at)
-    }
-
     /// The arguments of call `n` ([`call_args`]), remembered for the file.
     pub fn call_args(&self, n: Node<'t>) -> Args<'t> {
         if let Some(args) = self.call_args.borrow().get(&n.id()) {
@@ -169,26 +158,11 @@ impl<'t> FileCtx<'t> {
         args
     }
 
-    /// The same list as `walk(n, skip)` with `skip` pruning nested
-    /// functions (when `prune_functions`) or nothing, read off `all`.
+    /// `n` and the nodes under it in document order, nested functions
+    /// listed but not entered when `prune_functions`: a run of the flat
+    /// tree, which skips a pruned subtree by its end index.
     pub fn subtree(&self, n: Node<'t>, prune_functions: bool) -> Vec<Node<'t>> {
-        let Some(start) = self.position(n) else {
-            return walk(n, &|c| prune_functions && c.is_function_like());
-        };
-        let end = self.ends[start] as usize;
-        let mut out = Vec::with_capacity(end - start);
-        out.push(self.all[start]);
-        let mut i = start + 1;
-        while i < end {
-            let node = self.all[i];
-            out.push(node);
-            i = if prune_functions && node.is_function_like() {
-                self.ends[i] as usize
-            } else {
-                i + 1
-            };
-        }
-        out
+        walk(n, &|c| prune_functions && c.is_function_like())
     }
 }
 
@@ -199,8 +173,6 @@ pub(crate) struct FileCtx<'t> {
     pub root: Node<'t>,
     /// Every node of the file in document order.
     pub all: Vec<Node<'t>>,
-    /// For each node of `all`, the index just past its subtree.
-    ends: Vec<u32>,
     pub imports: FxHashMap<String, String>,
     pub module_types: FxHashMap<String, String>,
     pub module_consts: FxHashMap<String, Node<'t>>,
@@ -294,14 +266,13 @@ pub(crate) struct Scope<'a, 't> {
 
 /// Builds the per-file context.
 pub(crate) fn file_ctx<'t>(src: &'t Src<'t>, lang: Language, root: Node<'t>) -> FileCtx<'t> {
-    let (all, ends) = walk_indexed(root);
+    let all = walk(root, &|_| false);
     let imports = lang::imports(src, lang, &all);
     let mut fx = FileCtx {
         src,
         lang,
         root,
         all: Vec::new(),
-        ends,
         imports,
         module_types: FxHashMap::default(),
         module_consts: FxHashMap::default(),

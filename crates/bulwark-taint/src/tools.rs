@@ -2,13 +2,11 @@
 
 use rustc_hash::FxHashSet;
 
-use crate::syntax::Node;
-
 use crate::Language;
 use crate::lang::{
     call_args, callee, function_params, keyword, object_keys, object_value, positional,
 };
-use crate::syntax::{Kind, field, is_call, literal_string, named_children, unwrap_expr};
+use crate::syntax::{Kind, Node, field, is_call, literal_string, named_children, unwrap_expr};
 use crate::taint::{FileCtx, canonical_with};
 
 /// A tool a source file registers with an MCP server.
