@@ -11,6 +11,8 @@ use serde_json::{Map, Value};
 
 pub use crate::fields::Fields;
 
+mod binxml;
+
 /// One event: its fields flattened to one level, and the product it comes from.
 pub struct RawEvent {
     pub fields: Fields,
@@ -158,12 +160,13 @@ fn read_evtx(
         .separate_json_attributes(false)
         .num_threads(1);
     let mut parser = match evtx::EvtxParser::from_buffer(buf) {
-        Ok(p) => p.with_configuration(settings),
+        Ok(p) => p.with_configuration(settings.clone()),
         Err(e) => {
             notes.push(format!("not a readable EVTX file: {e}"));
             return Ok(());
         }
     };
+    let settings = std::sync::Arc::new(settings);
     let header = parser.header();
     let expected =
         u64::from(header.header_block_size.max(4096)) + u64::from(header.chunk_count) * 65_536;
@@ -175,23 +178,54 @@ fn read_evtx(
     }
     let mut bad = 0usize;
     let mut first_error = None;
-    for record in parser.records_json() {
-        match record.map(|r| flatten_windows_str(&r.data)) {
-            Ok(Ok(fields)) => sink(RawEvent {
-                fields,
-                kind: EventKind::Windows,
-            }),
-            Ok(Err(e)) => {
-                bad += 1;
-                if first_error.is_none() {
-                    first_error = Some(format!("record JSON: {e}"));
-                }
-            }
+    let mut fail = |e: String| {
+        bad += 1;
+        if first_error.is_none() {
+            first_error = Some(e);
+        }
+    };
+    for chunk in parser.chunks() {
+        let mut chunk = match chunk {
+            Ok(chunk) => chunk,
             Err(e) => {
-                bad += 1;
-                if first_error.is_none() {
-                    first_error = Some(e.to_string());
-                }
+                fail(e.to_string());
+                continue;
+            }
+        };
+        if let Some(events) = binxml::read_chunk(&chunk.data, &chunk.header) {
+            for fields in events {
+                sink(RawEvent {
+                    fields,
+                    kind: EventKind::Windows,
+                });
+            }
+            continue;
+        }
+        // A chunk the BinXML reader leaves alone: the evtx crate's JSON.
+        let number = chunk.number.unwrap_or_default();
+        let mut parsed = match chunk.parse(settings.clone()) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                fail(
+                    evtx::err::EvtxError::FailedToParseChunk {
+                        chunk_id: number,
+                        source: Box::new(e),
+                    }
+                    .to_string(),
+                );
+                continue;
+            }
+        };
+        for record in parsed.iter() {
+            match record.and_then(|r| r.into_json()) {
+                Ok(r) => match flatten_windows_str(&r.data) {
+                    Ok(fields) => sink(RawEvent {
+                        fields,
+                        kind: EventKind::Windows,
+                    }),
+                    Err(e) => fail(format!("record JSON: {e}")),
+                },
+                Err(e) => fail(e.to_string()),
             }
         }
     }
