@@ -355,21 +355,36 @@ fn piece(cur: &mut Cursor<'_>) -> Option<Option<Piece>> {
 }
 
 /// UTF-16LE code units up to the first NUL; `None` when not valid UTF-16.
-/// Most text in a log is ASCII, checked and copied in bulk; the rest goes
-/// through the standard decoder.
+/// Most text in a log is ASCII, checked and copied four units at a time;
+/// the rest goes through the standard decoder.
 fn utf16(bytes: &[u8]) -> Option<String> {
-    let units = bytes.as_chunks::<2>().0;
-    let units = &units[..units
-        .iter()
-        .position(|u| *u == [0, 0])
-        .unwrap_or(units.len())];
-    // No short-circuit, so that the check runs on whole vectors.
-    if units.iter().fold(0u8, |acc, u| acc | u[1] | (u[0] & 0x80)) == 0 {
-        return String::from_utf8(units.iter().map(|u| u[0]).collect()).ok();
+    // Four units at a time while they are ASCII and not NUL.
+    const HIGH: u64 = 0xff80_ff80_ff80_ff80;
+    let mut ascii = Vec::with_capacity(bytes.len() / 2);
+    let mut words = bytes.chunks_exact(8);
+    for w in words.by_ref() {
+        let x = u64::from_le_bytes(w.try_into().unwrap());
+        let zero_unit = x.wrapping_sub(0x0001_0001_0001_0001) & !x & 0x8000_8000_8000_8000;
+        if x & HIGH != 0 || zero_unit != 0 {
+            let done = ascii.len() * 2;
+            return finish_utf16(ascii, &bytes[done..]);
+        }
+        ascii.extend_from_slice(&[w[0], w[2], w[4], w[6]]);
     }
-    char::decode_utf16(units.iter().map(|u| u16::from_le_bytes(*u)))
-        .collect::<Result<String, _>>()
-        .ok()
+    finish_utf16(ascii, words.remainder())
+}
+
+/// The rest of [`utf16`]'s text from `rest`, after the ASCII in `ascii`.
+fn finish_utf16(ascii: Vec<u8>, rest: &[u8]) -> Option<String> {
+    let mut out = String::from_utf8(ascii).ok()?;
+    let units = rest
+        .chunks_exact(2)
+        .map(|u| u16::from_le_bytes([u[0], u[1]]))
+        .take_while(|&u| u != 0);
+    for c in char::decode_utf16(units) {
+        out.push(c.ok()?);
+    }
+    Some(out)
 }
 
 /// Whether this reader renders a value of this type and size the way evtx
@@ -820,6 +835,36 @@ mod tests {
     /// Damaged chunks never make the reader panic or loop: each byte of the
     /// records area of a real chunk (one in 61) is set to a few hostile values
     /// in turn.
+    #[test]
+    fn utf16_text_up_to_nul() {
+        let enc = |s: &str| {
+            s.encode_utf16()
+                .flat_map(u16::to_le_bytes)
+                .collect::<Vec<u8>>()
+        };
+        for s in [
+            "",
+            "a",
+            "abc",
+            "abcd",
+            "abcde",
+            "C:\\Windows\\System32\\cmd.exe",
+            "héllo wörld",
+            "日本語テキスト",
+            "emoji 😀 ok",
+            "abcdefgh\u{100}",
+        ] {
+            assert_eq!(utf16(&enc(s)).as_deref(), Some(s), "{s}");
+            for cut in ["\0", "\0tail", "\0\0"] {
+                let with = format!("{s}{cut}");
+                assert_eq!(utf16(&enc(&with)).as_deref(), Some(s), "{with:?}");
+            }
+        }
+        // A lone surrogate is not text; an odd trailing byte is ignored.
+        assert_eq!(utf16(&[0x00, 0xd8, 0x41, 0x00]), None);
+        assert_eq!(utf16(&[0x41, 0x00, 0x42]).as_deref(), Some("A"));
+    }
+
     #[test]
     fn damaged_chunks_are_read_or_left_without_panic() {
         let files = corpus_files();
