@@ -1,6 +1,8 @@
-//! Reading events: Windows EVTX (through the `evtx` crate's JSON), evtx_dump
-//! style JSON, JSON/JSONL, raw auditd logs and syslog/auth.log lines. The
-//! format is detected from the content, not the file name.
+//! Reading events: Windows EVTX (chunks found by the `evtx` crate, records
+//! read from their binary XML by `events/binxml.rs`, or through evtx's JSON for the
+//! chunks that reader leaves alone), evtx_dump style JSON, JSON/JSONL, raw
+//! auditd logs and syslog/auth.log lines. The format is detected from the
+//! content, not the file name.
 
 use std::borrow::Cow;
 use std::fs::File;

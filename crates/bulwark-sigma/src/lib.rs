@@ -8,7 +8,8 @@
 //! correlation rules (event_count, value_count, temporal), and compiles rules
 //! into matchers with pre-lowercased needles, Aho-Corasick and an inverted
 //! index. This crate adds what a hunt needs around it: reading events
-//! (EVTX through the `evtx` crate, JSON/JSONL, auditd, syslog), the field
+//! (EVTX records straight from their binary XML, chunks the
+//! `evtx` crate finds; JSON/JSONL, auditd, syslog), the field
 //! mappings kept as data in `mappings/`, per-rule load errors, parallel
 //! files, and reports. It knows nothing of MCP except [`register`], which
 //! declares the `hunt_sigma` tool.
