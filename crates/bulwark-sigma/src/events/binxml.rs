@@ -11,10 +11,11 @@
 //!
 //! It covers the shapes Windows writes for the great majority of records:
 //! `System`, `EventData` of named `Data`, `UserData` of one flat element,
-//! and the scalar value types those use. Anything else (an embedded BinXML
-//! value, an array, a `Data` without a name, a name that repeats, a record
-//! that does not parse cleanly) hands the whole chunk back to the evtx
-//! crate, which reads it exactly as before. The fields are built by the same
+//! instances embedded in values (as `EventData` usually is), and the scalar
+//! value types those use. Anything else (an array, ANSI text, a `Data`
+//! without a name, a name that repeats, text beside elements, a record that
+//! does not parse cleanly) hands the whole chunk back to the evtx crate,
+//! which reads it exactly as before. The fields are built by the same
 //! `system_field`/`data_field` steps the JSON path uses, and a test checks
 //! that both paths give the same fields for every record of the test corpora.
 
@@ -144,8 +145,8 @@ impl<'d> Cursor<'d> {
     }
 }
 
-/// A template instance: its template (by offset) and its values, with the
-/// instance each embedded BinXML value holds.
+/// A template instance: its template and its values, with the instance
+/// each embedded BinXML value holds.
 struct Instance<'d> {
     /// Index in `ChunkReader::templates`.
     template: usize,
@@ -545,13 +546,14 @@ fn piece_value(piece: &Piece, inst: &Instance<'_>) -> Result<Option<Value>, ()> 
     match piece {
         Piece::Text(t) if t.is_empty() => Ok(None),
         Piece::Text(t) => Ok(Some(Value::String(t.clone()))),
-        Piece::Sub { id, optional } => {
+        Piece::Sub { id, .. } => {
             let Some(&v) = inst.values.get(usize::from(*id)) else {
                 return Ok(None);
             };
-            // Left out when optional; rendered as nothing when not.
+            // Left out when optional, and nothing to write when not: either
+            // way the empty form (`null`, or `""` for a `Data`) is the
+            // caller's (checked against evtx on the corpora).
             if is_empty(v) {
-                let _ = optional;
                 return Ok(None);
             }
             json(v).map(Some).ok_or(())
