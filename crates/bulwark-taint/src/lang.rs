@@ -48,9 +48,17 @@ pub(crate) fn method_name<'t>(src: &Src<'t>, callee: Node<'t>) -> &'t str {
         "generic_function" => field(c, "function").map(|f| return_last(f)),
         _ => Some(c),
     };
-    name.map(|n| src.t(n))
-        .map(|t| t.rsplit("::").next().unwrap_or(t))
-        .unwrap_or("")
+    name.map(|n| after_last_path_sep(src.t(n))).unwrap_or("")
+}
+
+/// What follows the last `::` of `t` (all of `t` without one); a byte scan,
+/// as a `str` pattern search sets up a searcher on every call.
+fn after_last_path_sep(t: &str) -> &str {
+    let b = t.as_bytes();
+    (2..=b.len())
+        .rev()
+        .find(|&i| b[i - 2] == b':' && b[i - 1] == b':')
+        .map_or(t, |i| &t[i..])
 }
 
 fn return_last(n: Node) -> Node {
@@ -652,6 +660,34 @@ fn rust_use(src: &Src, n: Node, prefix: &str, map: &mut FxHashMap<String, String
                 }
             }
             _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::after_last_path_sep;
+
+    /// The same as `rsplit("::").next()`.
+    #[test]
+    fn after_last_path_sep_is_rsplit() {
+        for t in [
+            "",
+            ":",
+            "::",
+            "a",
+            "a::b",
+            "std::process::Command",
+            ":::b",
+            "a:::",
+            "a::b:c",
+            "::x",
+        ] {
+            assert_eq!(
+                after_last_path_sep(t),
+                t.rsplit("::").next().unwrap(),
+                "{t:?}"
+            );
         }
     }
 }

@@ -82,6 +82,19 @@ fn auth_visible(text: &str) -> bool {
     AUTH_MARKERS.iter().any(|m| lower.contains(m))
 }
 
+/// Whether the file shows authentication, worked out on first need: only
+/// a server bound to all interfaces asks, and most files have none.
+struct Auth<'a> {
+    text: &'a str,
+    visible: std::cell::OnceCell<bool>,
+}
+
+impl Auth<'_> {
+    fn visible(&self) -> bool {
+        *self.visible.get_or_init(|| auth_visible(self.text))
+    }
+}
+
 fn is_all_interfaces(s: &str) -> bool {
     let s = s.trim();
     s == "0.0.0.0"
@@ -159,7 +172,10 @@ fn statement_text<'t>(src: &Src<'t>, mut n: Node<'t>) -> &'t str {
 pub(crate) fn scan(fx: &FileCtx) -> Vec<PatternHit> {
     let src = fx.src;
     let mut out = Vec::new();
-    let auth = auth_visible(src.text);
+    let auth = Auth {
+        text: src.text,
+        visible: Default::default(),
+    };
     let types = Default::default();
     for &n in &fx.all {
         let k = n.k();
@@ -168,7 +184,7 @@ pub(crate) fn scan(fx: &FileCtx) -> Vec<PatternHit> {
             let name = canonical_with(fx, &types, c);
             let method = crate::lang::method_name(src, c).to_string();
             let args = fx.call_args(n);
-            call_patterns(fx, n, &name, &method, &args, auth, &mut out);
+            call_patterns(fx, n, &name, &method, &args, &auth, &mut out);
             continue;
         }
         match (fx.lang, k) {
@@ -193,7 +209,7 @@ pub(crate) fn scan(fx: &FileCtx) -> Vec<PatternHit> {
                 }
                 if lt.ends_with("settings.host")
                     && literal_string(src, r).is_some_and(|s| is_all_interfaces(&s))
-                    && !auth
+                    && !auth.visible()
                 {
                     out.push(hit(
                         src,
@@ -272,7 +288,7 @@ pub(crate) fn scan(fx: &FileCtx) -> Vec<PatternHit> {
                         ));
                     }
                     if key == "Addr"
-                        && !auth
+                        && !auth.visible()
                         && let Some(s) = literal_string(src, kids[1])
                         && (s.starts_with(':') || is_all_interfaces(&s))
                     {
@@ -307,7 +323,7 @@ fn call_patterns(
     name: &str,
     method: &str,
     args: &[crate::lang::Arg],
-    auth: bool,
+    auth: &Auth,
     out: &mut Vec<PatternHit>,
 ) {
     let src = fx.src;
@@ -366,9 +382,12 @@ fn call_patterns(
                 "modes.ECB",
             ]
             .iter()
-            .any(|p| name == *p || name.ends_with(&format!(".{p}")))
-                || (name.ends_with("AES.new")
-                    && args.iter().any(|a| src.t(a.value).contains("MODE_ECB")));
+            // `name` is the pattern, or ends with `.` and the pattern.
+            .any(|p| {
+                name.strip_suffix(p)
+                    .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
+            }) || (name.ends_with("AES.new")
+                && args.iter().any(|a| src.t(a.value).contains("MODE_ECB")));
             if weak_cipher {
                 out.push(hit(
                     src,
@@ -382,7 +401,7 @@ fn call_patterns(
             }
             if let Some(h) = keyword(args, "host")
                 && literal_string(src, h).is_some_and(|s| is_all_interfaces(&s))
-                && !auth
+                && !auth.visible()
             {
                 out.push(hit(
                     src,
@@ -480,7 +499,7 @@ fn call_patterns(
                     ));
                 }
             }
-            if method == "listen" && !auth {
+            if method == "listen" && !auth.visible() {
                 let bound = args.iter().any(|a| {
                     literal_string(src, a.value).is_some_and(|s| is_all_interfaces(&s))
                         || object_value(src, a.value, "host")
@@ -544,7 +563,7 @@ fn call_patterns(
                 name,
                 "http.ListenAndServe" | "http.ListenAndServeTLS" | "net.Listen"
             ) || matches!(method, "Start" | "ListenAndServe" | "Run");
-            if listen && !auth {
+            if listen && !auth.visible() {
                 let addr_idx = usize::from(name == "net.Listen");
                 if let Some(addr) = lit(addr_idx)
                     && (addr.starts_with(':') || is_all_interfaces(&addr))
@@ -563,8 +582,11 @@ fn call_patterns(
                 "Sha1.digest",
             ]
             .iter()
-            .any(|p| name == *p || name.ends_with(&format!(".{p}")))
-            {
+            // `name` is the pattern, or ends with `.` and the pattern.
+            .any(|p| {
+                name.strip_suffix(p)
+                    .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
+            }) {
                 weak_hash_check(src, n, name, out);
             }
             if [
@@ -578,8 +600,11 @@ fn call_patterns(
                 "Blowfish.new_from_slice",
             ]
             .iter()
-            .any(|p| name == *p || name.ends_with(&format!(".{p}")))
-            {
+            // `name` is the pattern, or ends with `.` and the pattern.
+            .any(|p| {
+                name.strip_suffix(p)
+                    .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
+            }) {
                 out.push(hit(
                     src,
                     n,
@@ -606,7 +631,7 @@ fn call_patterns(
                 ));
             }
             if matches!(method, "bind" | "serve" | "listen" | "run" | "bind_addr")
-                && !auth
+                && !auth.visible()
                 && let Some(addr) = lit(0)
                 && is_all_interfaces(&addr)
             {
@@ -614,7 +639,7 @@ fn call_patterns(
                     format!("{name}(\"{addr}\") listens on all interfaces and the file shows no authentication"), format!("`{addr}`")));
             }
             if ends_with_seg(name, "SocketAddr.from")
-                && !auth
+                && !auth.visible()
                 && let Some(a) = positional(args, 0)
                 && src
                     .t(unwrap_expr(a))
