@@ -7,7 +7,7 @@ use smallvec::SmallVec;
 
 use crate::Language;
 use crate::syntax::{
-    Children, Kind, Node, Src, field, is_comment, is_identifier, literal_string, named_children,
+    Children, Kind, Node, Src, f, field, is_comment, is_identifier, literal_string, named_children,
     unwrap_expr,
 };
 
@@ -31,9 +31,9 @@ pub(crate) struct Param {
 
 pub(crate) fn callee<'t>(n: Node<'t>) -> Option<Node<'t>> {
     match n.k() {
-        "new_expression" => field(n, "constructor"),
-        "macro_invocation" => field(n, "macro"),
-        _ => field(n, "function"),
+        "new_expression" => field(n, f::CONSTRUCTOR),
+        "macro_invocation" => field(n, f::MACRO),
+        _ => field(n, f::FUNCTION),
     }
 }
 
@@ -41,11 +41,11 @@ pub(crate) fn callee<'t>(n: Node<'t>) -> Option<Node<'t>> {
 pub(crate) fn method_name<'t>(src: &Src<'t>, callee: Node<'t>) -> &'t str {
     let c = unwrap_expr(callee);
     let name = match c.k() {
-        "attribute" => field(c, "attribute"),
-        "member_expression" => field(c, "property"),
-        "selector_expression" | "field_expression" => field(c, "field"),
-        "scoped_identifier" => field(c, "name"),
-        "generic_function" => field(c, "function").map(|f| return_last(f)),
+        "attribute" => field(c, f::ATTRIBUTE),
+        "member_expression" => field(c, f::PROPERTY),
+        "selector_expression" | "field_expression" => field(c, f::FIELD),
+        "scoped_identifier" => field(c, f::NAME),
+        "generic_function" => field(c, f::FUNCTION).map(|f| return_last(f)),
         _ => Some(c),
     };
     name.map(|n| after_last_path_sep(src.t(n))).unwrap_or("")
@@ -63,8 +63,8 @@ fn after_last_path_sep(t: &str) -> &str {
 
 fn return_last(n: Node) -> Node {
     match n.k() {
-        "scoped_identifier" => field(n, "name").unwrap_or(n),
-        "field_expression" => field(n, "field").unwrap_or(n),
+        "scoped_identifier" => field(n, f::NAME).unwrap_or(n),
+        "field_expression" => field(n, f::FIELD).unwrap_or(n),
         _ => n,
     }
 }
@@ -73,14 +73,14 @@ fn return_last(n: Node) -> Node {
 pub(crate) type Args<'t> = SmallVec<[Arg<'t>; 4]>;
 
 pub(crate) fn call_args<'t>(src: &Src<'t>, n: Node<'t>) -> Args<'t> {
-    let Some(list) = field(n, "arguments") else {
+    let Some(list) = field(n, f::ARGUMENTS) else {
         return Args::new();
     };
     let mut out = Args::new();
     for c in named_children(list) {
         match c.k() {
             "keyword_argument" => {
-                if let (Some(name), Some(value)) = (field(c, "name"), field(c, "value")) {
+                if let (Some(name), Some(value)) = (field(c, f::NAME), field(c, f::VALUE)) {
                     out.push(Arg {
                         name: Some(src.t(name)),
                         value,
@@ -126,16 +126,16 @@ pub(crate) fn object_value<'t>(src: &Src<'t>, obj: Node<'t>, key: &str) -> Optio
         "object" => named_children(obj),
         "dictionary" => named_children(obj),
         "literal_value" => named_children(obj),
-        "composite_literal" => field(obj, "body").map(named_children).unwrap_or_default(),
+        "composite_literal" => field(obj, f::BODY).map(named_children).unwrap_or_default(),
         _ => return None,
     };
     for it in items {
         match it.k() {
             "pair" | "keyed_element" => {
-                let k = field(it, "key").or_else(|| it.named_child(0))?;
+                let k = field(it, f::KEY).or_else(|| it.named_child(0))?;
                 let kt = literal_string(src, k).unwrap_or_else(|| src.t(k).to_string());
                 if kt == key {
-                    let v = field(it, "value").or_else(|| it.named_child(1))?;
+                    let v = field(it, f::VALUE).or_else(|| it.named_child(1))?;
                     if v.k() == "literal_element" {
                         return v.named_child(0);
                     }
@@ -159,7 +159,7 @@ pub(crate) fn object_keys(src: &Src, obj: Node) -> Vec<String> {
     for it in named_children(obj) {
         match it.k() {
             "pair" => {
-                if let Some(k) = field(it, "key") {
+                if let Some(k) = field(it, f::KEY) {
                     out.push(literal_string(src, k).unwrap_or_else(|| src.t(k).to_string()));
                 }
             }
@@ -171,7 +171,7 @@ pub(crate) fn object_keys(src: &Src, obj: Node) -> Vec<String> {
 }
 
 pub(crate) fn function_body<'t>(f: Node<'t>) -> Option<Node<'t>> {
-    field(f, "body")
+    field(f, f::BODY)
 }
 
 /// The name a function is known by in its file: its own name, the variable
@@ -182,12 +182,12 @@ pub(crate) fn function_names(src: &Src, all: &[Node]) -> FxHashMap<usize, String
     let mut out = FxHashMap::default();
     for &n in all {
         let (slot, value) = match n.k() {
-            "variable_declarator" => (field(n, "name"), field(n, "value")),
-            "pair" => (field(n, "key"), field(n, "value")),
-            "assignment_expression" | "assignment" => (field(n, "left"), field(n, "right")),
+            "variable_declarator" => (field(n, f::NAME), field(n, f::VALUE)),
+            "pair" => (field(n, f::KEY), field(n, f::VALUE)),
+            "assignment_expression" | "assignment" => (field(n, f::LEFT), field(n, f::RIGHT)),
             _ => {
                 if n.is_function_like()
-                    && let Some(name) = field(n, "name")
+                    && let Some(name) = field(n, f::NAME)
                 {
                     out.insert(n.id(), src.t(name).to_string());
                 }
@@ -196,7 +196,7 @@ pub(crate) fn function_names(src: &Src, all: &[Node]) -> FxHashMap<usize, String
         };
         if let (Some(slot), Some(value)) = (slot, value)
             && value.is_function_like()
-            && field(value, "name").is_none()
+            && field(value, f::NAME).is_none()
             && (n.k() != "variable_declarator" || slot.k() == "identifier")
         {
             out.insert(value.id(), src.t(slot).to_string());
@@ -207,24 +207,24 @@ pub(crate) fn function_names(src: &Src, all: &[Node]) -> FxHashMap<usize, String
 
 #[allow(dead_code)]
 pub(crate) fn function_name(src: &Src, f: Node) -> Option<String> {
-    if let Some(n) = field(f, "name") {
+    if let Some(n) = field(f, f::NAME) {
         return Some(src.t(n).to_string());
     }
     let parent = f.parent()?;
     match parent.k() {
-        "variable_declarator" => field(parent, "name")
+        "variable_declarator" => field(parent, f::NAME)
             .filter(|n| n.k() == "identifier")
             .map(|n| src.t(n).to_string()),
-        "pair" => field(parent, "key").map(|k| src.t(k).to_string()),
+        "pair" => field(parent, f::KEY).map(|k| src.t(k).to_string()),
         "assignment_expression" | "assignment" => {
-            field(parent, "left").map(|n| src.t(n).to_string())
+            field(parent, f::LEFT).map(|n| src.t(n).to_string())
         }
         _ => None,
     }
 }
 
 pub(crate) fn function_params(src: &Src, lang: Language, f: Node) -> Vec<Param> {
-    let list = field(f, "parameters").or_else(|| field(f, "parameter"));
+    let list = field(f, f::PARAMETERS).or_else(|| field(f, f::PARAMETER));
     let Some(list) = list else {
         return Vec::new();
     };
@@ -255,7 +255,7 @@ pub(crate) fn function_params(src: &Src, lang: Language, f: Node) -> Vec<Param> 
             index += 1;
             continue;
         }
-        let type_text = field(p, "type")
+        let type_text = field(p, f::TYPE)
             .map(|t| src.t(t).to_string())
             .unwrap_or_default();
         let names = match lang {
@@ -345,27 +345,27 @@ pub(crate) fn bound_names(src: &Src, pattern: Node) -> Vec<String> {
             "type" | "type_annotation" | "type_identifier" | "predefined_type" | "generic_type"
             | "string" | "integer" | "number" | "true" | "false" | "none" | "nil" => continue,
             "field_pattern" => {
-                if let Some(p) = field(n, "pattern") {
+                if let Some(p) = field(n, f::PATTERN) {
                     stack.push(p);
-                } else if let Some(nm) = field(n, "name") {
+                } else if let Some(nm) = field(n, f::NAME) {
                     stack.push(nm);
                 }
                 continue;
             }
             "pair_pattern" => {
-                if let Some(v) = field(n, "value") {
+                if let Some(v) = field(n, f::VALUE) {
                     stack.push(v);
                 }
                 continue;
             }
             "assignment_pattern" | "object_assignment_pattern" => {
-                if let Some(l) = field(n, "left") {
+                if let Some(l) = field(n, f::LEFT) {
                     stack.push(l);
                 }
                 continue;
             }
             "default_parameter" | "typed_default_parameter" => {
-                if let Some(nm) = field(n, "name") {
+                if let Some(nm) = field(n, f::NAME) {
                     stack.push(nm);
                 }
                 continue;
@@ -438,7 +438,8 @@ pub(crate) fn imports(src: &Src, lang: Language, all: &[Node]) -> FxHashMap<Stri
                             map.insert(first.to_string(), first.to_string());
                         }
                         "aliased_import" => {
-                            if let (Some(name), Some(alias)) = (field(c, "name"), field(c, "alias"))
+                            if let (Some(name), Some(alias)) =
+                                (field(c, f::NAME), field(c, f::ALIAS))
                             {
                                 map.insert(src.t(alias).to_string(), src.t(name).to_string());
                             }
@@ -448,7 +449,7 @@ pub(crate) fn imports(src: &Src, lang: Language, all: &[Node]) -> FxHashMap<Stri
                 }
             }
             (Language::Python, "import_from_statement") => {
-                let Some(module) = field(n, "module_name") else {
+                let Some(module) = field(n, f::MODULE_NAME) else {
                     continue;
                 };
                 let module = src.t(module).trim_start_matches('.').to_string();
@@ -460,7 +461,8 @@ pub(crate) fn imports(src: &Src, lang: Language, all: &[Node]) -> FxHashMap<Stri
                             map.insert(name.to_string(), format!("{module}.{name}"));
                         }
                         "aliased_import" => {
-                            if let (Some(name), Some(alias)) = (field(c, "name"), field(c, "alias"))
+                            if let (Some(name), Some(alias)) =
+                                (field(c, f::NAME), field(c, f::ALIAS))
                             {
                                 map.insert(
                                     src.t(alias).to_string(),
@@ -473,7 +475,7 @@ pub(crate) fn imports(src: &Src, lang: Language, all: &[Node]) -> FxHashMap<Stri
                 }
             }
             (Language::JavaScript | Language::TypeScript | Language::Tsx, "import_statement") => {
-                let Some(source) = field(n, "source") else {
+                let Some(source) = field(n, f::SOURCE) else {
                     continue;
                 };
                 let module = normalize_module(&literal_string(src, source).unwrap_or_default());
@@ -499,10 +501,10 @@ pub(crate) fn imports(src: &Src, lang: Language, all: &[Node]) -> FxHashMap<Stri
                                     if spec.k() != "import_specifier" {
                                         continue;
                                     }
-                                    let Some(name) = field(spec, "name") else {
+                                    let Some(name) = field(spec, f::NAME) else {
                                         continue;
                                     };
-                                    let local = field(spec, "alias").unwrap_or(name);
+                                    let local = field(spec, f::ALIAS).unwrap_or(name);
                                     let name = src.t(name);
                                     let canon = if name == "default" {
                                         module.clone()
@@ -521,7 +523,7 @@ pub(crate) fn imports(src: &Src, lang: Language, all: &[Node]) -> FxHashMap<Stri
                 Language::JavaScript | Language::TypeScript | Language::Tsx,
                 "variable_declarator",
             ) => {
-                let (Some(name), Some(value)) = (field(n, "name"), field(n, "value")) else {
+                let (Some(name), Some(value)) = (field(n, f::NAME), field(n, f::VALUE)) else {
                     continue;
                 };
                 let Some(module) = require_module(src, value) else {
@@ -539,7 +541,8 @@ pub(crate) fn imports(src: &Src, lang: Language, all: &[Node]) -> FxHashMap<Stri
                                     map.insert(t.to_string(), format!("{module}.{t}"));
                                 }
                                 "pair_pattern" => {
-                                    if let (Some(k), Some(v)) = (field(p, "key"), field(p, "value"))
+                                    if let (Some(k), Some(v)) =
+                                        (field(p, f::KEY), field(p, f::VALUE))
                                     {
                                         map.insert(
                                             src.t(v).to_string(),
@@ -555,7 +558,7 @@ pub(crate) fn imports(src: &Src, lang: Language, all: &[Node]) -> FxHashMap<Stri
                 }
             }
             (Language::Go, "import_spec") => {
-                let Some(path) = field(n, "path") else {
+                let Some(path) = field(n, f::PATH) else {
                     continue;
                 };
                 let path = literal_string(src, path).unwrap_or_default();
@@ -569,13 +572,13 @@ pub(crate) fn imports(src: &Src, lang: Language, all: &[Node]) -> FxHashMap<Stri
                 } else {
                     last
                 };
-                let local = field(n, "name")
+                let local = field(n, f::NAME)
                     .map(|x| src.t(x).to_string())
                     .unwrap_or_else(|| last.clone());
                 map.insert(local, last);
             }
             (Language::Rust, "use_declaration") => {
-                if let Some(arg) = field(n, "argument") {
+                if let Some(arg) = field(n, f::ARGUMENT) {
                     rust_use(src, arg, "", &mut map);
                 }
             }
@@ -591,18 +594,18 @@ fn require_module(src: &Src, value: Node) -> Option<String> {
     for _ in 0..4 {
         match v.k() {
             "member_expression" => {
-                let prop = field(v, "property").map(|p| src.t(p)).unwrap_or("");
+                let prop = field(v, f::PROPERTY).map(|p| src.t(p)).unwrap_or("");
                 if prop != "promises" && prop != "default" {
                     suffix = format!(".{prop}{suffix}");
                 }
-                v = unwrap_expr(field(v, "object")?);
+                v = unwrap_expr(field(v, f::OBJECT)?);
             }
             "call_expression" => {
-                let f = field(v, "function")?;
+                let f = field(v, f::FUNCTION)?;
                 if src.t(f) != "require" {
                     return None;
                 }
-                let arg = field(v, "arguments")?.named_child(0)?;
+                let arg = field(v, f::ARGUMENTS)?.named_child(0)?;
                 let module = normalize_module(&literal_string(src, arg)?);
                 return Some(format!("{module}{suffix}"));
             }
@@ -634,11 +637,11 @@ fn rust_use(src: &Src, n: Node, prefix: &str, map: &mut FxHashMap<String, String
             }
             "scoped_identifier" => {
                 let full = join(&prefix, &src.t(n).replace("::", "."));
-                let last = field(n, "name").map(|x| src.t(x)).unwrap_or("");
+                let last = field(n, f::NAME).map(|x| src.t(x)).unwrap_or("");
                 map.insert(last.to_string(), full);
             }
             "use_as_clause" => {
-                if let (Some(path), Some(alias)) = (field(n, "path"), field(n, "alias")) {
+                if let (Some(path), Some(alias)) = (field(n, f::PATH), field(n, f::ALIAS)) {
                     map.insert(
                         src.t(alias).to_string(),
                         join(&prefix, &src.t(path).replace("::", ".")),
@@ -646,11 +649,11 @@ fn rust_use(src: &Src, n: Node, prefix: &str, map: &mut FxHashMap<String, String
                 }
             }
             "scoped_use_list" => {
-                let p = field(n, "path")
+                let p = field(n, f::PATH)
                     .map(|x| src.t(x).replace("::", "."))
                     .unwrap_or_default();
                 let p = join(&prefix, &p);
-                if let Some(list) = field(n, "list") {
+                if let Some(list) = field(n, f::LIST) {
                     stack.push((list, p));
                 }
             }

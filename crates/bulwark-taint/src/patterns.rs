@@ -8,7 +8,9 @@ use crate::Language;
 use crate::lang::{callee, keyword, object_value, positional};
 use crate::redos;
 use crate::rules;
-use crate::syntax::{Kind, Node, Src, field, is_call, literal_string, named_children, unwrap_expr};
+use crate::syntax::{
+    Kind, Node, Src, f, field, is_call, literal_string, named_children, unwrap_expr,
+};
 use crate::taint::{FileCtx, canonical_with};
 
 pub(crate) struct PatternHit {
@@ -136,7 +138,7 @@ fn enclosing_function_text<'t>(src: &Src<'t>, mut n: Node<'t>) -> &'t str {
             Some(p) => {
                 if p.is_function_like() {
                     // Name and parameters only: the signature.
-                    let body_start = field(p, "body")
+                    let body_start = field(p, f::BODY)
                         .map(|b| b.start_byte())
                         .unwrap_or(p.end_byte());
                     return src.text.get(p.start_byte()..body_start).unwrap_or("");
@@ -189,7 +191,7 @@ pub(crate) fn scan(fx: &FileCtx) -> Vec<PatternHit> {
         }
         match (fx.lang, k) {
             (Language::Python, "assignment") => {
-                let (Some(l), Some(r)) = (field(n, "left"), field(n, "right")) else {
+                let (Some(l), Some(r)) = (field(n, f::LEFT), field(n, f::RIGHT)) else {
                     continue;
                 };
                 let lt = src.t(l);
@@ -224,7 +226,7 @@ pub(crate) fn scan(fx: &FileCtx) -> Vec<PatternHit> {
                 }
             }
             (Language::JavaScript | Language::TypeScript | Language::Tsx, "pair") => {
-                let (Some(key), Some(v)) = (field(n, "key"), field(n, "value")) else {
+                let (Some(key), Some(v)) = (field(n, f::KEY), field(n, f::VALUE)) else {
                     continue;
                 };
                 let key = literal_string(src, key).unwrap_or_else(|| src.t(key).to_string());
@@ -245,7 +247,7 @@ pub(crate) fn scan(fx: &FileCtx) -> Vec<PatternHit> {
                 Language::JavaScript | Language::TypeScript | Language::Tsx,
                 "assignment_expression",
             ) => {
-                let (Some(l), Some(r)) = (field(n, "left"), field(n, "right")) else {
+                let (Some(l), Some(r)) = (field(n, f::LEFT), field(n, f::RIGHT)) else {
                     continue;
                 };
                 if src.t(l).ends_with("NODE_TLS_REJECT_UNAUTHORIZED")
@@ -263,7 +265,7 @@ pub(crate) fn scan(fx: &FileCtx) -> Vec<PatternHit> {
                 }
             }
             (Language::JavaScript | Language::TypeScript | Language::Tsx, "regex") => {
-                let Some(p) = field(n, "pattern") else {
+                let Some(p) = field(n, f::PATTERN) else {
                     continue;
                 };
                 if let Some(bad) = redos::check(src.t(p)) {

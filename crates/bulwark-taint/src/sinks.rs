@@ -3,7 +3,7 @@
 use crate::Language;
 use crate::lang::{Arg, arg_or_kw, callee, keyword, object_value, positional};
 use crate::rules;
-use crate::syntax::{Children, Kind, Node, field, literal_string, named_children, unwrap_expr};
+use crate::syntax::{Children, Kind, Node, f, field, literal_string, named_children, unwrap_expr};
 use crate::taint::{Scope, kind};
 
 /// What the tainted value must look like for the sink to be reached.
@@ -485,7 +485,7 @@ fn python<'t>(
             | "symlink_to"
             | "chmod"
     ) && let Some(c) = callee(call)
-        && let Some(recv) = field(unwrap_expr(c), "object")
+        && let Some(recv) = field(unwrap_expr(c), f::OBJECT)
         && !sc.fx.imports.contains_key(src.t(recv))
     {
         out.push(spec(
@@ -816,7 +816,7 @@ fn js<'t>(
         ));
         return;
     }
-    if matches!(method, "sendFile" | "download") && field(unwrap_expr(c), "object").is_some() {
+    if matches!(method, "sendFile" | "download") && field(unwrap_expr(c), f::OBJECT).is_some() {
         out.push(spec(
             rules::PATH_TRAVERSAL,
             kind::PATH,
@@ -841,7 +841,7 @@ fn js<'t>(
             | "$queryRawUnsafe"
             | "$executeRawUnsafe"
             | "unsafe"
-    ) && field(unwrap_expr(c), "object").is_some()
+    ) && field(unwrap_expr(c), f::OBJECT).is_some()
     {
         out.push(spec(
             rules::SQL_INJECTION,
@@ -1005,18 +1005,18 @@ pub(crate) fn is_shell_command_chain(sc: &Scope, v: Node) -> bool {
     for _ in 0..64 {
         match cur.k() {
             "call_expression" => {
-                let Some(f) = field(cur, "function") else {
+                let Some(f) = field(cur, f::FUNCTION) else {
                     return false;
                 };
                 let name = sc.canonical(f);
                 if ends(&name, "Command.new") {
-                    return field(cur, "arguments")
+                    return field(cur, f::ARGUMENTS)
                         .and_then(|a| a.named_child(0))
                         .and_then(|p| literal_string(src, p))
                         .is_some_and(|p| is_shell(&p));
                 }
                 match unwrap_expr(f).k() {
-                    "field_expression" => match field(unwrap_expr(f), "value") {
+                    "field_expression" => match field(unwrap_expr(f), f::VALUE) {
                         Some(v) => cur = unwrap_expr(v),
                         None => return false,
                     },
@@ -1057,7 +1057,7 @@ fn rust<'t>(
         return;
     }
     if matches!(method, "arg" | "args")
-        && let Some(recv) = field(unwrap_expr(c), "value")
+        && let Some(recv) = field(unwrap_expr(c), f::VALUE)
         && is_shell_command_chain(sc, recv)
     {
         let mut nodes: Vec<Node> = Vec::new();

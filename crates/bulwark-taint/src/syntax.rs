@@ -46,6 +46,190 @@ fn lang_index(lang: Language) -> usize {
     }
 }
 
+/// A field name the analysis asks for, with a fixed slot in each grammar's
+/// table of field ids: `field(n, f::VALUE)` is then an array load, where
+/// looking the name up hashed it (over a million lookups on 1,000 files).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FieldName {
+    pub(crate) name: &'static str,
+    slot: u8,
+}
+
+/// The field names asked for, by slot.
+pub(crate) mod f {
+    use super::FieldName;
+
+    pub(crate) const ALIAS: FieldName = FieldName {
+        name: "alias",
+        slot: 0,
+    };
+    pub(crate) const ALTERNATIVE: FieldName = FieldName {
+        name: "alternative",
+        slot: 1,
+    };
+    pub(crate) const ARGUMENT: FieldName = FieldName {
+        name: "argument",
+        slot: 2,
+    };
+    pub(crate) const ARGUMENTS: FieldName = FieldName {
+        name: "arguments",
+        slot: 3,
+    };
+    pub(crate) const ATTRIBUTE: FieldName = FieldName {
+        name: "attribute",
+        slot: 4,
+    };
+    pub(crate) const BODY: FieldName = FieldName {
+        name: "body",
+        slot: 5,
+    };
+    pub(crate) const CONSEQUENCE: FieldName = FieldName {
+        name: "consequence",
+        slot: 6,
+    };
+    pub(crate) const CONSTRUCTOR: FieldName = FieldName {
+        name: "constructor",
+        slot: 7,
+    };
+    pub(crate) const DEFINITION: FieldName = FieldName {
+        name: "definition",
+        slot: 8,
+    };
+    pub(crate) const EXPRESSION: FieldName = FieldName {
+        name: "expression",
+        slot: 9,
+    };
+    pub(crate) const FIELD: FieldName = FieldName {
+        name: "field",
+        slot: 10,
+    };
+    pub(crate) const FUNCTION: FieldName = FieldName {
+        name: "function",
+        slot: 11,
+    };
+    pub(crate) const INDEX: FieldName = FieldName {
+        name: "index",
+        slot: 12,
+    };
+    pub(crate) const KEY: FieldName = FieldName {
+        name: "key",
+        slot: 13,
+    };
+    pub(crate) const LEFT: FieldName = FieldName {
+        name: "left",
+        slot: 14,
+    };
+    pub(crate) const LIST: FieldName = FieldName {
+        name: "list",
+        slot: 15,
+    };
+    pub(crate) const MACRO: FieldName = FieldName {
+        name: "macro",
+        slot: 16,
+    };
+    pub(crate) const MODULE_NAME: FieldName = FieldName {
+        name: "module_name",
+        slot: 17,
+    };
+    pub(crate) const NAME: FieldName = FieldName {
+        name: "name",
+        slot: 18,
+    };
+    pub(crate) const OBJECT: FieldName = FieldName {
+        name: "object",
+        slot: 19,
+    };
+    pub(crate) const OPERAND: FieldName = FieldName {
+        name: "operand",
+        slot: 20,
+    };
+    pub(crate) const OPERATOR: FieldName = FieldName {
+        name: "operator",
+        slot: 21,
+    };
+    pub(crate) const PARAMETER: FieldName = FieldName {
+        name: "parameter",
+        slot: 22,
+    };
+    pub(crate) const PARAMETERS: FieldName = FieldName {
+        name: "parameters",
+        slot: 23,
+    };
+    pub(crate) const PATH: FieldName = FieldName {
+        name: "path",
+        slot: 24,
+    };
+    pub(crate) const PATTERN: FieldName = FieldName {
+        name: "pattern",
+        slot: 25,
+    };
+    pub(crate) const PROPERTY: FieldName = FieldName {
+        name: "property",
+        slot: 26,
+    };
+    pub(crate) const RIGHT: FieldName = FieldName {
+        name: "right",
+        slot: 27,
+    };
+    pub(crate) const SOURCE: FieldName = FieldName {
+        name: "source",
+        slot: 28,
+    };
+    pub(crate) const SUBSCRIPT: FieldName = FieldName {
+        name: "subscript",
+        slot: 29,
+    };
+    pub(crate) const TAG: FieldName = FieldName {
+        name: "tag",
+        slot: 30,
+    };
+    pub(crate) const TYPE: FieldName = FieldName {
+        name: "type",
+        slot: 31,
+    };
+    pub(crate) const VALUE: FieldName = FieldName {
+        name: "value",
+        slot: 32,
+    };
+
+    /// Every name above, in slot order.
+    pub(crate) const ALL: &[FieldName] = &[
+        ALIAS,
+        ALTERNATIVE,
+        ARGUMENT,
+        ARGUMENTS,
+        ATTRIBUTE,
+        BODY,
+        CONSEQUENCE,
+        CONSTRUCTOR,
+        DEFINITION,
+        EXPRESSION,
+        FIELD,
+        FUNCTION,
+        INDEX,
+        KEY,
+        LEFT,
+        LIST,
+        MACRO,
+        MODULE_NAME,
+        NAME,
+        OBJECT,
+        OPERAND,
+        OPERATOR,
+        PARAMETER,
+        PARAMETERS,
+        PATH,
+        PATTERN,
+        PROPERTY,
+        RIGHT,
+        SOURCE,
+        SUBSCRIPT,
+        TAG,
+        TYPE,
+        VALUE,
+    ];
+}
+
 /// A grammar's node kind names by kind id and field names by field id,
 /// with field ids by name; built once per process.
 struct Names {
@@ -54,6 +238,8 @@ struct Names {
     flags: Vec<u8>,
     fields: Vec<Option<&'static str>>,
     field_ids: FxHashMap<&'static str, u16>,
+    /// The id of each of [`f::ALL`] in this grammar, 0 where it has none.
+    slots: Vec<u16>,
 }
 
 fn names(lang: Language) -> &'static Names {
@@ -79,16 +265,21 @@ fn names(lang: Language) -> &'static Names {
         let fields: Vec<Option<&'static str>> = (0..=language.field_count())
             .map(|i| language.field_name_for_id(i as u16))
             .collect();
-        let field_ids = fields
+        let field_ids: FxHashMap<&'static str, u16> = fields
             .iter()
             .enumerate()
             .filter_map(|(i, name)| Some(((*name)?, i as u16)))
+            .collect();
+        let slots = f::ALL
+            .iter()
+            .map(|f| field_ids.get(f.name).copied().unwrap_or(0))
             .collect();
         Names {
             kinds,
             flags,
             fields,
             field_ids,
+            slots,
         }
     })
 }
@@ -483,9 +674,11 @@ impl Kind for Node<'_> {
 }
 
 /// The child of `n` in field `name`, if any.
-pub(crate) fn field<'t>(n: Node<'t>, name: &str) -> Option<Node<'t>> {
-    let id = *n.ast.names.field_ids.get(name)?;
-    n.child_by_field_id(id)
+pub(crate) fn field<'t>(n: Node<'t>, name: FieldName) -> Option<Node<'t>> {
+    match n.ast.names.slots[usize::from(name.slot)] {
+        0 => None,
+        id => n.child_by_field_id(id),
+    }
 }
 
 /// Unwraps wrappers that do not change a value: parentheses, `await`, `?`,
@@ -502,7 +695,7 @@ pub(crate) fn unwrap_expr(mut n: Node) -> Node {
             | "satisfies_expression"
             | "type_assertion"
             | "spread_element" => n.named_child(0),
-            "reference_expression" => field(n, "value"),
+            "reference_expression" => field(n, f::VALUE),
             "expression_statement" => n.named_child(0),
             _ => None,
         };
@@ -631,12 +824,12 @@ fn literal_string_at(src: &Src, n: Node, depth: u32) -> Option<String> {
             Some(inner.unwrap_or_default())
         }
         "binary_operator" | "binary_expression" => {
-            let op = field(n, "operator").map(|o| src.t(o)).unwrap_or("");
+            let op = field(n, f::OPERATOR).map(|o| src.t(o)).unwrap_or("");
             if op != "+" {
                 return None;
             }
-            let l = literal_string_at(src, field(n, "left")?, depth + 1)?;
-            let r = literal_string_at(src, field(n, "right")?, depth + 1)?;
+            let l = literal_string_at(src, field(n, f::LEFT)?, depth + 1)?;
+            let r = literal_string_at(src, field(n, f::RIGHT)?, depth + 1)?;
             Some(l + &r)
         }
         _ => None,
@@ -871,9 +1064,18 @@ mod tests {
                         "{at}: named child {k}"
                     );
                 }
-                for name in &field_names {
+                for name in f::ALL {
                     assert_eq!(
-                        field(flat, name),
+                        field(flat, *name),
+                        ts.child_by_field_name(name.name).map(flat_of),
+                        "{at}: field {}",
+                        name.name
+                    );
+                }
+                for name in &field_names {
+                    let id = flat.ast.names.field_ids.get(name).copied();
+                    assert_eq!(
+                        id.and_then(|id| flat.child_by_field_id(id)),
                         ts.child_by_field_name(name).map(flat_of),
                         "{at}: field {name}"
                     );

@@ -16,7 +16,7 @@ use crate::Language;
 use crate::lang::{self, Arg, Args, Param, call_args, callee, function_body, function_params};
 use crate::sinks::{self, Cond, Spec};
 use crate::syntax::{
-    Kind, Node, Src, field, is_call, is_constant_literal, is_identifier, literal_string,
+    Kind, Node, Src, f, field, is_call, is_constant_literal, is_identifier, literal_string,
     named_children, unwrap_expr, walk,
 };
 
@@ -301,20 +301,20 @@ pub(crate) fn file_ctx<'t>(src: &'t Src<'t>, lang: Language, root: Node<'t>) -> 
             "expression_statement" => c
                 .named_child(0)
                 .filter(|a| a.k() == "assignment")
-                .and_then(|a| Some((field(a, "left")?, field(a, "right")?)))
+                .and_then(|a| Some((field(a, f::LEFT)?, field(a, f::RIGHT)?)))
                 .into_iter()
                 .collect(),
             "lexical_declaration" | "variable_declaration" => named_children(c)
                 .into_iter()
                 .filter(|d| d.k() == "variable_declarator")
-                .filter_map(|d| Some((field(d, "name")?, field(d, "value")?)))
+                .filter_map(|d| Some((field(d, f::NAME)?, field(d, f::VALUE)?)))
                 .collect(),
             "const_spec" | "var_spec" => {
-                let value = field(c, "value").and_then(|v| v.named_child(0));
-                field(c, "name").zip(value).into_iter().collect()
+                let value = field(c, f::VALUE).and_then(|v| v.named_child(0));
+                field(c, f::NAME).zip(value).into_iter().collect()
             }
-            "const_item" | "static_item" => field(c, "name")
-                .zip(field(c, "value"))
+            "const_item" | "static_item" => field(c, f::NAME)
+                .zip(field(c, f::VALUE))
                 .into_iter()
                 .collect(),
             _ => Vec::new(),
@@ -400,8 +400,8 @@ fn type_of_value_at(
             }
             Some(strip_ctor(&name))
         }
-        "composite_literal" => field(v, "type").map(|t| fx.src.t(t).to_string()),
-        "unary_expression" => type_of_value_at(fx, types, field(v, "operand")?, depth + 1),
+        "composite_literal" => field(v, f::TYPE).map(|t| fx.src.t(t).to_string()),
+        "unary_expression" => type_of_value_at(fx, types, field(v, f::OPERAND)?, depth + 1),
         _ => None,
     }
 }
@@ -472,30 +472,30 @@ fn chain<'t>(
     }
     match k {
         "attribute" | "member_expression" | "selector_expression" | "field_expression" => {
-            let obj = field(n, "object")
-                .or_else(|| field(n, "operand"))
-                .or_else(|| field(n, "value"))?;
-            let prop = field(n, "attribute")
-                .or_else(|| field(n, "property"))
-                .or_else(|| field(n, "field"))?;
+            let obj = field(n, f::OBJECT)
+                .or_else(|| field(n, f::OPERAND))
+                .or_else(|| field(n, f::VALUE))?;
+            let prop = field(n, f::ATTRIBUTE)
+                .or_else(|| field(n, f::PROPERTY))
+                .or_else(|| field(n, f::FIELD))?;
             let mut segs = chain(fx, types, obj, depth + 1)?;
             segs.push(Cow::Borrowed(src.t(prop)));
             Some(segs)
         }
         "scoped_identifier" => {
-            let name = field(n, "name")?;
-            let mut segs = match field(n, "path") {
+            let name = field(n, f::NAME)?;
+            let mut segs = match field(n, f::PATH) {
                 Some(p) => chain(fx, types, p, depth + 1)?,
                 None => SmallVec::new(),
             };
             segs.push(Cow::Borrowed(src.t(name)));
             Some(segs)
         }
-        "generic_function" => chain(fx, types, field(n, "function")?, depth + 1),
+        "generic_function" => chain(fx, types, field(n, f::FUNCTION)?, depth + 1),
         "call" | "call_expression" | "new_expression" => {
             let c = callee(n)?;
             if src.t(c) == "require" {
-                let a = field(n, "arguments")?.named_child(0)?;
+                let a = field(n, f::ARGUMENTS)?.named_child(0)?;
                 return Some(smallvec![Cow::Owned(lang::normalize_module(
                     &literal_string(src, a)?
                 ))]);
@@ -510,12 +510,12 @@ fn chain<'t>(
             )
         }
         "composite_literal" => Some(
-            src.t(field(n, "type")?)
+            src.t(field(n, f::TYPE)?)
                 .split('.')
                 .map(Cow::Borrowed)
                 .collect(),
         ),
-        "unary_expression" => chain(fx, types, field(n, "operand")?, depth + 1),
+        "unary_expression" => chain(fx, types, field(n, f::OPERAND)?, depth + 1),
         _ => None,
     }
 }
@@ -797,9 +797,9 @@ impl<'a, 't> Scope<'a, 't> {
             let args = self.fx.call_args(n);
             let receiver = match unwrap_expr(c).k() {
                 "attribute" | "member_expression" | "selector_expression" | "field_expression" => {
-                    field(unwrap_expr(c), "object")
-                        .or_else(|| field(unwrap_expr(c), "operand"))
-                        .or_else(|| field(unwrap_expr(c), "value"))
+                    field(unwrap_expr(c), f::OBJECT)
+                        .or_else(|| field(unwrap_expr(c), f::OPERAND))
+                        .or_else(|| field(unwrap_expr(c), f::VALUE))
                 }
                 _ => None,
             };
@@ -866,7 +866,7 @@ impl<'a, 't> Scope<'a, 't> {
                     let (pattern, subject): (Option<String>, Option<Node>) = if method == "test" {
                         let pat = receiver
                             .filter(|r| r.k() == "regex")
-                            .and_then(|r| field(r, "pattern").map(|p| src.t(p).to_string()));
+                            .and_then(|r| field(r, f::PATTERN).map(|p| src.t(p).to_string()));
                         (pat, args.first().map(|a| a.value))
                     } else if name.starts_with("re.") || name.starts_with("regex.") {
                         (
@@ -908,10 +908,10 @@ impl<'a, 't> Scope<'a, 't> {
         let src = self.src();
         match n.k() {
             "assignment" => {
-                if let (Some(l), Some(r)) = (field(n, "left"), field(n, "right")) {
+                if let (Some(l), Some(r)) = (field(n, f::LEFT), field(n, f::RIGHT)) {
                     // Chained `a = b = x`: the right side is another assignment.
                     let value = if r.k() == "assignment" {
-                        field(r, "right").unwrap_or(r)
+                        field(r, f::RIGHT).unwrap_or(r)
                     } else {
                         r
                     };
@@ -921,34 +921,34 @@ impl<'a, 't> Scope<'a, 't> {
             "augmented_assignment"
             | "augmented_assignment_expression"
             | "compound_assignment_expr" => {
-                if let (Some(l), Some(r)) = (field(n, "left"), field(n, "right")) {
+                if let (Some(l), Some(r)) = (field(n, f::LEFT), field(n, f::RIGHT)) {
                     self.assign(l, r, true);
                 }
             }
             "assignment_expression" => {
-                if let (Some(l), Some(r)) = (field(n, "left"), field(n, "right")) {
+                if let (Some(l), Some(r)) = (field(n, f::LEFT), field(n, f::RIGHT)) {
                     self.check_proto_write(n, l, r);
                     self.assign(l, r, false);
                 }
             }
             "variable_declarator" => {
-                if let (Some(l), Some(r)) = (field(n, "name"), field(n, "value")) {
+                if let (Some(l), Some(r)) = (field(n, f::NAME), field(n, f::VALUE)) {
                     self.assign(l, r, false);
                 }
             }
             "named_expression" => {
-                if let (Some(l), Some(r)) = (field(n, "name"), field(n, "value")) {
+                if let (Some(l), Some(r)) = (field(n, f::NAME), field(n, f::VALUE)) {
                     self.assign(l, r, false);
                 }
             }
             "short_var_declaration" | "assignment_statement" => {
-                if let (Some(l), Some(r)) = (field(n, "left"), field(n, "right")) {
+                if let (Some(l), Some(r)) = (field(n, f::LEFT), field(n, f::RIGHT)) {
                     let op = n.child(1).map(|o| src.t(o)).unwrap_or("=");
                     self.assign(l, r, op != "=" && op != ":=");
                 }
             }
             "var_spec" | "const_spec" => {
-                if let Some(value) = field(n, "value") {
+                if let Some(value) = field(n, f::VALUE) {
                     let names: Vec<Node> = n.children_by_field_name("name").collect();
                     for name in names {
                         self.assign(name, value, false);
@@ -956,25 +956,25 @@ impl<'a, 't> Scope<'a, 't> {
                 }
             }
             "let_declaration" | "let_condition" => {
-                if let (Some(l), Some(r)) = (field(n, "pattern"), field(n, "value")) {
+                if let (Some(l), Some(r)) = (field(n, f::PATTERN), field(n, f::VALUE)) {
                     self.assign(l, r, false);
                 }
             }
             "for_statement" | "for_in_clause" | "for_in_statement" | "range_clause" => {
-                if let (Some(l), Some(r)) = (field(n, "left"), field(n, "right")) {
+                if let (Some(l), Some(r)) = (field(n, f::LEFT), field(n, f::RIGHT)) {
                     let t = self.eval(r, 0);
                     self.bind(l, t, None);
                 }
             }
             "for_expression" => {
-                if let (Some(l), Some(r)) = (field(n, "pattern"), field(n, "value")) {
+                if let (Some(l), Some(r)) = (field(n, f::PATTERN), field(n, f::VALUE)) {
                     let t = self.eval(r, 0);
                     self.bind(l, t, None);
                 }
             }
             "as_pattern" => {
                 // Python `with expr as name`
-                if let (Some(v), Some(alias)) = (n.named_child(0), field(n, "alias")) {
+                if let (Some(v), Some(alias)) = (n.named_child(0), field(n, f::ALIAS)) {
                     self.assign(alias, v, false);
                 }
             }
@@ -1019,7 +1019,7 @@ impl<'a, 't> Scope<'a, 't> {
         if self.fx.lang.is_js() && target.k() == "identifier" {
             let v = unwrap_expr(value_node);
             if v.k() == "subscript_expression"
-                && let Some(idx) = field(v, "index")
+                && let Some(idx) = field(v, f::INDEX)
                 && self.eval(idx, 0).is_some()
             {
                 self.walk_vars.insert(src.t(target).to_string());
@@ -1085,9 +1085,9 @@ impl<'a, 't> Scope<'a, 't> {
                 }
             }
             "subscript" | "subscript_expression" | "index_expression" => {
-                let base = field(target, "value")
-                    .or_else(|| field(target, "object"))
-                    .or_else(|| field(target, "operand"));
+                let base = field(target, f::VALUE)
+                    .or_else(|| field(target, f::OBJECT))
+                    .or_else(|| field(target, f::OPERAND));
                 if let (Some(t), Some(b)) = (t, base) {
                     let key = src.t(unwrap_expr(b)).replace("?.", ".");
                     let old = self.env.get(&key).cloned();
@@ -1131,15 +1131,15 @@ impl<'a, 't> Scope<'a, 't> {
             // f"echo {VERSION}" / `v${VERSION}` with constant parts only.
             "string" | "template_string" => {
                 return named_children(v).into_iter().all(|c| match c.k() {
-                    "interpolation" | "template_substitution" => field(c, "expression")
+                    "interpolation" | "template_substitution" => field(c, f::EXPRESSION)
                         .or_else(|| c.named_child(0))
                         .is_some_and(|e| self.is_constant_at(e, depth + 1)),
                     _ => true,
                 });
             }
             "binary_operator" | "binary_expression" => {
-                return field(v, "left").is_some_and(|l| self.is_constant_at(l, depth + 1))
-                    && field(v, "right").is_some_and(|r| self.is_constant_at(r, depth + 1));
+                return field(v, f::LEFT).is_some_and(|l| self.is_constant_at(l, depth + 1))
+                    && field(v, f::RIGHT).is_some_and(|r| self.is_constant_at(r, depth + 1));
             }
             _ => {}
         }
@@ -1174,9 +1174,9 @@ impl<'a, 't> Scope<'a, 't> {
                 if let Some(t) = self.lookup(&key) {
                     return Some(t);
                 }
-                let obj = field(n, "object")
-                    .or_else(|| field(n, "operand"))
-                    .or_else(|| field(n, "value"))?;
+                let obj = field(n, f::OBJECT)
+                    .or_else(|| field(n, f::OPERAND))
+                    .or_else(|| field(n, f::VALUE))?;
                 let t = self.eval(obj, depth + 1)?;
                 // A guard on `args.path` applies to the member too.
                 Some(t)
@@ -1186,14 +1186,14 @@ impl<'a, 't> Scope<'a, 't> {
                 if let Some(t) = self.lookup(&key) {
                     return Some(t);
                 }
-                let obj = field(n, "value")
-                    .or_else(|| field(n, "object"))
-                    .or_else(|| field(n, "operand"))?;
+                let obj = field(n, f::VALUE)
+                    .or_else(|| field(n, f::OBJECT))
+                    .or_else(|| field(n, f::OPERAND))?;
                 self.eval(obj, depth + 1)
             }
             "type_assertion_expression" | "type_conversion_expression" | "cast_expression" => {
-                let inner = field(n, "operand")
-                    .or_else(|| field(n, "value"))
+                let inner = field(n, f::OPERAND)
+                    .or_else(|| field(n, f::VALUE))
                     .or_else(|| n.named_child(0))?;
                 self.eval(inner, depth + 1)
             }
@@ -1204,12 +1204,12 @@ impl<'a, 't> Scope<'a, 't> {
             | "raw_string_literal"
             | "string_literal" => self.eval_string(n, depth),
             "binary_operator" | "binary_expression" => {
-                let op = field(n, "operator").map(|o| src.t(o)).unwrap_or("");
+                let op = field(n, f::OPERATOR).map(|o| src.t(o)).unwrap_or("");
                 match op {
                     "+" => self.eval_concat(n, depth),
                     "%" => {
-                        let l = field(n, "left")?;
-                        let r = field(n, "right")?;
+                        let l = field(n, f::LEFT)?;
+                        let r = field(n, f::RIGHT)?;
                         if let Some(fmt) = literal_string(src, l) {
                             let t = self.eval(r, depth + 1)?;
                             let prefix = fmt.split('%').next().unwrap_or("");
@@ -1219,15 +1219,15 @@ impl<'a, 't> Scope<'a, 't> {
                         }
                     }
                     "or" | "and" | "||" | "&&" | "??" => union(
-                        field(n, "left").and_then(|l| self.eval(l, depth + 1)),
-                        field(n, "right").and_then(|r| self.eval(r, depth + 1)),
+                        field(n, f::LEFT).and_then(|l| self.eval(l, depth + 1)),
+                        field(n, f::RIGHT).and_then(|r| self.eval(r, depth + 1)),
                     ),
                     _ => None,
                 }
             }
             "boolean_operator" => union(
-                field(n, "left").and_then(|l| self.eval(l, depth + 1)),
-                field(n, "right").and_then(|r| self.eval(r, depth + 1)),
+                field(n, f::LEFT).and_then(|l| self.eval(l, depth + 1)),
+                field(n, f::RIGHT).and_then(|r| self.eval(r, depth + 1)),
             ),
             "conditional_expression" => {
                 let kids = named_children(n);
@@ -1237,8 +1237,8 @@ impl<'a, 't> Scope<'a, 't> {
                 )
             }
             "ternary_expression" => union(
-                field(n, "consequence").and_then(|c| self.eval(c, depth + 1)),
-                field(n, "alternative").and_then(|c| self.eval(c, depth + 1)),
+                field(n, f::CONSEQUENCE).and_then(|c| self.eval(c, depth + 1)),
+                field(n, f::ALTERNATIVE).and_then(|c| self.eval(c, depth + 1)),
             ),
             "call" | "call_expression" | "new_expression" => self.eval_call(n, depth),
             "macro_invocation" => self.eval_macro(n, depth),
@@ -1266,14 +1266,18 @@ impl<'a, 't> Scope<'a, 't> {
             | "field_initializer_list" => {
                 let mut acc = None;
                 let items = match k {
-                    "composite_literal" => field(n, "body").map(named_children).unwrap_or_default(),
-                    "struct_expression" => field(n, "body").map(named_children).unwrap_or_default(),
+                    "composite_literal" => {
+                        field(n, f::BODY).map(named_children).unwrap_or_default()
+                    }
+                    "struct_expression" => {
+                        field(n, f::BODY).map(named_children).unwrap_or_default()
+                    }
                     _ => named_children(n),
                 };
                 for c in items.into_iter().take(256) {
                     let v = match c.k() {
                         "pair" | "keyed_element" | "field_initializer" => {
-                            field(c, "value").or_else(|| c.named_child(1))
+                            field(c, f::VALUE).or_else(|| c.named_child(1))
                         }
                         _ => Some(c),
                     };
@@ -1285,13 +1289,13 @@ impl<'a, 't> Scope<'a, 't> {
             }
             "literal_element" => self.eval(n.named_child(0)?, depth + 1),
             "keyword_argument" | "pair" | "keyed_element" => {
-                self.eval(field(n, "value").or_else(|| n.named_child(1))?, depth + 1)
+                self.eval(field(n, f::VALUE).or_else(|| n.named_child(1))?, depth + 1)
             }
             "unary_expression" | "unary_operator" | "not_operator" => {
-                let op = field(n, "operator").map(|o| src.t(o)).unwrap_or("");
+                let op = field(n, f::OPERATOR).map(|o| src.t(o)).unwrap_or("");
                 if matches!(op, "&" | "*" | "<-") {
                     self.eval(
-                        field(n, "operand").or_else(|| field(n, "argument"))?,
+                        field(n, f::OPERAND).or_else(|| field(n, f::ARGUMENT))?,
                         depth + 1,
                     )
                 } else {
@@ -1373,7 +1377,7 @@ impl<'a, 't> Scope<'a, 't> {
             match c.k() {
                 "interpolation" | "template_substitution" => {
                     in_prefix = false;
-                    let e = field(c, "expression").or_else(|| c.named_child(0));
+                    let e = field(c, f::EXPRESSION).or_else(|| c.named_child(0));
                     if let Some(e) = e {
                         acc = union(acc, self.eval(e, depth + 1));
                     }
@@ -1398,12 +1402,12 @@ impl<'a, 't> Scope<'a, 't> {
         let mut operands = Vec::new();
         let mut cur = n;
         for _ in 0..256 {
-            let op = field(cur, "operator").map(|o| src.t(o)).unwrap_or("");
+            let op = field(cur, f::OPERATOR).map(|o| src.t(o)).unwrap_or("");
             if matches!(cur.k(), "binary_operator" | "binary_expression") && op == "+" {
-                if let Some(r) = field(cur, "right") {
+                if let Some(r) = field(cur, f::RIGHT) {
                     operands.push(r);
                 }
-                match field(cur, "left") {
+                match field(cur, f::LEFT) {
                     Some(l) => cur = unwrap_expr(l),
                     None => break,
                 }
@@ -1468,7 +1472,7 @@ impl<'a, 't> Scope<'a, 't> {
 
     fn eval_macro(&self, n: Node<'t>, depth: u32) -> Option<Taint> {
         let src = self.src();
-        let name = field(n, "macro").map(|m| src.t(m)).unwrap_or("");
+        let name = field(n, f::MACRO).map(|m| src.t(m)).unwrap_or("");
         let tokens = named_children(n)
             .into_iter()
             .find(|c| c.k() == "token_tree")?;
@@ -1509,9 +1513,9 @@ impl<'a, 't> Scope<'a, 't> {
         let c = unwrap_expr(c);
         match c.k() {
             "attribute" | "member_expression" | "selector_expression" | "field_expression" => {
-                field(c, "object")
-                    .or_else(|| field(c, "operand"))
-                    .or_else(|| field(c, "value"))
+                field(c, f::OBJECT)
+                    .or_else(|| field(c, f::OPERAND))
+                    .or_else(|| field(c, f::VALUE))
             }
             _ => None,
         }
@@ -1629,9 +1633,9 @@ impl<'a, 't> Scope<'a, 't> {
             "attribute" | "member_expression" | "selector_expression" | "field_expression" => {
                 let obj = self.receiver(c)?;
                 let obj_text = src.t(obj);
-                let prop = field(c, "attribute")
-                    .or_else(|| field(c, "property"))
-                    .or_else(|| field(c, "field"))?;
+                let prop = field(c, f::ATTRIBUTE)
+                    .or_else(|| field(c, f::PROPERTY))
+                    .or_else(|| field(c, f::FIELD))?;
                 let is_self = matches!(obj_text, "self" | "this" | "cls");
                 let go_recv = self.fx.lang == Language::Go
                     && obj.k() == "identifier"
@@ -1853,7 +1857,7 @@ impl<'a, 't> Scope<'a, 't> {
             return;
         }
         let src = self.src();
-        let Some(idx) = field(left, "index") else {
+        let Some(idx) = field(left, f::INDEX) else {
             return;
         };
         if literal_string(src, idx).is_some() || is_constant_literal(src, idx) {
@@ -1865,12 +1869,12 @@ impl<'a, 't> Scope<'a, 't> {
         if key_taint.sanitized & kind::PROTO != 0 {
             return;
         }
-        let Some(obj) = field(left, "object") else {
+        let Some(obj) = field(left, f::OBJECT) else {
             return;
         };
         let obj = unwrap_expr(obj);
         let nested = obj.k() == "subscript_expression"
-            && field(obj, "index").is_some_and(|i| self.eval(i, 0).is_some());
+            && field(obj, f::INDEX).is_some_and(|i| self.eval(i, 0).is_some());
         let walked = obj.k() == "identifier" && self.walk_vars.contains(src.t(obj));
         // A recursive merge descends into the object it writes to:
         // `merge(target[key], source[key])` next to `target[key] = ...`.
@@ -1958,9 +1962,9 @@ pub(crate) fn anchor(call: Node) -> Node {
     let c = unwrap_expr(c);
     match c.k() {
         "attribute" | "member_expression" | "selector_expression" | "field_expression" => {
-            field(c, "attribute")
-                .or_else(|| field(c, "property"))
-                .or_else(|| field(c, "field"))
+            field(c, f::ATTRIBUTE)
+                .or_else(|| field(c, f::PROPERTY))
+                .or_else(|| field(c, f::FIELD))
                 .unwrap_or(call)
         }
         _ => call,

@@ -6,7 +6,7 @@ use crate::Language;
 use crate::lang::{
     call_args, callee, function_params, keyword, object_keys, object_value, positional,
 };
-use crate::syntax::{Kind, Node, field, is_call, literal_string, named_children, unwrap_expr};
+use crate::syntax::{Kind, Node, f, field, is_call, literal_string, named_children, unwrap_expr};
 use crate::taint::{FileCtx, canonical_with};
 
 /// A tool a source file registers with an MCP server.
@@ -79,11 +79,11 @@ pub(crate) fn static_text(fx: &FileCtx, n: Node, depth: u32) -> Option<String> {
             (v != n).then(|| static_text(fx, v, depth + 1)).flatten()
         }
         "binary_operator" | "binary_expression" => {
-            if field(n, "operator").is_none_or(|o| src.t(o) != "+") {
+            if field(n, f::OPERATOR).is_none_or(|o| src.t(o) != "+") {
                 return None;
             }
-            let left = static_text(fx, field(n, "left")?, depth + 1)?;
-            let right = static_text(fx, field(n, "right")?, depth + 1)?;
+            let left = static_text(fx, field(n, f::LEFT)?, depth + 1)?;
+            let right = static_text(fx, field(n, f::RIGHT)?, depth + 1)?;
             Some(left + &right)
         }
         "concatenated_string" => named_children(n)
@@ -95,7 +95,7 @@ pub(crate) fn static_text(fx: &FileCtx, n: Node, depth: u32) -> Option<String> {
             let c = callee(n)?;
             let receiver = match unwrap_expr(c).k() {
                 "attribute" | "member_expression" | "field_expression" => {
-                    field(unwrap_expr(c), "object").or_else(|| field(unwrap_expr(c), "value"))
+                    field(unwrap_expr(c), f::OBJECT).or_else(|| field(unwrap_expr(c), f::VALUE))
                 }
                 _ => None,
             };
@@ -114,7 +114,7 @@ pub(crate) fn static_text(fx: &FileCtx, n: Node, depth: u32) -> Option<String> {
 
 /// A Python function's docstring node: the string that opens its body.
 fn python_docstring<'t>(def: Node<'t>) -> Option<Node<'t>> {
-    let body = field(def, "body")?;
+    let body = field(def, f::BODY)?;
     let first = named_children(body).into_iter().next()?;
     if first.k() != "expression_statement" {
         return None;
@@ -141,9 +141,9 @@ pub(crate) fn is_static_text(fx: &FileCtx, n: Node, depth: u32) -> bool {
             .get(src.t(n))
             .is_some_and(|v| *v != n && is_static_text(fx, *v, depth + 1)),
         "binary_operator" | "binary_expression" => {
-            field(n, "operator").is_some_and(|o| src.t(o) == "+")
-                && field(n, "left").is_some_and(|l| is_static_text(fx, l, depth + 1))
-                && field(n, "right").is_some_and(|r| is_static_text(fx, r, depth + 1))
+            field(n, f::OPERATOR).is_some_and(|o| src.t(o) == "+")
+                && field(n, f::LEFT).is_some_and(|l| is_static_text(fx, l, depth + 1))
+                && field(n, f::RIGHT).is_some_and(|r| is_static_text(fx, r, depth + 1))
         }
         "concatenated_string" => named_children(n)
             .into_iter()
@@ -170,8 +170,8 @@ pub(crate) fn is_static_text(fx: &FileCtx, n: Node, depth: u32) -> bool {
             let args = call_args(src, n);
             let recv_ok = match unwrap_expr(c).k() {
                 "attribute" | "member_expression" | "field_expression" => {
-                    field(unwrap_expr(c), "object")
-                        .or_else(|| field(unwrap_expr(c), "value"))
+                    field(unwrap_expr(c), f::OBJECT)
+                        .or_else(|| field(unwrap_expr(c), f::VALUE))
                         .is_some_and(|r| {
                             is_static_text(fx, r, depth + 1) || fx.imports.contains_key(src.t(r))
                         })
@@ -206,8 +206,8 @@ fn resolve_function<'t>(fx: &FileCtx<'t>, n: Node<'t>) -> Option<Node<'t>> {
     let src = fx.src;
     let name = match n.k() {
         "identifier" => src.t(n),
-        "selector_expression" => field(n, "field").map(|f| src.t(f))?,
-        "member_expression" => field(n, "property").map(|f| src.t(f))?,
+        "selector_expression" => field(n, f::FIELD).map(|f| src.t(f))?,
+        "member_expression" => field(n, f::PROPERTY).map(|f| src.t(f))?,
         "call_expression" => {
             // handler.bind(this), wrap(handler)
             let args = call_args(src, n);
@@ -257,7 +257,7 @@ fn python<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
     for &n in nodes {
         match n.k() {
             "decorated_definition" => {
-                let Some(def) = field(n, "definition") else {
+                let Some(def) = field(n, f::DEFINITION) else {
                     continue;
                 };
                 if def.k() != "function_definition" {
@@ -277,11 +277,11 @@ fn python<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
                     };
                     let Some(target) = target else { continue };
                     let last = match target.k() {
-                        "attribute" => field(target, "attribute").map(|a| src.t(a)).unwrap_or(""),
+                        "attribute" => field(target, f::ATTRIBUTE).map(|a| src.t(a)).unwrap_or(""),
                         "identifier" => src.t(target),
                         _ => "",
                     };
-                    let fname = field(def, "name")
+                    let fname = field(def, f::NAME)
                         .map(|x| src.t(x).to_string())
                         .unwrap_or_default();
                     match last {
@@ -334,7 +334,7 @@ fn python<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
                 if c.k() != "attribute" {
                     continue;
                 }
-                let method = field(c, "attribute").map(|a| src.t(a)).unwrap_or("");
+                let method = field(c, f::ATTRIBUTE).map(|a| src.t(a)).unwrap_or("");
                 if !matches!(method, "add_tool" | "from_function") {
                     continue;
                 }
@@ -432,7 +432,7 @@ fn python_dispatch<'t>(fx: &FileCtx<'t>, def: Node<'t>, fname: &str, line: u32) 
                     }
                     p = pp.parent();
                 }
-                let body = p.and_then(|pp| field(pp, "consequence")).unwrap_or(n);
+                let body = p.and_then(|pp| field(pp, f::CONSEQUENCE)).unwrap_or(n);
                 branches.push((lit, body, src.line(n)));
             }
             "case_clause" => {
@@ -445,7 +445,7 @@ fn python_dispatch<'t>(fx: &FileCtx<'t>, def: Node<'t>, fname: &str, line: u32) 
                 let Some(lit) = pat.named_child(0).and_then(|s| literal_string(src, s)) else {
                     continue;
                 };
-                let body = field(n, "consequence").unwrap_or(n);
+                let body = field(n, f::CONSEQUENCE).unwrap_or(n);
                 branches.push((lit, body, src.line(n)));
             }
             _ => {}
@@ -507,10 +507,10 @@ fn argument_keys<'t>(fx: &FileCtx<'t>, body: Node<'t>, arg_name: Option<&str>) -
     for n in fx.subtree(body, false).into_iter().take(20_000) {
         match n.k() {
             "subscript" | "subscript_expression" | "index_expression" => {
-                let obj = field(n, "value")
-                    .or_else(|| field(n, "object"))
-                    .or_else(|| field(n, "operand"));
-                let idx = field(n, "subscript").or_else(|| field(n, "index"));
+                let obj = field(n, f::VALUE)
+                    .or_else(|| field(n, f::OBJECT))
+                    .or_else(|| field(n, f::OPERAND));
+                let idx = field(n, f::SUBSCRIPT).or_else(|| field(n, f::INDEX));
                 if let (Some(o), Some(i)) = (obj, idx)
                     && is_args(src.t(o))
                     && let Some(k) = literal_string(src, i)
@@ -521,9 +521,9 @@ fn argument_keys<'t>(fx: &FileCtx<'t>, body: Node<'t>, arg_name: Option<&str>) -
             "call" | "call_expression" => {
                 let Some(c) = callee(n) else { continue };
                 let (obj, method) = match c.k() {
-                    "attribute" => (field(c, "object"), field(c, "attribute")),
-                    "member_expression" => (field(c, "object"), field(c, "property")),
-                    "selector_expression" => (field(c, "operand"), field(c, "field")),
+                    "attribute" => (field(c, f::OBJECT), field(c, f::ATTRIBUTE)),
+                    "member_expression" => (field(c, f::OBJECT), field(c, f::PROPERTY)),
+                    "selector_expression" => (field(c, f::OPERAND), field(c, f::FIELD)),
                     _ => (None, None),
                 };
                 if let (Some(o), Some(m)) = (obj, method) {
@@ -553,14 +553,14 @@ fn argument_keys<'t>(fx: &FileCtx<'t>, body: Node<'t>, arg_name: Option<&str>) -
                 }
             }
             "member_expression" => {
-                if let (Some(o), Some(p)) = (field(n, "object"), field(n, "property"))
+                if let (Some(o), Some(p)) = (field(n, f::OBJECT), field(n, f::PROPERTY))
                     && is_args(src.t(o))
                 {
                     out.push(src.t(p).to_string());
                 }
             }
             "variable_declarator" => {
-                if let (Some(name), Some(value)) = (field(n, "name"), field(n, "value"))
+                if let (Some(name), Some(value)) = (field(n, f::NAME), field(n, f::VALUE))
                     && name.k() == "object_pattern"
                     && is_args(src.t(unwrap_expr(value)))
                 {
@@ -570,7 +570,7 @@ fn argument_keys<'t>(fx: &FileCtx<'t>, body: Node<'t>, arg_name: Option<&str>) -
                                 out.push(src.t(p).to_string())
                             }
                             "pair_pattern" | "object_assignment_pattern" => {
-                                if let Some(k) = field(p, "key").or_else(|| field(p, "left")) {
+                                if let Some(k) = field(p, f::KEY).or_else(|| field(p, f::LEFT)) {
                                     out.push(src.t(k).to_string());
                                 }
                             }
@@ -600,7 +600,7 @@ fn js<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
                 if c.k() != "member_expression" {
                     continue;
                 }
-                let method = field(c, "property").map(|p| src.t(p)).unwrap_or("");
+                let method = field(c, f::PROPERTY).map(|p| src.t(p)).unwrap_or("");
                 let args = call_args(src, n);
                 match method {
                     "tool" | "registerTool" => {
@@ -716,7 +716,7 @@ fn js<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
     for decl in top {
         for d in named_children(decl) {
             if d.k() == "variable_declarator"
-                && let Some(v) = field(d, "value")
+                && let Some(v) = field(d, f::VALUE)
                 && matches!(unwrap_expr(v).k(), "array" | "object")
             {
                 collect_tool_objects(fx, v, &mut listed);
@@ -760,28 +760,30 @@ fn js_dispatch<'t>(fx: &FileCtx<'t>, handler: Node<'t>, line: u32) -> Vec<Found<
     for n in fx.subtree(handler, false) {
         match n.k() {
             "switch_statement" => {
-                let Some(v) = field(n, "value") else { continue };
+                let Some(v) = field(n, f::VALUE) else {
+                    continue;
+                };
                 if !src.t(v).contains("name") {
                     continue;
                 }
-                let Some(body) = field(n, "body") else {
+                let Some(body) = field(n, f::BODY) else {
                     continue;
                 };
                 for case in named_children(body) {
                     if case.k() != "switch_case" {
                         continue;
                     }
-                    if let Some(lit) = field(case, "value").and_then(|x| literal_string(src, x)) {
+                    if let Some(lit) = field(case, f::VALUE).and_then(|x| literal_string(src, x)) {
                         branches.push((lit, case, src.line(case)));
                     }
                 }
             }
             "binary_expression" => {
-                let op = field(n, "operator").map(|o| src.t(o)).unwrap_or("");
+                let op = field(n, f::OPERATOR).map(|o| src.t(o)).unwrap_or("");
                 if op != "===" && op != "==" {
                     continue;
                 }
-                let (Some(l), Some(r)) = (field(n, "left"), field(n, "right")) else {
+                let (Some(l), Some(r)) = (field(n, f::LEFT), field(n, f::RIGHT)) else {
                     continue;
                 };
                 let (var, lit) = match (literal_string(src, l), literal_string(src, r)) {
@@ -805,7 +807,7 @@ fn js_dispatch<'t>(fx: &FileCtx<'t>, handler: Node<'t>, line: u32) -> Vec<Found<
                     }
                     p = pp.parent();
                 }
-                let body = p.and_then(|pp| field(pp, "consequence")).unwrap_or(n);
+                let body = p.and_then(|pp| field(pp, f::CONSEQUENCE)).unwrap_or(n);
                 branches.push((lit, body, src.line(n)));
             }
             _ => {}
@@ -855,12 +857,12 @@ fn go<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
         if c.k() != "selector_expression" {
             continue;
         }
-        let method = field(c, "field").map(|p| src.t(p)).unwrap_or("");
+        let method = field(c, f::FIELD).map(|p| src.t(p)).unwrap_or("");
         if method != "AddTool" {
             continue;
         }
         let args = call_args(src, n);
-        let operand = field(c, "operand").map(|o| src.t(o)).unwrap_or("");
+        let operand = field(c, f::OPERAND).map(|o| src.t(o)).unwrap_or("");
         let is_pkg = fx.imports.get(operand).is_some_and(|m| m == "mcp");
         // go-sdk: mcp.AddTool(server, &mcp.Tool{...}, handler) or server.AddTool(&mcp.Tool{...}, handler)
         let (tool_expr, handler_expr) = if is_pkg {
@@ -878,7 +880,7 @@ fn go<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
             }
         }
         let inner = if tool.k() == "unary_expression" {
-            field(tool, "operand").unwrap_or(tool)
+            field(tool, f::OPERAND).unwrap_or(tool)
         } else {
             tool
         };
@@ -955,9 +957,9 @@ fn find_binding<'t>(fx: &FileCtx<'t>, at: Node<'t>, name: &str) -> Option<Node<'
         }
         let (left, right) = match n.k() {
             "short_var_declaration" | "assignment_statement" => {
-                (field(n, "left"), field(n, "right"))
+                (field(n, f::LEFT), field(n, f::RIGHT))
             }
-            "var_spec" => (field(n, "name"), field(n, "value")),
+            "var_spec" => (field(n, f::NAME), field(n, f::VALUE)),
             _ => continue,
         };
         if let (Some(l), Some(r)) = (left, right)
@@ -979,8 +981,8 @@ fn struct_fields(fx: &FileCtx, type_name: &str) -> Option<Vec<String>> {
     for n in fx.subtree(fx.root, true) {
         match n.k() {
             "type_spec" => {
-                if field(n, "name").is_some_and(|x| src.t(x) == type_name)
-                    && let Some(t) = field(n, "type")
+                if field(n, f::NAME).is_some_and(|x| src.t(x) == type_name)
+                    && let Some(t) = field(n, f::TYPE)
                     && t.k() == "struct_type"
                 {
                     let mut out = Vec::new();
@@ -996,12 +998,12 @@ fn struct_fields(fx: &FileCtx, type_name: &str) -> Option<Vec<String>> {
                     return Some(out);
                 }
             }
-            "struct_item" if field(n, "name").is_some_and(|x| src.t(x) == type_name) => {
+            "struct_item" if field(n, f::NAME).is_some_and(|x| src.t(x) == type_name) => {
                 let mut out = Vec::new();
-                if let Some(body) = field(n, "body") {
+                if let Some(body) = field(n, f::BODY) {
                     for f in named_children(body) {
                         if f.k() == "field_declaration"
-                            && let Some(nm) = field(f, "name")
+                            && let Some(nm) = field(f, f::NAME)
                         {
                             out.push(src.t(nm).to_string());
                         }
@@ -1016,7 +1018,7 @@ fn struct_fields(fx: &FileCtx, type_name: &str) -> Option<Vec<String>> {
 }
 
 fn go_json_name(src: &crate::syntax::Src, f: Node) -> Option<String> {
-    let tag = field(f, "tag")?;
+    let tag = field(f, f::TAG)?;
     let t = src.t(tag);
     let i = t.find("json:\"")?;
     let rest = &t[i + 6..];
@@ -1053,12 +1055,12 @@ fn rust<'t>(fx: &FileCtx<'t>, nodes: &[Node<'t>]) -> Vec<Found<'t>> {
             !gap.contains([';', '{', '}'])
         });
         let Some(attr) = attr else { continue };
-        let fname = field(n, "name")
+        let fname = field(n, f::NAME)
             .map(|x| src.t(x).to_string())
             .unwrap_or_default();
         let mut name = fname.clone();
         let mut description = None;
-        if let Some(tt) = field(attr, "arguments") {
+        if let Some(tt) = field(attr, f::ARGUMENTS) {
             let toks = named_children(tt);
             for (i, t) in toks.iter().enumerate() {
                 if t.k() != "identifier" {
