@@ -361,6 +361,11 @@ impl Ast {
         let mut nodes: Vec<Raw> = Vec::with_capacity(root.descendant_count());
         // Indices of the nodes whose subtree is still being copied.
         let mut open: Vec<u32> = Vec::new();
+        // Per depth, the siblings left after the node under the cursor:
+        // asking tree-sitter to move only when there is somewhere to go
+        // spares its failing sibling steps and its first-child steps on
+        // leaves, the dearest calls of the copy.
+        let mut left: Vec<usize> = vec![0];
         let mut cursor = root.walk();
         'walk: loop {
             let node = cursor.node();
@@ -376,7 +381,9 @@ impl Ast {
                 named: node.is_named(),
             });
             open.push(index);
-            if cursor.goto_first_child() {
+            let kids = node.child_count();
+            if kids > 0 && cursor.goto_first_child() {
+                left.push(kids - 1);
                 continue;
             }
             // Close the node under the cursor and its ancestors until one
@@ -385,10 +392,16 @@ impl Ast {
                 if let Some(done) = open.pop() {
                     nodes[done as usize].subtree_end = nodes.len() as u32;
                 }
-                if cursor.goto_next_sibling() {
-                    break;
+                if let Some(siblings) = left.last_mut()
+                    && *siblings > 0
+                {
+                    *siblings -= 1;
+                    if cursor.goto_next_sibling() {
+                        break;
+                    }
                 }
-                if !cursor.goto_parent() {
+                left.pop();
+                if left.is_empty() || !cursor.goto_parent() {
                     break 'walk;
                 }
             }
