@@ -259,7 +259,7 @@ fn names(lang: Language) -> &'static Names {
                 if is_comment_kind(k) {
                     f |= COMMENT;
                 }
-                f
+                f | wrapper_flag(k)
             })
             .collect();
         let fields: Vec<Option<&'static str>> = (0..=language.field_count())
@@ -328,6 +328,28 @@ pub(crate) fn parse(lang: Language, source: &str) -> Option<Ast> {
 
 const FUNCTION_LIKE: u8 = 1;
 const COMMENT: u8 = 2;
+/// A wrapper whose value is its first named child (see [`unwrap_expr`]).
+const WRAPS_FIRST: u8 = 4;
+/// A wrapper whose value is its `value` field.
+const WRAPS_VALUE: u8 = 8;
+
+/// The wrapper flag of a kind: what [`unwrap_expr`] looks through.
+fn wrapper_flag(kind: &str) -> u8 {
+    match kind {
+        "parenthesized_expression"
+        | "await_expression"
+        | "await"
+        | "try_expression"
+        | "non_null_expression"
+        | "as_expression"
+        | "satisfies_expression"
+        | "type_assertion"
+        | "spread_element"
+        | "expression_statement" => WRAPS_FIRST,
+        "reference_expression" => WRAPS_VALUE,
+        _ => 0,
+    }
+}
 
 /// One node of the flat tree.
 #[derive(Clone, Copy)]
@@ -698,19 +720,15 @@ pub(crate) fn field<'t>(n: Node<'t>, name: FieldName) -> Option<Node<'t>> {
 /// `&x`, `x!`, `x as T`, `x satisfies T`.
 pub(crate) fn unwrap_expr(mut n: Node) -> Node {
     for _ in 0..32 {
-        let inner = match n.k() {
-            "parenthesized_expression"
-            | "await_expression"
-            | "await"
-            | "try_expression"
-            | "non_null_expression"
-            | "as_expression"
-            | "satisfies_expression"
-            | "type_assertion"
-            | "spread_element" => n.named_child(0),
-            "reference_expression" => field(n, f::VALUE),
-            "expression_statement" => n.named_child(0),
-            _ => None,
+        // The kind's flags say whether it wraps (most nodes do not), without
+        // comparing its name against each wrapper's.
+        let flags = n.flags();
+        let inner = if flags & WRAPS_FIRST != 0 {
+            n.named_child(0)
+        } else if flags & WRAPS_VALUE != 0 {
+            field(n, f::VALUE)
+        } else {
+            return n;
         };
         match inner {
             Some(i) if !is_comment(i) => n = i,
