@@ -262,7 +262,7 @@ pub(crate) fn function_params(src: &Src, lang: Language, f: Node) -> Vec<Param> 
             Language::Go => {
                 // `a, b string` declares two parameters of one type.
                 let names: Vec<String> = p
-                    .children_by_field_name("name")
+                    .children_by_field(f::NAME)
                     .map(|n| src.t(n).to_string())
                     .collect();
                 if names.len() > 1 {
@@ -453,7 +453,7 @@ pub(crate) fn imports(src: &Src, lang: Language, all: &[Node]) -> FxHashMap<Stri
                     continue;
                 };
                 let module = src.t(module).trim_start_matches('.').to_string();
-                let names: Vec<Node> = n.children_by_field_name("name").collect();
+                let names: Vec<Node> = n.children_by_field(f::NAME).collect();
                 for c in names {
                     match c.k() {
                         "dotted_name" => {

@@ -13,7 +13,6 @@ use std::ops::ControlFlow;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 use tree_sitter::Parser;
 
@@ -230,14 +229,13 @@ pub(crate) mod f {
     ];
 }
 
-/// A grammar's node kind names by kind id and field names by field id,
-/// with field ids by name; built once per process.
+/// A grammar's node kind names and flags by kind id, field names by field
+/// id, and the ids of the field names in [`f`]; built once per process.
 struct Names {
     kinds: Vec<&'static str>,
     /// Per kind id: `FUNCTION_LIKE`, `COMMENT`; asked of nearly every node.
     flags: Vec<u8>,
     fields: Vec<Option<&'static str>>,
-    field_ids: FxHashMap<&'static str, u16>,
     /// The id of each of [`f::ALL`] in this grammar, 0 where it has none.
     slots: Vec<u16>,
 }
@@ -265,20 +263,14 @@ fn names(lang: Language) -> &'static Names {
         let fields: Vec<Option<&'static str>> = (0..=language.field_count())
             .map(|i| language.field_name_for_id(i as u16))
             .collect();
-        let field_ids: FxHashMap<&'static str, u16> = fields
-            .iter()
-            .enumerate()
-            .filter_map(|(i, name)| Some(((*name)?, i as u16)))
-            .collect();
         let slots = f::ALL
             .iter()
-            .map(|f| field_ids.get(f.name).copied().unwrap_or(0))
+            .map(|f| language.field_id_for_name(f.name).map_or(0, |id| id.get()))
             .collect();
         Names {
             kinds,
             flags,
             fields,
-            field_ids,
             slots,
         }
     })
@@ -558,12 +550,18 @@ impl<'t> Node<'t> {
         self.children().filter(|c| c.is_named()).count()
     }
 
+    /// The child with field id `field` (none for 0).
     fn child_by_field_id(&self, field: u16) -> Option<Node<'t>> {
-        self.children().find(|c| c.raw().field == field)
+        self.children_by_field_id(field).next()
     }
 
-    pub fn children_by_field_name(&self, name: &str) -> impl Iterator<Item = Node<'t>> + use<'t> {
-        let field = self.ast.names.field_ids.get(name).copied().unwrap_or(0);
+    /// The children in field `name` (a field may hold several).
+    pub fn children_by_field(&self, name: FieldName) -> impl Iterator<Item = Node<'t>> + use<'t> {
+        self.children_by_field_id(self.ast.names.slots[usize::from(name.slot)])
+    }
+
+    /// The children with field id `field` (none for 0).
+    fn children_by_field_id(&self, field: u16) -> impl Iterator<Item = Node<'t>> + use<'t> {
         self.children()
             .filter(move |c| field != 0 && c.raw().field == field)
     }
@@ -710,10 +708,7 @@ impl Kind for Node<'_> {
 
 /// The child of `n` in field `name`, if any.
 pub(crate) fn field<'t>(n: Node<'t>, name: FieldName) -> Option<Node<'t>> {
-    match n.ast.names.slots[usize::from(name.slot)] {
-        0 => None,
-        id => n.child_by_field_id(id),
-    }
+    n.child_by_field_id(n.ast.names.slots[usize::from(name.slot)])
 }
 
 /// Unwraps wrappers that do not change a value: parentheses, `await`, `?`,
@@ -1104,9 +1099,9 @@ mod tests {
                     );
                 }
                 for name in &field_names {
-                    let id = flat.ast.names.field_ids.get(name).copied();
+                    let id = language.field_id_for_name(name).map_or(0, |id| id.get());
                     assert_eq!(
-                        id.and_then(|id| flat.child_by_field_id(id)),
+                        flat.child_by_field_id(id),
                         ts.child_by_field_name(name).map(flat_of),
                         "{at}: field {name}"
                     );
@@ -1116,7 +1111,7 @@ mod tests {
                         .map(flat_of)
                         .collect();
                     assert_eq!(
-                        flat.children_by_field_name(name).collect::<Vec<_>>(),
+                        flat.children_by_field_id(id).collect::<Vec<_>>(),
                         all,
                         "{at}: fields {name}"
                     );

@@ -949,7 +949,7 @@ impl<'a, 't> Scope<'a, 't> {
             }
             "var_spec" | "const_spec" => {
                 if let Some(value) = field(n, f::VALUE) {
-                    let names: Vec<Node> = n.children_by_field_name("name").collect();
+                    let names: Vec<Node> = n.children_by_field(f::NAME).collect();
                     for name in names {
                         self.assign(name, value, false);
                     }

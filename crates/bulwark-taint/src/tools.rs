@@ -988,7 +988,7 @@ fn struct_fields(fx: &FileCtx, type_name: &str) -> Option<Vec<String>> {
                     let mut out = Vec::new();
                     for f in fx.subtree(t, false) {
                         if f.k() == "field_declaration" {
-                            for nm in f.children_by_field_name("name") {
+                            for nm in f.children_by_field(f::NAME) {
                                 out.push(
                                     go_json_name(src, f).unwrap_or_else(|| src.t(nm).to_string()),
                                 );
